@@ -1,0 +1,93 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install everything the tern rig needs on a Debian bookworm machine.
+# Idempotent: apt entries are added only when missing, packages only when
+# not installed, and the QEMU source only when not unpacked yet.
+set -euo pipefail
+
+. "$(dirname "$0")/common.sh"
+
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+APT_LIST=/etc/apt/sources.list.d/tern-rig.sources
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+
+add_apt_entries() {
+	[ -f "$APT_LIST" ] && return 0
+	log "adding bookworm-backports and trixie deb-src apt entries"
+	$SUDO tee "$APT_LIST" >/dev/null <<EOT
+# Added by tern tools/rig/setup.sh: meson 1.7 and python3-pycotap come from
+# bookworm-backports; QEMU 10.0 source comes from trixie (deb-src only).
+Types: deb deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: $KEYRING
+
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: $KEYRING
+EOT
+	rm -f "$RIG_CACHE/.apt-updated"
+}
+
+PKGS="linux-source-6.12 build-essential bc flex bison libelf-dev libssl-dev
+      sparse ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev
+      dpkg-dev busybox-static cpio rsync seabios qemu-system-data python3
+      python3-venv xz-utils kmod git"
+BPO_PKGS="meson python3-pycotap"
+
+missing_pkgs() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+			grep -q '^install ok installed' || echo "$p"
+	done
+}
+
+bpo_meson_ok() {
+	local v
+	v=$(dpkg-query -W -f='${Version}' meson 2>/dev/null) || return 1
+	dpkg --compare-versions "$v" ge 1.5
+}
+
+mkdir -p "$RIG_CACHE"
+add_apt_entries
+
+need=$(missing_pkgs $PKGS $BPO_PKGS)
+if [ -n "$need" ] || ! bpo_meson_ok; then
+	if [ ! -f "$RIG_CACHE/.apt-updated" ]; then
+		log "apt-get update"
+		$SUDO apt-get update -q
+		touch "$RIG_CACHE/.apt-updated"
+	fi
+	log "installing: $(echo $need)"
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends $PKGS
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends -t bookworm-backports $BPO_PKGS
+fi
+
+# QEMU 10.0 source, patched by dpkg-source, kept in the cache.
+if ! ls -d "$RIG_CACHE"/src/qemu-10.0*/ >/dev/null 2>&1; then
+	log "fetching QEMU 10.0 source (apt-get source, trixie)"
+	mkdir -p "$RIG_CACHE/src"
+	# apt-get source runs as _apt when it can; the cache dir may be root's.
+	(cd "$RIG_CACHE/src" && apt-get source -q qemu/trixie 2>&1 |
+		grep -v '^W: Download is performed unsandboxed' || true)
+	ls -d "$RIG_CACHE"/src/qemu-10.0*/ >/dev/null 2>&1 ||
+		die "QEMU 10.0 source not found after apt-get source"
+fi
+
+# Debian's kernel source tarball, unpacked once.
+if [ ! -d "$RIG_CACHE/src/linux-source-6.12" ]; then
+	tarball=$(ls /usr/src/linux-source-6.12*.tar.xz | head -1)
+	log "unpacking $tarball"
+	mkdir -p "$RIG_CACHE/src"
+	tar -C "$RIG_CACHE/src" -xf "$tarball"
+fi
+log "setup done"
