@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the tern selftests: open a VFIO device the way a VMM
+ * does, through either the iommufd cdev path or the legacy group/container
+ * path, map DMA memory, access regions, and wire interrupts to eventfds.
+ */
+#ifndef TERN_SELFTEST_VFIO_UTIL_H
+#define TERN_SELFTEST_VFIO_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/vfio.h>
+
+enum vfio_access_path {
+	VFIO_PATH_CDEV,		/* /dev/vfio/devices/vfioN + /dev/iommu */
+	VFIO_PATH_LEGACY,	/* /dev/vfio/vfio container + /dev/vfio/N group */
+};
+
+struct vfio_dev {
+	enum vfio_access_path path;
+	char sysfs[256];	/* /sys/bus/{pci,mdev}/devices/<name> */
+	char name[64];		/* BDF or mdev UUID */
+	int device_fd;
+	int iommufd;		/* cdev path */
+	uint32_t ioas_id;	/* cdev path */
+	int container_fd;	/* legacy path */
+	int group_fd;		/* legacy path */
+};
+
+/* Open a device given its sysfs directory; returns 0 or -errno. */
+int vfio_dev_open(struct vfio_dev *dev, const char *sysfs_path,
+		  enum vfio_access_path path);
+void vfio_dev_close(struct vfio_dev *dev);
+
+/* Map/unmap user memory at a fixed IOVA in the device's IO address space. */
+int vfio_dma_map(struct vfio_dev *dev, void *vaddr, size_t size,
+		 uint64_t iova);
+int vfio_dma_unmap(struct vfio_dev *dev, size_t size, uint64_t iova);
+/* Anonymous, page-aligned, zeroed memory for DMA; NULL on failure. */
+void *vfio_alloc_dma_buffer(size_t size);
+
+int vfio_region_info(struct vfio_dev *dev, unsigned int index,
+		     struct vfio_region_info *info);
+ssize_t vfio_region_read(struct vfio_dev *dev, unsigned int index,
+			 uint64_t offset, void *buf, size_t len);
+ssize_t vfio_region_write(struct vfio_dev *dev, unsigned int index,
+			  uint64_t offset, const void *buf, size_t len);
+/* Set Memory Space and Bus Master in the PCI command register. */
+int vfio_pci_enable_master(struct vfio_dev *dev);
+/* mmap a whole region; *size receives its length. NULL on failure. */
+void *vfio_region_mmap(struct vfio_dev *dev, unsigned int index,
+		       size_t *size);
+uint32_t vfio_read32(struct vfio_dev *dev, unsigned int index,
+		     uint64_t offset);
+void vfio_write32(struct vfio_dev *dev, unsigned int index, uint64_t offset,
+		  uint32_t val);
+
+/*
+ * Route @count vectors of IRQ @index (VFIO_PCI_MSI_IRQ_INDEX, ...) to new
+ * eventfds stored in @efds. Returns 0 or -errno.
+ */
+int vfio_irq_enable(struct vfio_dev *dev, unsigned int index,
+		    unsigned int count, int *efds);
+int vfio_irq_disable(struct vfio_dev *dev, unsigned int index);
+/* Wait for an eventfd to fire; returns its count, 0 on timeout. */
+uint64_t vfio_eventfd_wait(int efd, int timeout_ms);
+
+/* Migration uAPI helpers: return 0 or -errno; *data_fd gets a new fd or -1. */
+int vfio_mig_set_state(struct vfio_dev *dev, enum vfio_device_mig_state state,
+		       int *data_fd);
+int vfio_mig_get_state(struct vfio_dev *dev,
+		       enum vfio_device_mig_state *state);
+int vfio_mig_get_flags(struct vfio_dev *dev, uint64_t *flags);
+int vfio_mig_precopy_info(int data_fd, struct vfio_precopy_info *info);
+
+/* A growable buffer holding a migration stream. */
+struct mig_stream {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+};
+
+/*
+ * Append everything read() on @data_fd returns, @chunk bytes at a time, until
+ * read() returns 0 (returns 0) or fails (returns -errno, e.g. -ENOMSG at the
+ * pre-copy temporary end of stream).
+ */
+int mig_stream_read(int data_fd, struct mig_stream *s, size_t chunk);
+/* write() @len bytes from @buf in pieces of at most @split bytes. */
+int mig_stream_write(int data_fd, const void *buf, size_t len, size_t split);
+void mig_stream_free(struct mig_stream *s);
+
+/* PCI sysfs helpers. */
+int pci_find_devices(uint16_t vendor, uint16_t device, char (*bdfs)[16],
+		     int max);
+int pci_bind_driver(const char *bdf, const char *driver);
+int sysfs_write(const char *path, const char *val);
+int sysfs_read(const char *path, char *buf, size_t len);
+
+#endif
