@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# tern: live-migratable SR-IOV VFs through the VFIO migration v2 uAPI.
+#
+#   make                 build the modules against KDIR (default: running kernel)
+#   make demo            build everything, boot the emulated host, show it working
+#   make check           every test and static check (what CI runs)
+#   make check-kasan     the same suite on a KASAN kernel (slower)
+#   make setup           install the packages the rig needs (Debian bookworm)
+#   make cache-clean     drop the cached kernel and QEMU builds
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+# What the in-tree Kconfig entries (Kconfig in this directory) would set.
+TERN_CONFIG := CONFIG_TERN_CORE=m CONFIG_TERN_VFIO_PCI=m
+TERN_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tern
+
+all: modules
+
+modules:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(TERN_CONFIG) modules
+
+modules_install:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(TERN_CONFIG) modules_install
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C tools/testing/selftests/tern clean
+
+setup:
+	bash tools/rig/setup.sh
+
+check:
+	bash tools/rig/check.sh check
+
+check-kasan:
+	RIG_KERNEL_FRAGMENTS=kernel-kasan.config bash tools/rig/check.sh check
+
+demo:
+	bash tools/rig/demo.sh
+
+cache-clean:
+	rm -rf $(TERN_CACHE)/qemu-* $(TERN_CACHE)/kernel-* $(TERN_CACHE)/run \
+		$(TERN_CACHE)/qemu $(TERN_CACHE)/src
+
+.PHONY: all modules modules_install clean setup check check-kasan demo \
+	cache-clean

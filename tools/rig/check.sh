@@ -1,0 +1,55 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The whole `make check`: install what is missing, build (or reuse) the
+# cached kernel and QEMU, build the modules with W=1, run sparse and
+# checkpatch, build the selftests and the initramfs, boot the VM, run the
+# suite and judge the logs. Ends with "N passed, N failed, N skipped".
+#
+# usage: check.sh [SUITE]    (default: check)
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+suite=${1:-check}
+out="$RIG_CACHE/run/$suite"
+rm -rf "$out"
+mkdir -p "$out"
+results="$out/static.results"
+: > "$results"
+t0=$(date +%s)
+
+step() { printf '\n[rig] === %s\n' "$*" >&2; }
+
+step "setup (packages, sources)"
+"$RIG_TOP/tools/rig/setup.sh"
+step "QEMU with the tern model"
+qemu=$("$RIG_TOP/tools/rig/build-qemu.sh")
+step "kernel"
+kbuild=$("$RIG_TOP/tools/rig/build-kernel.sh" ${RIG_KERNEL_FRAGMENTS:-})
+ksrc="$RIG_CACHE/src/linux-source-6.12"
+
+step "modules (W=1), sparse, checkpatch"
+modules=()
+if "$RIG_TOP/tools/rig/static-checks.sh" "$kbuild" "$results"; then :; fi
+while IFS= read -r ko; do modules+=("$ko"); done < <(
+	find "$RIG_TOP/drivers" -name '*.ko' 2>/dev/null | sort)
+
+step "selftests"
+tests=$(make -s -C "$RIG_TOP/tools/testing/selftests/tern" print-tests)
+mkdir -p "$out/selftests"
+make -s -C "$RIG_TOP/tools/testing/selftests/tern" OUTPUT="$out/selftests" \
+	KSFT_DIR="$ksrc/tools/testing/selftests" \
+	KHDR_INCLUDES="-I$kbuild/usr-headers/include" >&2
+
+step "initramfs and VM run"
+"$RIG_TOP/tools/rig/mkinitramfs.sh" "$kbuild" "$out/initramfs.cpio" \
+	"$out/selftests" "$tests" "${modules[@]}"
+"$RIG_TOP/tools/rig/run-vm.sh" "$qemu" "$kbuild/arch/x86/boot/bzImage" \
+	"$out/initramfs.cpio" "$suite" "$out" "${RIG_TIMEOUT:-1200}"
+
+step "results (logs in $out)"
+rc=0
+python3 "$RIG_TOP/tools/rig/tap-summary.py" "$out/tap.log" \
+	"$out/console.log" "$results" || rc=$?
+log "total time $(( $(date +%s) - t0 ))s"
+exit $rc

@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the test VM's initramfs: busybox-static, the rig kernel's modules
+# plus the project's modules (in updates/, depmod'ed), the selftest
+# binaries and the guest scripts.
+#
+# usage: mkinitramfs.sh KBUILD_DIR OUT.cpio TEST_BIN_DIR "TESTS" [MODULE.ko...]
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+kbuild=$1 out=$2 testdir=$3 tests=$4
+shift 4
+kver=$(cat "$kbuild/include/config/kernel.release")
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+
+mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,rig,tests,etc,lib/modules}
+cp /bin/busybox "$stage/bin/busybox"
+ln -s busybox "$stage/bin/sh"
+cp "$RIG_TOP/tools/rig/guest/init" "$stage/init"
+cp "$RIG_TOP"/tools/rig/guest/*.sh "$stage/rig/"
+chmod +x "$stage/init"
+
+cp -a "$kbuild/mod-install/lib/modules/$kver" "$stage/lib/modules/"
+rm -f "$stage/lib/modules/$kver/build" "$stage/lib/modules/$kver/source"
+if [ $# -gt 0 ]; then
+	mkdir -p "$stage/lib/modules/$kver/updates"
+	cp "$@" "$stage/lib/modules/$kver/updates/"
+fi
+/sbin/depmod -b "$stage" "$kver"
+
+for t in $tests; do
+	cp "$testdir/$t" "$stage/tests/"
+done
+echo "$tests" | tr ' ' '\n' > "$stage/tests/list"
+[ -d "$RIG_TOP/tools/rig/guest/extra" ] && cp -a "$RIG_TOP/tools/rig/guest/extra/." "$stage/"
+
+(cd "$stage" && find . | cpio -o -H newc --quiet) > "$out"
+log "initramfs: $out ($(du -h "$out" | cut -f1))"

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Judge one test VM run from its two logs.
+
+tap.log holds the suite's output: TERN-RIG: protocol lines framing each
+kselftest binary's TAP. console.log holds the kernel log. A run fails on
+any `not ok`, on a binary whose results fall short of its plan or that
+exits non-zero, on an incomplete run (no `TERN-RIG: done`), on kmemleak
+reports, and on any kernel splat. Prints one line per result and ends with
+`N passed, N failed, N skipped`; exits 1 on any failure or when nothing
+passed.
+"""
+import re
+import sys
+
+SPLATS = [
+    r"WARNING:", r"BUG:", r"Oops", r"Kernel panic", r"kernel BUG at",
+    r"possible circular locking", r"possible recursive locking",
+    r"inconsistent lock state", r"INFO: task .* blocked",
+    r"suspicious RCU usage", r"KASAN:", r"UBSAN:", r"ODEBUG:",
+    r"list_add corruption", r"list_del corruption", r"unreferenced object",
+    r"Call Trace:", r"general protection fault", r"DMAR: DRHD: handling fault",
+    r"DMAR: \[DMA (Read|Write)", r"sleeping function called from invalid",
+]
+SPLAT_RE = re.compile("|".join(SPLATS))
+RESULT_RE = re.compile(r"^(not ok|ok) (\d+) (.*?)(\s+#\s*(SKIP|skip|TODO).*)?$")
+PLAN_RE = re.compile(r"^1\.\.(\d+)")
+
+
+def main(tap_path, console_path, extra_path=None):
+    passed, failed, skipped = 0, 0, 0
+    lines = open(tap_path, errors="replace").read().splitlines()
+    console = open(console_path, errors="replace").read().splitlines()
+
+    def fail(msg):
+        nonlocal failed
+        failed += 1
+        print(f"FAIL {msg}")
+
+    # results of host-side steps (static checks), one "PASS x"/"FAIL x" a line
+    if extra_path:
+        for l in open(extra_path).read().splitlines():
+            if l.startswith("PASS "):
+                passed += 1
+                print(l)
+            elif l.startswith("FAIL "):
+                fail(l[5:])
+
+    current, plan, seen, bin_failed, done = None, None, 0, 0, False
+    for raw in lines:
+        line = raw.rstrip("\r")
+        if line.startswith("TERN-RIG: run "):
+            current, plan, seen, bin_failed = line.split()[2], None, 0, 0
+            continue
+        if line.startswith("TERN-RIG: exit "):
+            _, _, name, rc = line.split()
+            if plan is None:
+                fail(f"{name}: no TAP plan (crashed before starting?)")
+            elif seen < plan:
+                fail(f"{name}: {plan - seen} of {plan} results missing")
+            # kselftest exits 1 when a test failed (counted above), 4 when
+            # all skipped; any other status (a signal, a crash) is a failure
+            if rc not in ("0", "4") and bin_failed == 0:
+                fail(f"{name}: exit status {rc}")
+            current = None
+            continue
+        if line.startswith("TERN-RIG: fail "):
+            fail(line[len("TERN-RIG: fail "):])
+            continue
+        if line.startswith("TERN-RIG: kmemleak "):
+            n = int(line.split()[2])
+            if n:
+                fail(f"kmemleak: {n} unreferenced objects after the tests")
+            continue
+        if line.startswith("TERN-RIG: timeout"):
+            fail(line[len("TERN-RIG: "):])
+            continue
+        if line.startswith("TERN-RIG: error"):
+            fail(line[len("TERN-RIG: "):])
+            continue
+        if line.startswith("TERN-RIG: done"):
+            done = True
+            continue
+        if current is None:
+            continue
+        m = PLAN_RE.match(line)
+        if m and plan is None:
+            plan = int(m.group(1))
+            continue
+        m = RESULT_RE.match(line)
+        if m:
+            seen += 1
+            name = f"{current}: {m.group(3)}"
+            if m.group(5) and m.group(5).upper() == "SKIP":
+                skipped += 1
+                print(f"SKIP {name}")
+            elif m.group(1) == "ok":
+                passed += 1
+                print(f"PASS {name}")
+            else:
+                bin_failed += 1
+                fail(name)
+
+    if current is not None:
+        fail(f"{current}: did not finish (VM died or timed out)")
+    if not done:
+        fail("run incomplete: no 'TERN-RIG: done' (see console.log)")
+
+    splats = [l for l in console if SPLAT_RE.search(l)]
+    for l in splats[:20]:
+        print(f"SPLAT {l.strip()}")
+    if splats:
+        fail(f"kernel log: {len(splats)} splat line(s) in {console_path}")
+
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    return 1 if failed or not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:4]))
