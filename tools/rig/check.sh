@@ -11,7 +11,8 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 suite=${1:-check}
-out="$RIG_CACHE/run/$suite"
+# RIG_RUN_NAME keeps concurrent runs (e.g. two developers) apart
+out="$RIG_CACHE/run/${RIG_RUN_NAME:-$suite}"
 rm -rf "$out"
 mkdir -p "$out"
 results="$out/static.results"
@@ -33,6 +34,16 @@ modules=()
 if "$RIG_TOP/tools/rig/static-checks.sh" "$kbuild" "$results"; then :; fi
 while IFS= read -r ko; do modules+=("$ko"); done < <(
 	find "$RIG_TOP/drivers" -name '*.ko' 2>/dev/null | sort)
+
+step "device model tests (qtest, no guest)"
+python3 "$RIG_TOP/tools/qemu/tern-qtest/tern_qtest.py" "$qemu" \
+	> "$out/qtest.log" 2>&1 || true
+# the model's own TAP becomes host-side results ("PASS model: ...")
+sed -n -e 's/^ok [0-9]* - \(.*\)/PASS model: \1/p' \
+	-e 's/^not ok [0-9]* - \(.*\)/FAIL model: \1/p' "$out/qtest.log" >> "$results"
+grep -q '^1\.\.' "$out/qtest.log" && [ "$(grep -c '^ok \|^not ok ' "$out/qtest.log")" = \
+	"$(sed -n 's/^1\.\.//p' "$out/qtest.log")" ] ||
+	echo "FAIL model: qtest run incomplete (see $out/qtest.log)" >> "$results"
 
 step "selftests"
 tests=$(make -s -C "$RIG_TOP/tools/testing/selftests/tern" print-tests)

@@ -17,7 +17,7 @@ First run: ~15-20 minutes of builds; later runs: about a minute.
 EOT
 rc=0
 "$RIG_TOP/tools/rig/check.sh" demo || rc=$?
-out="$RIG_CACHE/run/demo"
+out="$RIG_CACHE/run/${RIG_RUN_NAME:-demo}"
 echo
 echo "What happened inside the VM (from $out/tap.log):"
 grep '^DEMO:' "$out/tap.log" | sed 's/^DEMO: /  /' || true

@@ -10,6 +10,9 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 qemu=$1 kernel=$2 initrd=$3 suite=$4 out=$5 timeout_s=${6:-900}
+# 16 MiB of device memory per VF keeps the suite quick under TCG; the demo
+# and the benchmark ask for more.
+TERN_PF_OPTS=${TERN_PF_OPTS-devmem-mb=16}
 mkdir -p "$out"
 rm -f "$out/console.log" "$out/tap.log"
 
@@ -19,7 +22,9 @@ devices=(
 )
 # the tern PF behind its own root port, when this QEMU has the model
 if "$qemu" -device help 2>/dev/null | grep -q '"tern-pf"'; then
-	devices+=(-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=0x6
+	# SeaBIOS does not size SR-IOV BARs: reserve a 64-bit window for the
+	# VFs' device memory that Linux then assigns
+	devices+=(-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=0x6,pref64-reserve=4G
 		  -device "tern-pf,bus=rp1${TERN_PF_OPTS:+,$TERN_PF_OPTS}")
 fi
 

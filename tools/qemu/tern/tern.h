@@ -1,0 +1,183 @@
+/*
+ * tern device model: internal interfaces between the PF/firmware, the VFs,
+ * the migration stream and the dirty tracker.
+ *
+ * The device ABI (registers, commands, stream layout) lives in tern_if.h,
+ * shared with the drivers; Documentation/tern/device.rst is the spec.
+ *
+ * Everything here runs under the BQL: MMIO handlers, the firmware timer and
+ * the engine timers. CPU writes to device memory (a RAM BAR) are the only
+ * concurrent accesses; they are observed through the memory dirty log.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_MISC_TERN_H
+#define HW_MISC_TERN_H
+
+#include "hw/pci/pci_device.h"
+#include "qemu/timer.h"
+#include "qom/object.h"
+#include "tern_if.h"
+
+#define TYPE_TERN_PF "tern-pf"
+#define TYPE_TERN_VF "tern-vf"
+OBJECT_DECLARE_SIMPLE_TYPE(TernPFState, TERN_PF)
+OBJECT_DECLARE_SIMPLE_TYPE(TernVFState, TERN_VF)
+
+typedef struct TernSave TernSave;
+typedef struct TernLoad TernLoad;
+typedef struct TernDirty TernDirty;
+
+/* Engine state of one VF: the registers of tern_rec_engine, host order. */
+typedef struct TernEngine {
+    uint64_t ring_base;
+    uint64_t cpl_base;
+    uint32_t ring_size;
+    uint32_t ring_tail;
+    uint32_t ring_head;
+    uint32_t ring_done;
+    uint32_t ctrl;
+    uint32_t status;            /* TERN_ENGINE_STS_* except IDLE */
+    uint32_t cpl_phase;
+    uint32_t nfifo;             /* fetched, not executed (parked) */
+    struct tern_desc fifo[TERN_ENGINE_FIFO_DEPTH];  /* little-endian */
+} TernEngine;
+
+/* Function registers of one VF other than the engine. */
+typedef struct TernVFRegs {
+    uint64_t ctx[TERN_VF_CTX_REGS];
+    uint64_t jobs;
+    uint64_t bytes;
+    uint64_t errors;
+    uint32_t last_csum;
+    uint32_t intr_enable;
+    uint32_t intr_status;
+    uint32_t intr_held;
+} TernVFRegs;
+
+struct TernVFState {
+    PCIDevice parent_obj;
+
+    TernPFState *pf;
+    uint16_t index;
+
+    MemoryRegion mmio;
+    MemoryRegion devmem;
+    MemoryRegion msix;
+    uint8_t *devmem_ptr;
+    uint64_t devmem_size;
+    uint32_t devmem_pages;
+
+    TernVFRegs regs;
+    TernEngine engine;
+    QEMUTimer *engine_timer;
+    uint8_t *bounce;            /* engine data staging */
+
+    /* firmware-side state of this VF */
+    uint32_t mig_state;         /* TERN_VF_STATE_* */
+    TernSave *save;
+    TernLoad *load;
+    TernDirty *dirty;
+};
+
+typedef struct TernCmd {
+    struct tern_admin_cmd cmd;  /* little-endian, as fetched */
+    uint64_t result[3];
+    uint16_t status;
+    bool preset;                /* status decided at fetch (injected) */
+} TernCmd;
+
+struct TernPFState {
+    PCIDevice parent_obj;
+
+    MemoryRegion mmio;
+    MemoryRegion msix;
+
+    /* properties */
+    uint16_t vfs;
+    uint32_t devmem_mb;
+    uint32_t fw_latency_us;
+    uint32_t engine_latency_us;
+    bool fault_injection;
+
+    /* admin queue registers */
+    uint32_t ctrl;
+    uint32_t status;
+    uint32_t intr_status;
+    uint32_t intr_enable;
+    uint64_t sq_base;
+    uint32_t sq_size;
+    uint32_t sq_tail;
+    uint32_t sq_head;
+    uint64_t cq_base;
+    uint32_t cq_size;
+    uint32_t cq_head;
+    uint32_t cq_tail;
+    uint32_t cq_phase;
+
+    /* firmware */
+    QEMUTimer *fw_timer;
+    GQueue pending;             /* TernCmd fetched, not executed */
+    GQueue stalled;             /* TernCmd held by a STALL rule */
+    GQueue backlog;             /* TernCmd executed, CQ full */
+    uint32_t fail_count[256];
+    uint16_t fail_status[256];
+    uint32_t stall_count[256];
+    uint32_t corrupt_count;
+};
+
+/* A resolved data buffer of an admin command. */
+typedef struct TernData {
+    uint32_t len;
+    uint32_t nseg;
+    struct {
+        uint64_t addr;
+        uint32_t len;
+    } seg[TERN_MAX_SGE];
+} TernData;
+
+/* tern_pf.c */
+TernVFState *tern_pf_vf(TernPFState *pf, uint16_t index);
+void tern_fw_schedule(TernPFState *pf);
+
+/* tern_cmd.c */
+uint16_t tern_cmd_execute(TernPFState *pf, TernCmd *c);
+uint16_t tern_data_map(TernPFState *pf, const struct tern_admin_cmd *cmd,
+                       TernData *d);
+uint16_t tern_data_read(TernPFState *pf, const TernData *d, void *buf,
+                        uint32_t len);
+uint16_t tern_data_write(TernPFState *pf, const TernData *d, const void *buf,
+                         uint32_t len);
+bool tern_pf_take_corrupt(TernPFState *pf);
+
+/* tern_vf.c */
+void tern_vf_set_mig_state(TernVFState *vf, uint32_t state);
+void tern_vf_reset_function(TernVFState *vf);
+void tern_vf_reset_firmware(TernVFState *vf, bool stop_dirty);
+uint32_t tern_vf_engine_status(TernVFState *vf);
+void tern_vf_engine_kick(TernVFState *vf);
+const char *tern_vf_state_name(uint32_t state);
+
+/* tern_stream.c */
+uint16_t tern_save_begin(TernVFState *vf, uint32_t mode, uint64_t *result);
+uint16_t tern_save_query(TernVFState *vf, uint64_t *result);
+uint16_t tern_save_read(TernPFState *pf, TernVFState *vf, TernData *d,
+                        uint64_t *result);
+void tern_save_end(TernVFState *vf);
+uint16_t tern_load_begin(TernVFState *vf);
+uint16_t tern_load_write(TernVFState *vf, const uint8_t *buf, uint32_t len,
+                         uint64_t *result);
+uint16_t tern_load_commit(TernVFState *vf, uint64_t *result);
+void tern_load_abort(TernVFState *vf);
+
+/* tern_dirty.c */
+uint16_t tern_dirty_start(TernVFState *vf, uint32_t page_shift,
+                          const struct tern_dirty_range *ranges,
+                          uint32_t nranges);
+uint16_t tern_dirty_read_clear(TernPFState *pf, TernVFState *vf,
+                               uint64_t iova, uint64_t length, TernData *d,
+                               uint64_t *result);
+void tern_dirty_stop(TernVFState *vf);
+void tern_dirty_log_write(TernVFState *vf, uint64_t iova, uint64_t len);
+
+#endif /* HW_MISC_TERN_H */

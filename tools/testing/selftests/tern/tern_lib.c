@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tern_lib: userspace reference driver of a tern VF (see tern_lib.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <endian.h>
+
+#include "tern_lib.h"
+#include "tern_setup.h"
+
+/* ---- registers ----------------------------------------------------------- */
+
+uint32_t tern_vf_read(struct tern_vf *vf, uint32_t reg)
+{
+	return le32toh(vf->regs[reg / 4]);
+}
+
+void tern_vf_write(struct tern_vf *vf, uint32_t reg, uint32_t val)
+{
+	vf->regs[reg / 4] = htole32(val);
+}
+
+uint64_t tern_vf_read64(struct tern_vf *vf, uint32_t reg_lo)
+{
+	uint32_t lo = tern_vf_read(vf, reg_lo);
+
+	return (uint64_t)tern_vf_read(vf, reg_lo + 4) << 32 | lo;
+}
+
+void tern_vf_write64(struct tern_vf *vf, uint32_t reg_lo, uint64_t val)
+{
+	tern_vf_write(vf, reg_lo, (uint32_t)val);
+	tern_vf_write(vf, reg_lo + 4, val >> 32);
+}
+
+/* ---- open / close --------------------------------------------------------- */
+
+int tern_vf_open(struct tern_vf *vf, const char *bdf,
+		 enum vfio_access_path path)
+{
+	char sysfs[64];
+	int ret;
+
+	memset(vf, 0, sizeof(*vf));
+	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", bdf);
+	ret = vfio_dev_open(&vf->dev, sysfs, path);
+	if (ret)
+		return ret;
+	ret = vfio_pci_enable_master(&vf->dev);
+	if (ret)
+		goto err;
+	vf->regs = vfio_region_mmap(&vf->dev, TERN_VF_BAR_REGS, &vf->regs_size);
+	vf->devmem = vfio_region_mmap(&vf->dev, TERN_VF_BAR_DEVMEM,
+				      &vf->devmem_size);
+	if (!vf->regs || !vf->devmem) {
+		ret = -ENXIO;
+		goto err;
+	}
+	if (tern_vf_read(vf, TERN_VF_REG_MAGIC) != TERN_MAGIC ||
+	    tern_vf_read64(vf, TERN_VF_REG_DEVMEM_SIZE_LO) != vf->devmem_size) {
+		ret = -ENODEV;
+		goto err;
+	}
+	vf->arena = vfio_alloc_dma_buffer(TERN_LIB_ARENA_SIZE);
+	if (!vf->arena) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	ret = vfio_dma_map(&vf->dev, vf->arena, TERN_LIB_ARENA_SIZE,
+			   TERN_LIB_ARENA_IOVA);
+	if (ret) {
+		munmap(vf->arena, TERN_LIB_ARENA_SIZE);
+		vf->arena = NULL;
+		goto err;
+	}
+	ret = vfio_irq_enable(&vf->dev, VFIO_PCI_MSIX_IRQ_INDEX,
+			      TERN_VF_MSIX_VECTORS, vf->efd);
+	if (ret)
+		goto err;
+	vf->irqs = true;
+	return 0;
+err:
+	tern_vf_close(vf);
+	return ret;
+}
+
+void tern_vf_close(struct tern_vf *vf)
+{
+	int i;
+
+	if (vf->regs)
+		tern_engine_stop(vf);
+	if (vf->irqs) {
+		vfio_irq_disable(&vf->dev, VFIO_PCI_MSIX_IRQ_INDEX);
+		for (i = 0; i < TERN_VF_MSIX_VECTORS; i++)
+			close(vf->efd[i]);
+		vf->irqs = false;
+	}
+	if (vf->arena) {
+		vfio_dma_unmap(&vf->dev, TERN_LIB_ARENA_SIZE,
+			       TERN_LIB_ARENA_IOVA);
+		munmap(vf->arena, TERN_LIB_ARENA_SIZE);
+		vf->arena = NULL;
+	}
+	if (vf->devmem)
+		munmap(vf->devmem, vf->devmem_size);
+	if (vf->regs)
+		munmap((void *)vf->regs, vf->regs_size);
+	vf->devmem = NULL;
+	vf->regs = NULL;
+	vfio_dev_close(&vf->dev);
+}
+
+/* ---- DMA arena ------------------------------------------------------------ */
+
+void *tern_dma_alloc(struct tern_vf *vf, size_t size, size_t align)
+{
+	size_t off = (vf->arena_used + align - 1) & ~(align - 1);
+
+	if (off + size > TERN_LIB_ARENA_SIZE)
+		return NULL;
+	vf->arena_used = off + size;
+	memset(vf->arena + off, 0, size);
+	return vf->arena + off;
+}
+
+uint64_t tern_iova(struct tern_vf *vf, const void *p)
+{
+	return TERN_LIB_ARENA_IOVA + ((const uint8_t *)p - vf->arena);
+}
+
+/* ---- engine --------------------------------------------------------------- */
+
+int tern_engine_start(struct tern_vf *vf, uint32_t size)
+{
+	tern_engine_stop(vf);
+	vf->ring = tern_dma_alloc(vf, size * sizeof(*vf->ring), 4096);
+	vf->cpl = tern_dma_alloc(vf, size * sizeof(*vf->cpl), 4096);
+	if (!vf->ring || !vf->cpl)
+		return -ENOMEM;
+	vf->ring_size = size;
+	vf->tail = vf->done = 0;
+	vf->phase = 1;
+
+	tern_vf_write64(vf, TERN_VF_REG_RING_BASE_LO, tern_iova(vf, vf->ring));
+	tern_vf_write64(vf, TERN_VF_REG_CPL_BASE_LO, tern_iova(vf, vf->cpl));
+	tern_vf_write(vf, TERN_VF_REG_RING_SIZE, size);
+	tern_vf_write(vf, TERN_VF_REG_INTR_STATUS,
+		      TERN_VF_INTR_JOB | TERN_VF_INTR_ERROR);
+	tern_vf_write(vf, TERN_VF_REG_INTR_ENABLE,
+		      TERN_VF_INTR_JOB | TERN_VF_INTR_ERROR);
+	tern_vf_write(vf, TERN_VF_REG_ENGINE_CTRL, TERN_ENGINE_CTRL_ENABLE);
+	if (!(tern_vf_read(vf, TERN_VF_REG_ENGINE_STATUS) &
+	      TERN_ENGINE_STS_ENABLED))
+		return -EIO;
+	return 0;
+}
+
+void tern_engine_stop(struct tern_vf *vf)
+{
+	tern_vf_write(vf, TERN_VF_REG_ENGINE_CTRL, 0);
+	tern_vf_write(vf, TERN_VF_REG_INTR_ENABLE, 0);
+}
+
+int tern_queue(struct tern_vf *vf, uint8_t op, uint8_t flags, uint32_t len,
+	       uint64_t src, uint64_t dst, uint64_t cookie)
+{
+	struct tern_desc *d = &vf->ring[vf->tail];
+	uint32_t next = (vf->tail + 1) & (vf->ring_size - 1);
+
+	if (next == vf->done)
+		return -ENOSPC;
+	d->op = op;
+	d->flags = flags;
+	d->rsvd = 0;
+	d->len = htole32(len);
+	d->src = htole64(src);
+	d->dst = htole64(dst);
+	d->cookie = htole64(cookie);
+	vf->tail = next;
+	return 0;
+}
+
+void tern_doorbell(struct tern_vf *vf)
+{
+	/* descriptors must be in memory before the device sees the tail */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	tern_vf_write(vf, TERN_VF_REG_RING_TAIL, vf->tail);
+}
+
+static bool tern_cpl_ready(struct tern_vf *vf, struct tern_desc_cpl *out)
+{
+	volatile struct tern_desc_cpl *c = &vf->cpl[vf->done];
+
+	if ((le16toh(c->flags) & TERN_DESC_CPL_F_PHASE) != vf->phase)
+		return false;
+	/* the phase bit is written with the entry: read the rest after it */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	out->cookie = c->cookie;
+	out->result = c->result;
+	out->status = c->status;
+	out->flags = c->flags;
+	vf->done = (vf->done + 1) & (vf->ring_size - 1);
+	if (!vf->done)
+		vf->phase ^= 1;
+	return true;
+}
+
+int tern_reap(struct tern_vf *vf, struct tern_desc_cpl *cpl, int timeout_ms)
+{
+	int waited = 0;
+
+	while (!tern_cpl_ready(vf, cpl)) {
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		/* a JOB interrupt, or a timeout slice for F_INTR-less jobs */
+		vfio_eventfd_wait(vf->efd[TERN_VF_VEC_JOB], 100);
+		waited += 100;
+	}
+	return 0;
+}
+
+int tern_run(struct tern_vf *vf, uint8_t op, uint8_t flags, uint32_t len,
+	     uint64_t src, uint64_t dst, uint32_t *result)
+{
+	struct tern_desc_cpl cpl;
+	uint64_t cookie = 0x7e40000000000000ull | vf->tail;
+	int ret;
+
+	ret = tern_queue(vf, op, flags | TERN_DESC_F_INTR, len, src, dst,
+			 cookie);
+	if (ret)
+		return ret;
+	tern_doorbell(vf);
+	if (!vfio_eventfd_wait(vf->efd[TERN_VF_VEC_JOB], TERN_LIB_TIMEOUT_MS))
+		return -ETIMEDOUT;
+	ret = tern_reap(vf, &cpl, TERN_LIB_TIMEOUT_MS);
+	if (ret)
+		return ret;
+	if (le64toh(cpl.cookie) != cookie)
+		return -EPROTO;
+	if (result)
+		*result = le32toh(cpl.result);
+	return le16toh(cpl.status);
+}
+
+/* ---- CRC-32C -------------------------------------------------------------- */
+
+uint32_t tern_crc32c(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint32_t crc = 0xffffffff;
+	int k;
+
+	while (len--) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78 & -(crc & 1));
+	}
+	return ~crc;
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static bool tern_driver_present(const char *driver)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s", driver);
+	return !stat(path, &st);
+}
+
+int tern_lib_prepare(const char *pf_driver, const char *vf_driver, int nvfs,
+		     char (*vf_bdf)[16])
+{
+	char pf[4][16], path[128], cur[128];
+	ssize_t n;
+
+	if (!tern_driver_present(pf_driver) || !tern_driver_present(vf_driver))
+		return -ENOENT;
+	if (pci_find_devices(TERN_PCI_VENDOR_ID, TERN_PCI_PF_DEVICE_ID, pf,
+			     4) < 1)
+		return -ENODEV;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", pf[0]);
+	n = readlink(path, cur, sizeof(cur) - 1);
+	cur[n > 0 ? n : 0] = 0;
+	if (n > 0 && !strstr(cur, pf_driver)) {
+		/* VFs go away before their PF changes hands */
+		snprintf(path, sizeof(path),
+			 "/sys/bus/pci/devices/%s/sriov_numvfs", pf[0]);
+		sysfs_write(path, "0");
+	}
+	return tern_prepare_vfs(pf_driver, vf_driver, nvfs, vf_bdf, NULL);
+}
