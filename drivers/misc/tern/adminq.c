@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tern PF core driver: the admin queue.
+ *
+ * Commands go into a submission ring, the firmware answers in a completion
+ * ring (phase-tagged entries) and raises the admin MSI-X vector. Callers
+ * sleep on a per-command slot; the slot index is the command id. At most
+ * TERN_ADMIN_SLOTS commands are outstanding, fewer than either ring holds,
+ * so the rings never fill. A command that times out keeps its slot until
+ * the firmware answers or the queue is torn down, so its cid and buffer are
+ * never reused under the device.
+ */
+#include <linux/delay.h>
+#include <linux/interrupt.h>
+#include <linux/io.h>
+#include <linux/ktime.h>
+
+#include "core.h"
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
+static const char *const tern_opcode_names[TERN_NUM_OPCODES] = {
+	[TERN_OP_IDENTIFY]		= "IDENTIFY",
+	[TERN_OP_VF_QUIESCE]		= "VF_QUIESCE",
+	[TERN_OP_VF_FREEZE]		= "VF_FREEZE",
+	[TERN_OP_VF_RUN]		= "VF_RUN",
+	[TERN_OP_VF_RESET]		= "VF_RESET",
+	[TERN_OP_SAVE_BEGIN]		= "SAVE_BEGIN",
+	[TERN_OP_SAVE_QUERY]		= "SAVE_QUERY",
+	[TERN_OP_SAVE_READ]		= "SAVE_READ",
+	[TERN_OP_SAVE_END]		= "SAVE_END",
+	[TERN_OP_LOAD_BEGIN]		= "LOAD_BEGIN",
+	[TERN_OP_LOAD_WRITE]		= "LOAD_WRITE",
+	[TERN_OP_LOAD_COMMIT]		= "LOAD_COMMIT",
+	[TERN_OP_LOAD_ABORT]		= "LOAD_ABORT",
+	[TERN_OP_DIRTY_START]		= "DIRTY_START",
+	[TERN_OP_DIRTY_READ_CLEAR]	= "DIRTY_READ_CLEAR",
+	[TERN_OP_DIRTY_STOP]		= "DIRTY_STOP",
+	[TERN_OP_FAULT_INJECT]		= "FAULT_INJECT",
+};
+
+const char *tern_opcode_name(unsigned int opcode)
+{
+	if (opcode < TERN_NUM_OPCODES && tern_opcode_names[opcode])
+		return tern_opcode_names[opcode];
+	return "UNKNOWN";
+}
+
+static const struct {
+	const char *name;
+	int errno;
+} tern_status_map[] = {
+	[TERN_ST_SUCCESS]		= { "success", 0 },
+	[TERN_ST_INVALID_OPCODE]	= { "invalid opcode", -EOPNOTSUPP },
+	[TERN_ST_INVALID_PARAM]		= { "invalid parameter", -EINVAL },
+	[TERN_ST_INVALID_VF]		= { "invalid VF", -ENODEV },
+	[TERN_ST_BAD_STATE]		= { "bad state", -EBUSY },
+	[TERN_ST_NO_RESOURCES]		= { "no resources", -ENOMEM },
+	[TERN_ST_DMA_ERROR]		= { "DMA error", -EFAULT },
+	[TERN_ST_INJECTED]		= { "injected failure", -EIO },
+	[TERN_ST_NOT_PERMITTED]		= { "not permitted", -EPERM },
+	[TERN_ST_ABORTED]		= { "aborted", -ECANCELED },
+	[TERN_ST_STREAM_MAGIC]		= { "stream: bad magic", -EINVAL },
+	[TERN_ST_STREAM_VERSION]	= { "stream: bad version", -EINVAL },
+	[TERN_ST_STREAM_MISMATCH]	= { "stream: other device", -EINVAL },
+	[TERN_ST_STREAM_CRC]		= { "stream: bad CRC", -EINVAL },
+	[TERN_ST_STREAM_TRUNCATED]	= { "stream: truncated", -EINVAL },
+	[TERN_ST_STREAM_RECORD]		= { "stream: bad record", -EINVAL },
+	[TERN_ST_STREAM_PAGE_RANGE]	= { "stream: page out of range", -EINVAL },
+	[TERN_ST_STREAM_TRAILING]	= { "stream: trailing data", -EINVAL },
+};
+
+static int tern_status_to_errno(u16 status, const char **name)
+{
+	if (status < ARRAY_SIZE(tern_status_map) &&
+	    tern_status_map[status].name) {
+		*name = tern_status_map[status].name;
+		return tern_status_map[status].errno;
+	}
+	*name = "unknown status";
+	return -EIO;
+}
+
+/* Consume every posted completion; called with core->lock held. */
+static unsigned int tern_adminq_reap(struct tern_core *core)
+{
+	unsigned int n = 0;
+
+	for (;;) {
+		struct tern_admin_cpl *cpl = &core->cq[core->cq_head];
+		struct tern_admin_slot *slot;
+		u16 cid;
+
+		if ((le16_to_cpu(READ_ONCE(cpl->flags)) &
+		     TERN_ADMIN_CPL_F_PHASE) != core->cq_phase)
+			break;
+		/* read the entry only after its phase bit said it is valid */
+		dma_rmb();
+		cid = le16_to_cpu(cpl->cid);
+		if (cid < TERN_ADMIN_SLOTS) {
+			slot = &core->slots[cid];
+			if (slot->state == TERN_SLOT_WAITING) {
+				slot->cpl = *cpl;
+				slot->err = 0;
+				complete(&slot->done);
+			} else if (slot->state == TERN_SLOT_ABANDONED) {
+				/* the late answer frees the slot */
+				slot->state = TERN_SLOT_FREE;
+				up(&core->slot_sem);
+			}
+		} else {
+			dev_err_ratelimited(&core->pdev->dev,
+					    "completion with bad cid %u\n", cid);
+		}
+		if (++core->cq_head == TERN_ADMIN_DEPTH) {
+			core->cq_head = 0;
+			core->cq_phase ^= TERN_ADMIN_CPL_F_PHASE;
+		}
+		n++;
+	}
+	if (n)
+		writel(core->cq_head, core->regs + TERN_PF_REG_CQ_HEAD);
+	return n;
+}
+
+static irqreturn_t tern_adminq_irq(int irq, void *data)
+{
+	struct tern_core *core = data;
+	unsigned int n;
+
+	spin_lock(&core->lock);
+	n = tern_adminq_reap(core);
+	spin_unlock(&core->lock);
+	return n ? IRQ_HANDLED : IRQ_NONE;
+}
+
+static void tern_fill_data(struct tern_admin_cmd *cmd, struct tern_dma_buf *buf,
+			   size_t len)
+{
+	cmd->data_len = cpu_to_le32(len);
+	if (!buf) {
+		cmd->data_addr = 0;
+		cmd->data_nsge = 0;
+		return;
+	}
+	if (buf->nsge == 1) {
+		cmd->data_addr = buf->sgl[0].addr;
+		cmd->data_nsge = 0;
+	} else {
+		cmd->flags |= TERN_CMD_F_SGL;
+		cmd->data_addr = cpu_to_le64(buf->sgl_dma);
+		cmd->data_nsge = cpu_to_le16(buf->nsge);
+	}
+}
+
+/**
+ * tern_core_exec() - execute one admin command and wait for its completion
+ * @core: the PF (from tern_core_from_vf())
+ * @cmd: the command; opcode, vf and params set by the caller. The data
+ *	fields and cid are filled in here.
+ * @buf: PF-owned data buffer, or NULL for commands without data
+ * @len: bytes of @buf the command uses (data_len), at most @buf->size
+ * @result: if not NULL, receives the completion's three result words
+ *
+ * Sleeps; process context only. Waits at most the cmd_timeout_ms module
+ * parameter for the firmware.
+ *
+ * Return: 0 on success; the errno of the firmware status (-EINVAL,
+ * -EBUSY, -ENODEV, -ENOMEM, -EFAULT, -EIO, -EPERM, -ECANCELED,
+ * -EOPNOTSUPP); -ETIMEDOUT if the firmware did not answer in time;
+ * -ENODEV if the PF is going away; -EIO for an injected failure.
+ */
+int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,
+		   struct tern_dma_buf *buf, size_t len, u64 *result)
+{
+	struct device *dev = &core->pdev->dev;
+	unsigned long timeout = msecs_to_jiffies(tern_cmd_timeout_ms);
+	struct tern_op_stats *stats = &core->stats[cmd->opcode &
+						   (TERN_NUM_OPCODES - 1)];
+	u16 vf = le16_to_cpu(cmd->vf), status = 0;
+	struct tern_admin_slot *slot = NULL;
+	const char *status_name = NULL;
+	unsigned long flags, answered;
+	ktime_t start;
+	u64 latency;
+	int cid, err;
+
+	if ((!buf && len) || (buf && len > buf->size))
+		return -EINVAL;
+	if (tern_should_fail_cmd(cmd->opcode)) {
+		spin_lock_irqsave(&core->lock, flags);
+		stats->injected++;
+		stats->failed++;
+		spin_unlock_irqrestore(&core->lock, flags);
+		return -EIO;
+	}
+	if (down_timeout(&core->slot_sem, timeout))
+		return -ETIMEDOUT;
+
+	spin_lock_irqsave(&core->lock, flags);
+	if (core->dead) {
+		spin_unlock_irqrestore(&core->lock, flags);
+		up(&core->slot_sem);
+		return -ENODEV;
+	}
+	for (cid = 0; cid < TERN_ADMIN_SLOTS; cid++)
+		if (core->slots[cid].state == TERN_SLOT_FREE)
+			break;
+	/* the semaphore guarantees a free slot */
+	slot = &core->slots[cid];
+	slot->state = TERN_SLOT_WAITING;
+	slot->opcode = cmd->opcode;
+	reinit_completion(&slot->done);
+
+	cmd->cid = cpu_to_le16(cid);
+	tern_fill_data(cmd, buf, len);
+	if (buf)
+		dma_sync_sgtable_for_device(dev, &buf->sgt, DMA_BIDIRECTIONAL);
+	core->sq[core->sq_tail] = *cmd;
+	core->sq_tail = (core->sq_tail + 1) % TERN_ADMIN_DEPTH;
+	/* the entry must be in memory before the doorbell reaches the device */
+	wmb();
+	writel(core->sq_tail, core->regs + TERN_PF_REG_SQ_TAIL);
+	stats->submitted++;
+	spin_unlock_irqrestore(&core->lock, flags);
+
+	trace_tern_cmd_submit(core->pdev, cmd->opcode, vf, cid, len);
+	start = ktime_get();
+	answered = wait_for_completion_timeout(&slot->done, timeout);
+
+	spin_lock_irqsave(&core->lock, flags);
+	/* a completion that raced with the timeout is still unconsumed */
+	if (!answered && !completion_done(&slot->done)) {
+		/* keep the slot until the firmware answers: see the top */
+		slot->state = TERN_SLOT_ABANDONED;
+		stats->timeouts++;
+		stats->failed++;
+		spin_unlock_irqrestore(&core->lock, flags);
+		trace_tern_cmd_complete(core->pdev, cmd->opcode, vf, cid, 0,
+					-ETIMEDOUT, ktime_get_ns() - start);
+		dev_err_ratelimited(dev, "%s (vf %u) timed out after %u ms\n",
+				    tern_opcode_name(cmd->opcode), vf,
+				    tern_cmd_timeout_ms);
+		return -ETIMEDOUT;
+	}
+	err = slot->err;
+	if (!err) {
+		status = le16_to_cpu(slot->cpl.status);
+		err = tern_status_to_errno(status, &status_name);
+		if (result) {
+			result[0] = le64_to_cpu(slot->cpl.result[0]);
+			result[1] = le64_to_cpu(slot->cpl.result[1]);
+			result[2] = le64_to_cpu(slot->cpl.result[2]);
+		}
+	}
+	slot->state = TERN_SLOT_FREE;
+	latency = ktime_get_ns() - start;
+	stats->latency_ns += latency;
+	if (err)
+		stats->failed++;
+	spin_unlock_irqrestore(&core->lock, flags);
+	up(&core->slot_sem);
+
+	if (buf)
+		dma_sync_sgtable_for_cpu(dev, &buf->sgt, DMA_BIDIRECTIONAL);
+	trace_tern_cmd_complete(core->pdev, cmd->opcode, vf, cid, status, err,
+				latency);
+	if (err && status_name)
+		dev_err_ratelimited(dev, "%s (vf %u) failed: %s (0x%02x, %pe)\n",
+				    tern_opcode_name(cmd->opcode), vf,
+				    status_name, status, ERR_PTR(err));
+	else if (err)
+		dev_err_ratelimited(dev, "%s (vf %u) failed: %pe\n",
+				    tern_opcode_name(cmd->opcode), vf,
+				    ERR_PTR(err));
+	return err;
+}
+EXPORT_SYMBOL_GPL(tern_core_exec);
+
+static int tern_adminq_enable(struct tern_core *core)
+{
+	u32 sts;
+
+	/* a firmware reset drops whatever an earlier driver left queued */
+	writel(TERN_PF_CTRL_RESET, core->regs + TERN_PF_REG_CTRL);
+	writel(lower_32_bits(core->sq_dma), core->regs + TERN_PF_REG_SQ_BASE_LO);
+	writel(upper_32_bits(core->sq_dma), core->regs + TERN_PF_REG_SQ_BASE_HI);
+	writel(TERN_ADMIN_DEPTH, core->regs + TERN_PF_REG_SQ_SIZE);
+	writel(lower_32_bits(core->cq_dma), core->regs + TERN_PF_REG_CQ_BASE_LO);
+	writel(upper_32_bits(core->cq_dma), core->regs + TERN_PF_REG_CQ_BASE_HI);
+	writel(TERN_ADMIN_DEPTH, core->regs + TERN_PF_REG_CQ_SIZE);
+	writel(TERN_PF_INTR_ADMIN, core->regs + TERN_PF_REG_INTR_ENABLE);
+	core->sq_tail = 0;
+	core->cq_head = 0;
+	core->cq_phase = TERN_ADMIN_CPL_F_PHASE;
+	writel(TERN_PF_CTRL_ENABLE, core->regs + TERN_PF_REG_CTRL);
+
+	sts = readl(core->regs + TERN_PF_REG_STATUS);
+	if (!(sts & TERN_PF_STS_READY)) {
+		dev_err(&core->pdev->dev, "admin queue did not start (status 0x%x)\n",
+			sts);
+		return -EIO;
+	}
+	return 0;
+}
+
+/**
+ * tern_adminq_init() - allocate the rings, wire the interrupt, start the queue
+ * @core: the PF, with @regs mapped
+ *
+ * Return: 0 or -errno; on error nothing is left to undo but devres.
+ */
+int tern_adminq_init(struct tern_core *core)
+{
+	struct device *dev = &core->pdev->dev;
+	int i, ret;
+
+	spin_lock_init(&core->lock);
+	sema_init(&core->slot_sem, TERN_ADMIN_SLOTS);
+	for (i = 0; i < TERN_ADMIN_SLOTS; i++)
+		init_completion(&core->slots[i].done);
+
+	core->sq = dmam_alloc_coherent(dev, TERN_ADMIN_DEPTH * sizeof(*core->sq),
+				       &core->sq_dma, GFP_KERNEL);
+	core->cq = dmam_alloc_coherent(dev, TERN_ADMIN_DEPTH * sizeof(*core->cq),
+				       &core->cq_dma, GFP_KERNEL);
+	if (!core->sq || !core->cq)
+		return -ENOMEM;
+
+	ret = pci_alloc_irq_vectors(core->pdev, TERN_PF_MSIX_VECTORS,
+				    TERN_PF_MSIX_VECTORS, PCI_IRQ_MSIX);
+	if (ret < 0)
+		return ret;
+	core->irq = pci_irq_vector(core->pdev, TERN_PF_VEC_ADMIN);
+	ret = request_irq(core->irq, tern_adminq_irq, 0, "tern-adminq", core);
+	if (ret)
+		goto err_vectors;
+	ret = tern_adminq_enable(core);
+	if (ret)
+		goto err_irq;
+	return 0;
+
+err_irq:
+	free_irq(core->irq, core);
+err_vectors:
+	pci_free_irq_vectors(core->pdev);
+	return ret;
+}
+
+/**
+ * tern_adminq_shutdown() - stop the queue and fail everything outstanding
+ * @core: the PF
+ *
+ * After this, tern_core_exec() returns -ENODEV at once, and every caller
+ * still waiting wakes with -ENODEV. Disabling the queue first guarantees
+ * the firmware touches no command buffer afterwards.
+ */
+void tern_adminq_shutdown(struct tern_core *core)
+{
+	unsigned long flags;
+	int i;
+
+	spin_lock_irqsave(&core->lock, flags);
+	core->dead = true;
+	writel(0, core->regs + TERN_PF_REG_CTRL);
+	for (i = 0; i < TERN_ADMIN_SLOTS; i++) {
+		struct tern_admin_slot *slot = &core->slots[i];
+
+		if (slot->state == TERN_SLOT_WAITING) {
+			slot->err = -ENODEV;
+			complete(&slot->done);
+		} else if (slot->state == TERN_SLOT_ABANDONED) {
+			slot->state = TERN_SLOT_FREE;
+			up(&core->slot_sem);
+		}
+	}
+	spin_unlock_irqrestore(&core->lock, flags);
+	writel(0, core->regs + TERN_PF_REG_INTR_ENABLE);
+	free_irq(core->irq, core);
+	pci_free_irq_vectors(core->pdev);
+}

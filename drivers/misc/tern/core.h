@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * tern PF core driver: internal definitions shared by its files.
+ */
+#ifndef _TERN_CORE_INTERNAL_H
+#define _TERN_CORE_INTERNAL_H
+
+#include <linux/completion.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/semaphore.h>
+#include <linux/spinlock.h>
+#include <linux/tern/tern_core.h>
+
+#define TERN_ADMIN_DEPTH	64	/* SQ and CQ entries */
+/* outstanding commands: below both ring sizes, so neither ring can fill */
+#define TERN_ADMIN_SLOTS	32
+#define TERN_NUM_OPCODES	0x80
+
+enum tern_slot_state {
+	TERN_SLOT_FREE,
+	TERN_SLOT_WAITING,	/* a caller sleeps on the completion */
+	TERN_SLOT_ABANDONED,	/* timed out; held until the device answers */
+};
+
+/**
+ * struct tern_admin_slot - one outstanding admin command
+ * @state: enum tern_slot_state
+ * @opcode: the command's opcode (for stats of late completions)
+ * @done: completed by the interrupt handler or by queue teardown
+ * @cpl: the completion entry, valid once @done fired with @err == 0
+ * @err: 0, or -ENODEV when the queue was torn down under the command
+ */
+struct tern_admin_slot {
+	enum tern_slot_state state;
+	u8 opcode;
+	struct completion done;
+	struct tern_admin_cpl cpl;
+	int err;
+};
+
+/**
+ * struct tern_op_stats - per-opcode counters shown in debugfs
+ * @submitted: commands sent to the firmware
+ * @failed: commands that returned an error (any cause)
+ * @timeouts: commands the driver gave up waiting for
+ * @injected: failures injected by the kernel fault-injection attribute
+ * @latency_ns: sum of submit-to-completion times of completed commands
+ */
+struct tern_op_stats {
+	u64 submitted;
+	u64 failed;
+	u64 timeouts;
+	u64 injected;
+	u64 latency_ns;
+};
+
+/**
+ * struct tern_core - one tern PF
+ * @pdev: the PF
+ * @regs: BAR0 registers
+ * @identity: IDENTIFY data of the PF, read at probe
+ * @sq: submission ring (coherent)
+ * @cq: completion ring (coherent)
+ * @sq_dma: bus address of @sq
+ * @cq_dma: bus address of @cq
+ * @lock: protects @sq_tail, @cq_head, @cq_phase, @slots, @dead, @stats
+ * @sq_tail: next SQ entry software writes
+ * @cq_head: next CQ entry software reads
+ * @cq_phase: phase bit of valid entries at @cq_head
+ * @dead: the queue is gone (remove or fatal error): commands fail at once
+ * @slots: outstanding commands, indexed by cid
+ * @slot_sem: counts free slots; callers sleep here when all are in use
+ * @irq: Linux IRQ of the admin vector
+ * @vf_lock: protects @vf_users against SR-IOV reconfiguration
+ * @vf_users: VFs currently opened by a VF driver
+ * @sriov_disabling: SR-IOV is being disabled; no new VF users
+ * @stats: per-opcode counters
+ * @debugfs: this PF's debugfs directory
+ */
+struct tern_core {
+	struct pci_dev *pdev;
+	void __iomem *regs;
+	struct tern_identify identity;
+
+	struct tern_admin_cmd *sq;
+	struct tern_admin_cpl *cq;
+	dma_addr_t sq_dma;
+	dma_addr_t cq_dma;
+
+	spinlock_t lock;		/* queue indices, slots, dead, stats */
+	u16 sq_tail;
+	u16 cq_head;
+	u16 cq_phase;
+	bool dead;
+	struct tern_admin_slot slots[TERN_ADMIN_SLOTS];
+	struct semaphore slot_sem;
+	int irq;
+
+	struct mutex vf_lock;		/* vf_users, sriov_disabling */
+	unsigned int vf_users;
+	bool sriov_disabling;
+
+	struct tern_op_stats stats[TERN_NUM_OPCODES];
+	struct dentry *debugfs;
+};
+
+extern unsigned int tern_cmd_timeout_ms;
+bool tern_should_fail_cmd(u8 opcode);
+
+int tern_adminq_init(struct tern_core *core);
+void tern_adminq_shutdown(struct tern_core *core);
+const char *tern_opcode_name(unsigned int opcode);
+
+void tern_debugfs_init(struct tern_core *core);
+void tern_debugfs_exit(struct tern_core *core);
+void tern_debugfs_register(void);
+void tern_debugfs_unregister(void);
+
+#endif /* _TERN_CORE_INTERNAL_H */

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tern PF core driver: command data buffers.
+ *
+ * Buffers are built from order-0 pages, so a 1 MiB chunk never needs a
+ * high-order allocation, and mapped for the PF's DMA (the host's domain,
+ * never a VF user's). The device reads an SGL describing the mapped
+ * segments; a buffer that maps to one segment is passed directly.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/highmem.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "core.h"
+
+/**
+ * tern_core_buf_alloc() - allocate a PF-owned command data buffer
+ * @core: the PF
+ * @size: bytes, 1 .. TERN_MAX_CHUNK
+ *
+ * Return: the buffer, or ERR_PTR(-EINVAL) for a bad size,
+ * ERR_PTR(-ENOMEM) when memory or DMA mapping ran out.
+ */
+struct tern_dma_buf *tern_core_buf_alloc(struct tern_core *core, size_t size)
+{
+	struct device *dev = &core->pdev->dev;
+	struct tern_dma_buf *buf;
+	struct scatterlist *sg;
+	unsigned int i;
+	int ret;
+
+	if (!size || size > TERN_MAX_CHUNK)
+		return ERR_PTR(-EINVAL);
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	buf->core = core;
+	buf->size = size;
+	buf->npages = DIV_ROUND_UP(size, PAGE_SIZE);
+	buf->pages = kcalloc(buf->npages, sizeof(*buf->pages),
+			     GFP_KERNEL_ACCOUNT);
+	if (!buf->pages)
+		goto err_free;
+	for (i = 0; i < buf->npages; i++) {
+		buf->pages[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+		if (!buf->pages[i])
+			goto err_pages;
+	}
+	ret = sg_alloc_table_from_pages(&buf->sgt, buf->pages, buf->npages, 0,
+					size, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		goto err_pages;
+	ret = dma_map_sgtable(dev, &buf->sgt, DMA_BIDIRECTIONAL, 0);
+	if (ret)
+		goto err_sgt;
+	buf->nsge = buf->sgt.nents;
+	if (buf->nsge > TERN_MAX_SGE)
+		goto err_unmap;
+	buf->sgl = dma_alloc_coherent(dev, buf->nsge * sizeof(*buf->sgl),
+				      &buf->sgl_dma, GFP_KERNEL);
+	if (!buf->sgl)
+		goto err_unmap;
+	for_each_sgtable_dma_sg(&buf->sgt, sg, i) {
+		buf->sgl[i].addr = cpu_to_le64(sg_dma_address(sg));
+		buf->sgl[i].len = cpu_to_le32(sg_dma_len(sg));
+		buf->sgl[i].rsvd = 0;
+	}
+	return buf;
+
+err_unmap:
+	dma_unmap_sgtable(dev, &buf->sgt, DMA_BIDIRECTIONAL, 0);
+err_sgt:
+	sg_free_table(&buf->sgt);
+err_pages:
+	while (i--)
+		__free_page(buf->pages[i]);
+	kfree(buf->pages);
+err_free:
+	kfree(buf);
+	return ERR_PTR(-ENOMEM);
+}
+EXPORT_SYMBOL_GPL(tern_core_buf_alloc);
+
+/**
+ * tern_core_buf_free() - unmap and free a buffer from tern_core_buf_alloc()
+ * @buf: the buffer, or NULL
+ *
+ * The caller guarantees no command using @buf is outstanding.
+ */
+void tern_core_buf_free(struct tern_dma_buf *buf)
+{
+	struct device *dev;
+	unsigned int i;
+
+	if (IS_ERR_OR_NULL(buf))
+		return;
+	dev = &buf->core->pdev->dev;
+	dma_free_coherent(dev, buf->nsge * sizeof(*buf->sgl), buf->sgl,
+			  buf->sgl_dma);
+	dma_unmap_sgtable(dev, &buf->sgt, DMA_BIDIRECTIONAL, 0);
+	sg_free_table(&buf->sgt);
+	for (i = 0; i < buf->npages; i++)
+		__free_page(buf->pages[i]);
+	kfree(buf->pages);
+	kfree(buf);
+}
+EXPORT_SYMBOL_GPL(tern_core_buf_free);
+
+/*
+ * Walk [offset, offset + len) of @buf page by page; @fn copies one piece
+ * and returns 0 or -errno.
+ */
+static int tern_buf_walk(struct tern_dma_buf *buf, size_t offset, size_t len,
+			 int (*fn)(void *page_va, size_t done, size_t n,
+				   void *arg),
+			 void *arg)
+{
+	size_t done = 0;
+
+	if (offset > buf->size || len > buf->size - offset)
+		return -EINVAL;
+	while (done < len) {
+		size_t pos = offset + done;
+		size_t in_page = offset_in_page(pos);
+		size_t n = min_t(size_t, len - done, PAGE_SIZE - in_page);
+		int ret;
+
+		ret = fn(page_address(buf->pages[pos >> PAGE_SHIFT]) + in_page,
+			 done, n, arg);
+		if (ret)
+			return ret;
+		done += n;
+	}
+	return 0;
+}
+
+static int tern_piece_to_user(void *va, size_t done, size_t n, void *arg)
+{
+	return copy_to_user((u8 __user *)arg + done, va, n) ? -EFAULT : 0;
+}
+
+static int tern_piece_from_user(void *va, size_t done, size_t n, void *arg)
+{
+	return copy_from_user(va, (const u8 __user *)arg + done, n) ?
+		-EFAULT : 0;
+}
+
+static int tern_piece_to_kernel(void *va, size_t done, size_t n, void *arg)
+{
+	memcpy((u8 *)arg + done, va, n);
+	return 0;
+}
+
+static int tern_piece_from_kernel(void *va, size_t done, size_t n, void *arg)
+{
+	memcpy(va, (const u8 *)arg + done, n);
+	return 0;
+}
+
+/**
+ * tern_core_buf_to_user() - copy buffer bytes to user memory
+ * @buf: the buffer
+ * @offset: first byte of @buf
+ * @dst: user destination
+ * @len: bytes
+ *
+ * Return: 0, -EINVAL if the range is outside @buf, -EFAULT.
+ */
+int tern_core_buf_to_user(struct tern_dma_buf *buf, size_t offset,
+			  void __user *dst, size_t len)
+{
+	return tern_buf_walk(buf, offset, len, tern_piece_to_user,
+			     (void __force *)dst);
+}
+EXPORT_SYMBOL_GPL(tern_core_buf_to_user);
+
+/**
+ * tern_core_buf_from_user() - copy user memory into a buffer
+ * @buf: the buffer
+ * @offset: first byte of @buf
+ * @src: user source
+ * @len: bytes
+ *
+ * Return: 0, -EINVAL if the range is outside @buf, -EFAULT.
+ */
+int tern_core_buf_from_user(struct tern_dma_buf *buf, size_t offset,
+			    const void __user *src, size_t len)
+{
+	return tern_buf_walk(buf, offset, len, tern_piece_from_user,
+			     (void __force *)src);
+}
+EXPORT_SYMBOL_GPL(tern_core_buf_from_user);
+
+/**
+ * tern_core_buf_read() - copy buffer bytes into kernel memory
+ * @buf: the buffer
+ * @offset: first byte of @buf
+ * @dst: destination
+ * @len: bytes; the range must lie inside @buf
+ */
+void tern_core_buf_read(struct tern_dma_buf *buf, size_t offset, void *dst,
+			size_t len)
+{
+	WARN_ON(tern_buf_walk(buf, offset, len, tern_piece_to_kernel, dst));
+}
+EXPORT_SYMBOL_GPL(tern_core_buf_read);
+
+/**
+ * tern_core_buf_write() - copy kernel memory into a buffer
+ * @buf: the buffer
+ * @offset: first byte of @buf
+ * @src: source
+ * @len: bytes; the range must lie inside @buf
+ */
+void tern_core_buf_write(struct tern_dma_buf *buf, size_t offset,
+			 const void *src, size_t len)
+{
+	WARN_ON(tern_buf_walk(buf, offset, len, tern_piece_from_kernel,
+			      (void *)src));
+}
+EXPORT_SYMBOL_GPL(tern_core_buf_write);

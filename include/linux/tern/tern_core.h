@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The tern PF core driver's API to the VF variant driver.
+ *
+ * The PF owns the admin queue; a VF driver never touches PF registers. It
+ * looks up the PF from its VF, allocates command data buffers in the PF's
+ * (host) DMA domain, and executes admin commands through the PF. Command
+ * layouts come from <linux/tern/tern_if.h>.
+ */
+#ifndef _LINUX_TERN_TERN_CORE_H
+#define _LINUX_TERN_TERN_CORE_H
+
+#include <linux/pci.h>
+#include <linux/scatterlist.h>
+#include <linux/tern/tern_if.h>
+
+struct tern_core;
+
+/**
+ * struct tern_dma_buf - a command data buffer owned by the PF
+ * @core: the PF it is mapped for
+ * @size: usable bytes
+ * @npages: pages in @pages
+ * @pages: the backing pages (order 0, in buffer order)
+ * @sgt: @pages mapped for the PF's DMA
+ * @sgl: the device scatter-gather list describing @sgt (coherent memory)
+ * @sgl_dma: bus address of @sgl
+ * @nsge: entries in @sgl
+ */
+struct tern_dma_buf {
+	struct tern_core *core;
+	size_t size;
+	unsigned int npages;
+	struct page **pages;
+	struct sg_table sgt;
+	struct tern_sge *sgl;
+	dma_addr_t sgl_dma;
+	unsigned int nsge;
+};
+
+struct tern_core *tern_core_from_vf(struct pci_dev *vf_pdev);
+const struct tern_identify *tern_core_identity(struct tern_core *core);
+int tern_core_vf_get(struct tern_core *core);
+void tern_core_vf_put(struct tern_core *core);
+
+struct tern_dma_buf *tern_core_buf_alloc(struct tern_core *core, size_t size);
+void tern_core_buf_free(struct tern_dma_buf *buf);
+int tern_core_buf_to_user(struct tern_dma_buf *buf, size_t offset,
+			  void __user *dst, size_t len);
+int tern_core_buf_from_user(struct tern_dma_buf *buf, size_t offset,
+			    const void __user *src, size_t len);
+void tern_core_buf_read(struct tern_dma_buf *buf, size_t offset, void *dst,
+			size_t len);
+void tern_core_buf_write(struct tern_dma_buf *buf, size_t offset,
+			 const void *src, size_t len);
+
+int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,
+		   struct tern_dma_buf *buf, size_t len, u64 *result);
+
+#endif /* _LINUX_TERN_TERN_CORE_H */
