@@ -51,10 +51,12 @@ mkdir -p "$out/selftests"
 make -s -C "$RIG_TOP/tools/testing/selftests/tern" OUTPUT="$out/selftests" \
 	KSFT_DIR="$ksrc/tools/testing/selftests" \
 	KHDR_INCLUDES="-I$kbuild/usr-headers/include" >&2
+make -s -C "$RIG_TOP/tools/tern-migrate" OUTPUT="$out/selftests" \
+	KHDR_INCLUDES="-I$kbuild/usr-headers/include" >&2
 
 step "initramfs and VM run"
 "$RIG_TOP/tools/rig/mkinitramfs.sh" "$kbuild" "$out/initramfs.cpio" \
-	"$out/selftests" "$tests" "${modules[@]}"
+	"$out/selftests" "$tests tern-migrate" "${modules[@]}"
 "$RIG_TOP/tools/rig/run-vm.sh" "$qemu" "$kbuild/arch/x86/boot/bzImage" \
 	"$out/initramfs.cpio" "$suite" "$out" "${RIG_TIMEOUT:-1200}"
 

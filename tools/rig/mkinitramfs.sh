@@ -33,7 +33,8 @@ fi
 for t in $tests; do
 	cp "$testdir/$t" "$stage/tests/"
 done
-echo "$tests" | tr ' ' '\n' > "$stage/tests/list"
+# the list holds the kselftests; other binaries (tools) ride along
+echo "$tests" | tr ' ' '\n' | grep -v '^tern-migrate$' > "$stage/tests/list"
 [ -d "$RIG_TOP/tools/rig/guest/extra" ] && cp -a "$RIG_TOP/tools/rig/guest/extra/." "$stage/"
 
 (cd "$stage" && find . | cpio -o -H newc --quiet) > "$out"

@@ -18,3 +18,34 @@ load() {
 		modprobe "$m" || echo "TERN-RIG: fail modprobe $m"
 	done
 }
+
+# run_cmd_test NAME CMD...: a command that is one test (exit status 0 =
+# pass), reported as a one-result TAP plan.
+run_cmd_test() {
+	name=$1
+	shift
+	echo "TERN-RIG: run $name"
+	echo "1..1"
+	if "$@"; then
+		echo "ok 1 $name"
+	else
+		echo "not ok 1 $name"
+	fi
+	echo "TERN-RIG: exit $name 0"
+}
+
+# tern_vfs N: enable N VFs on the tern PF (bound to tern_core) and bind
+# them to tern-vfio-pci; prints their BDFs.
+tern_vfs() {
+	pf=$(grep -l 0x7e40 /sys/bus/pci/devices/*/device | head -1 | xargs dirname)
+	echo 0 > "$pf/sriov_numvfs"
+	echo "$1" > "$pf/sriov_numvfs"
+	for vf in "$pf"/virtfn*; do
+		bdf=$(basename "$(readlink "$vf")")
+		echo tern_vfio_pci > "/sys/bus/pci/devices/$bdf/driver_override"
+		[ -e "/sys/bus/pci/devices/$bdf/driver" ] &&
+			echo "$bdf" > "/sys/bus/pci/devices/$bdf/driver/unbind"
+		echo "$bdf" > /sys/bus/pci/drivers_probe
+		echo "$bdf"
+	done
+}

@@ -1,0 +1,725 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tern-vfio-pci: live migration.
+ *
+ * The state machine walks vfio_mig_get_next_state() one arc at a time; each
+ * arc is one or two firmware commands. The save file streams what the
+ * firmware produces (SAVE_READ into one PF-owned chunk buffer, copied out
+ * to read()); the resume file gathers write()s into one chunk buffer and
+ * feeds it to LOAD_WRITE. The kernel holds at most one chunk per file,
+ * whatever the device state size. The stream is the device's own format
+ * (framing and CRCs): this driver never interprets it.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/workqueue.h>
+
+#include "cmds.h"
+#include "tern_vfio.h"
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
+static unsigned int chunk_kb = 256;
+module_param(chunk_kb, uint, 0644);
+MODULE_PARM_DESC(chunk_kb,
+		 "Migration data buffer per open save or resume file, KiB (4..1024, default 256)");
+
+/* how often poll() on a save file rechecks for new pre-copy data */
+#define TERN_POLL_RECHECK_MS	10
+
+/**
+ * struct tern_mig_file - a save or resume data file
+ * @filp: the anon file handed to userspace
+ * @tvf: the VF (kept alive by a device reference)
+ * @lock: protects every field below
+ * @disabled: the session ended; I/O fails with -ENODEV. Also set without
+ *	@lock by a reset (see tern_mig_file_orphan())
+ * @saving: a save file (else a resume file)
+ * @frozen: save: the VF is frozen, the stream runs to its END
+ * @end: save: the firmware delivered END; read() returns 0 once drained
+ * @buf: the chunk buffer (NULL once disabled)
+ * @buf_len: save: valid bytes in @buf; resume: bytes not yet sent
+ * @buf_off: save: bytes of @buf already copied to userspace
+ * @initial_total: save: length of the first pre-copy pass, in stream bytes
+ * @offset: stream bytes delivered to (save) or taken from (resume) userspace
+ * @precopy_bytes: save: bytes read before the VF was frozen
+ * @error: resume: sticky error of a failed LOAD_WRITE
+ * @poll_wait: poll() sleepers
+ * @poll_recheck: wakes poll() sleepers to ask the firmware again
+ */
+struct tern_mig_file {
+	struct file *filp;
+	struct tern_vf *tvf;
+	struct mutex lock;		/* the fields below */
+	bool disabled;
+	bool saving;
+	bool frozen;
+	bool end;
+	struct tern_dma_buf *buf;
+	size_t buf_len;
+	size_t buf_off;
+	u64 initial_total;
+	u64 offset;
+	u64 precopy_bytes;
+	int error;
+	wait_queue_head_t poll_wait;
+	struct delayed_work poll_recheck;
+};
+
+static size_t tern_chunk_size(void)
+{
+	return clamp_t(size_t, READ_ONCE(chunk_kb), 4, TERN_MAX_CHUNK >> 10) << 10;
+}
+
+/* Fetch the next piece of the stream into the (drained) buffer. */
+static int tern_save_fill(struct tern_mig_file *migf)
+{
+	u32 flags = 0;
+	size_t filled;
+	int ret;
+
+	ret = tern_vf_cmd_save_read(migf->tvf, migf->buf, migf->buf->size,
+				    &filled, &flags);
+	if (ret)
+		return ret;
+	migf->buf_len = filled;
+	migf->buf_off = 0;
+	if (flags & TERN_SAVE_F_END)
+		migf->end = true;
+	else if (!filled && !(flags & TERN_SAVE_F_NO_DATA))
+		return -EIO;	/* the firmware promised data or an end */
+	return 0;
+}
+
+static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
+			      size_t len, loff_t *pos)
+{
+	struct tern_mig_file *migf = filp->private_data;
+	ssize_t done = 0;
+	int ret = 0;
+
+	if (pos)
+		return -ESPIPE;
+	mutex_lock(&migf->lock);
+	if (READ_ONCE(migf->disabled)) {
+		ret = -ENODEV;
+		goto out;
+	}
+	while (done < len) {
+		size_t n;
+
+		if (migf->buf_off == migf->buf_len) {
+			if (migf->end)
+				break;
+			ret = tern_save_fill(migf);
+			if (ret)
+				break;
+			if (!migf->buf_len) {
+				if (migf->end)
+					break;
+				/* pre-copy: nothing more for now */
+				if (!done) {
+					migf->tvf->stats.precopy_passes++;
+					ret = -ENOMSG;
+				}
+				break;
+			}
+		}
+		n = min_t(size_t, len - done, migf->buf_len - migf->buf_off);
+		ret = tern_core_buf_to_user(migf->buf, migf->buf_off,
+					    ubuf + done, n);
+		if (ret)
+			break;
+		migf->buf_off += n;
+		migf->offset += n;
+		if (!migf->frozen)
+			migf->precopy_bytes += n;
+		done += n;
+	}
+out:
+	mutex_unlock(&migf->lock);
+	return done ? done : ret;
+}
+
+static __poll_t tern_save_poll(struct file *filp, poll_table *wait)
+{
+	struct tern_mig_file *migf = filp->private_data;
+	struct tern_save_sizes sizes;
+	__poll_t mask = 0;
+
+	poll_wait(filp, &migf->poll_wait, wait);
+	mutex_lock(&migf->lock);
+	if (READ_ONCE(migf->disabled)) {
+		mask = EPOLLERR | EPOLLHUP;
+	} else if (migf->buf_off < migf->buf_len || migf->end ||
+		   migf->frozen) {
+		mask = EPOLLIN | EPOLLRDNORM;
+	} else if (tern_vf_cmd_save_query(migf->tvf, &sizes)) {
+		mask = EPOLLERR;
+	} else if (sizes.initial_bytes || sizes.dirty_bytes) {
+		mask = EPOLLIN | EPOLLRDNORM;
+	} else {
+		/* the device raises no event for new dirty pages: ask again */
+		mod_delayed_work(system_wq, &migf->poll_recheck,
+				 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
+	}
+	mutex_unlock(&migf->lock);
+	return mask;
+}
+
+static void tern_poll_recheck(struct work_struct *work)
+{
+	struct tern_mig_file *migf = container_of(to_delayed_work(work),
+						  struct tern_mig_file,
+						  poll_recheck);
+
+	wake_up_interruptible(&migf->poll_wait);
+}
+
+static long tern_mig_file_ioctl(struct file *filp, unsigned int cmd,
+				unsigned long arg)
+{
+	struct tern_mig_file *migf = filp->private_data;
+	struct tern_vf *tvf = migf->tvf;
+	unsigned long minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
+	struct vfio_precopy_info info;
+	struct tern_save_sizes sizes;
+	u64 buffered_end, dirty_from;
+	int ret;
+
+	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
+		return -ENOTTY;
+	if (copy_from_user(&info, (void __user *)arg, minsz))
+		return -EFAULT;
+	/* pre-copy sizes exist only for a save file, per the uAPI */
+	if (info.argsz < minsz || !migf->saving)
+		return -EINVAL;
+
+	mutex_lock(&tvf->state_mutex);
+	if (tvf->mig_state != VFIO_DEVICE_STATE_PRE_COPY &&
+	    tvf->mig_state != VFIO_DEVICE_STATE_PRE_COPY_P2P) {
+		ret = -EINVAL;
+		goto out_state;
+	}
+	mutex_lock(&migf->lock);
+	if (READ_ONCE(migf->disabled)) {
+		ret = -ENODEV;
+		goto out;
+	}
+	ret = tern_vf_cmd_save_query(tvf, &sizes);
+	if (ret)
+		goto out;
+	/*
+	 * Stream bytes [0, initial_total) are the first pass. Bytes the
+	 * driver holds but userspace has not read count where they belong.
+	 */
+	info.initial_bytes = migf->initial_total > migf->offset ?
+			     migf->initial_total - migf->offset : 0;
+	buffered_end = migf->offset + (migf->buf_len - migf->buf_off);
+	dirty_from = max(migf->offset, migf->initial_total);
+	info.dirty_bytes = sizes.dirty_bytes +
+			   (buffered_end > dirty_from ? buffered_end - dirty_from : 0);
+out:
+	mutex_unlock(&migf->lock);
+out_state:
+	tern_vf_state_mutex_unlock(tvf);
+	if (ret)
+		return ret;
+	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
+}
+
+/* Hand what the buffer holds to the firmware; the error is sticky. */
+static int tern_resume_flush(struct tern_mig_file *migf)
+{
+	int ret;
+
+	if (migf->error)
+		return migf->error;
+	if (!migf->buf_len)
+		return 0;
+	ret = tern_vf_cmd_load_write(migf->tvf, migf->buf, migf->buf_len);
+	if (ret) {
+		migf->error = ret;
+		return ret;
+	}
+	migf->buf_len = 0;
+	return 0;
+}
+
+static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
+				 size_t len, loff_t *pos)
+{
+	struct tern_mig_file *migf = filp->private_data;
+	ssize_t done = 0;
+	int ret = 0;
+
+	if (pos)
+		return -ESPIPE;
+	mutex_lock(&migf->lock);
+	if (READ_ONCE(migf->disabled)) {
+		ret = -ENODEV;
+		goto out;
+	}
+	ret = migf->error;
+	while (!ret && done < len) {
+		size_t n = min_t(size_t, len - done,
+				 migf->buf->size - migf->buf_len);
+
+		ret = tern_core_buf_from_user(migf->buf, migf->buf_len,
+					      ubuf + done, n);
+		if (ret)
+			break;
+		migf->buf_len += n;
+		migf->offset += n;
+		done += n;
+		if (migf->buf_len == migf->buf->size)
+			ret = tern_resume_flush(migf);
+	}
+out:
+	mutex_unlock(&migf->lock);
+	/* a rejected stream is reported at once, not as a short write */
+	return ret ? ret : done;
+}
+
+static int tern_mig_file_release(struct inode *inode, struct file *filp)
+{
+	struct tern_mig_file *migf = filp->private_data;
+
+	cancel_delayed_work_sync(&migf->poll_recheck);
+	tern_core_buf_free(migf->buf);
+	mutex_destroy(&migf->lock);
+	put_device(&migf->tvf->core_device.vdev.device);
+	kfree(migf);
+	return 0;
+}
+
+static const struct file_operations tern_save_fops = {
+	.owner = THIS_MODULE,
+	.read = tern_save_read,
+	.poll = tern_save_poll,
+	.unlocked_ioctl = tern_mig_file_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = tern_mig_file_release,
+};
+
+static const struct file_operations tern_resume_fops = {
+	.owner = THIS_MODULE,
+	.write = tern_resume_write,
+	.unlocked_ioctl = tern_mig_file_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = tern_mig_file_release,
+};
+
+static struct tern_mig_file *tern_mig_file_create(struct tern_vf *tvf,
+						  bool saving)
+{
+	struct tern_mig_file *migf;
+	int ret;
+
+	migf = kzalloc(sizeof(*migf), GFP_KERNEL_ACCOUNT);
+	if (!migf)
+		return ERR_PTR(-ENOMEM);
+	migf->buf = tern_core_buf_alloc(tvf->core, tern_chunk_size());
+	if (IS_ERR(migf->buf)) {
+		ret = PTR_ERR(migf->buf);
+		kfree(migf);
+		return ERR_PTR(ret);
+	}
+	migf->filp = anon_inode_getfile(saving ? "tern_vf_save" : "tern_vf_resume",
+					saving ? &tern_save_fops : &tern_resume_fops,
+					migf, saving ? O_RDONLY : O_WRONLY);
+	if (IS_ERR(migf->filp)) {
+		ret = PTR_ERR(migf->filp);
+		tern_core_buf_free(migf->buf);
+		kfree(migf);
+		return ERR_PTR(ret);
+	}
+	stream_open(migf->filp->f_inode, migf->filp);
+	mutex_init(&migf->lock);
+	init_waitqueue_head(&migf->poll_wait);
+	INIT_DELAYED_WORK(&migf->poll_recheck, tern_poll_recheck);
+	migf->saving = saving;
+	migf->tvf = tvf;
+	/* the file may outlive the device's registration */
+	get_device(&tvf->core_device.vdev.device);
+	return migf;
+}
+
+/* End a file's session for good; drops the driver's file reference. */
+static void tern_mig_file_disable(struct tern_mig_file **slot)
+{
+	struct tern_mig_file *migf = *slot;
+
+	if (!migf)
+		return;
+	mutex_lock(&migf->lock);
+	WRITE_ONCE(migf->disabled, true);
+	tern_core_buf_free(migf->buf);
+	migf->buf = NULL;
+	migf->buf_len = 0;
+	migf->buf_off = 0;
+	mutex_unlock(&migf->lock);
+	wake_up_interruptible(&migf->poll_wait);
+	cancel_delayed_work_sync(&migf->poll_recheck);
+	fput(migf->filp);
+	*slot = NULL;
+}
+
+/*
+ * The device was reset, which ended its firmware sessions. This runs from
+ * reset_done, under vfio-pci-core's memory_lock, so it must not take
+ * migf->lock (held across copy_to_user(), which may fault on a BAR mmap
+ * that takes memory_lock): mark the file dead and let its I/O notice.
+ */
+static void tern_mig_file_orphan(struct tern_mig_file **slot)
+{
+	struct tern_mig_file *migf = *slot;
+
+	if (!migf)
+		return;
+	WRITE_ONCE(migf->disabled, true);
+	wake_up_interruptible(&migf->poll_wait);
+	fput(migf->filp);
+	*slot = NULL;
+}
+
+static void tern_save_file_close(struct tern_vf *tvf)
+{
+	struct tern_mig_file *migf = tvf->save_file;
+
+	if (!migf)
+		return;
+	mutex_lock(&migf->lock);
+	tvf->stats.precopy_bytes += migf->precopy_bytes;
+	tvf->stats.stopcopy_bytes += migf->offset - migf->precopy_bytes;
+	mutex_unlock(&migf->lock);
+	tern_mig_file_disable(&tvf->save_file);
+}
+
+static void tern_vf_disable_files(struct tern_vf *tvf)
+{
+	tern_save_file_close(tvf);
+	if (tvf->resume_file)
+		tvf->stats.loaded_bytes += tvf->resume_file->offset;
+	tern_mig_file_disable(&tvf->resume_file);
+}
+
+static struct file *tern_save_start(struct tern_vf *tvf, u32 mode)
+{
+	struct tern_mig_file *migf;
+	u64 initial = 0;
+	int ret;
+
+	migf = tern_mig_file_create(tvf, true);
+	if (IS_ERR(migf))
+		return ERR_CAST(migf);
+	ret = tern_vf_cmd_save_begin(tvf, mode, &initial);
+	if (ret) {
+		fput(migf->filp);
+		return ERR_PTR(ret);
+	}
+	migf->initial_total = mode == TERN_SAVE_MODE_PRECOPY ? initial : 0;
+	migf->frozen = mode == TERN_SAVE_MODE_STOPCOPY;
+	tvf->save_file = migf;
+	tvf->stats.save_sessions++;
+	get_file(migf->filp);
+	return migf->filp;
+}
+
+static int tern_save_stop(struct tern_vf *tvf)
+{
+	tern_save_file_close(tvf);
+	return tern_vf_cmd_save_end(tvf);
+}
+
+static int tern_save_freeze(struct tern_vf *tvf)
+{
+	struct tern_mig_file *migf = tvf->save_file;
+	int ret;
+
+	ret = tern_vf_cmd_freeze(tvf);
+	if (ret)
+		return ret;
+	mutex_lock(&migf->lock);
+	migf->frozen = true;
+	mutex_unlock(&migf->lock);
+	/* the stream's tail is there to read now */
+	wake_up_interruptible(&migf->poll_wait);
+	return 0;
+}
+
+static struct file *tern_resume_start(struct tern_vf *tvf)
+{
+	struct tern_mig_file *migf;
+	int ret;
+
+	migf = tern_mig_file_create(tvf, false);
+	if (IS_ERR(migf))
+		return ERR_CAST(migf);
+	ret = tern_vf_cmd_load_begin(tvf);
+	if (ret) {
+		fput(migf->filp);
+		return ERR_PTR(ret);
+	}
+	tvf->resume_file = migf;
+	tvf->stats.load_sessions++;
+	get_file(migf->filp);
+	return migf->filp;
+}
+
+/* RESUMING -> STOP: the stream must be complete and valid, or nothing. */
+static int tern_resume_commit(struct tern_vf *tvf)
+{
+	struct tern_mig_file *migf = tvf->resume_file;
+	int ret;
+
+	mutex_lock(&migf->lock);
+	ret = tern_resume_flush(migf);
+	mutex_unlock(&migf->lock);
+	if (ret)
+		tern_vf_cmd_load_abort(tvf);
+	else
+		ret = tern_vf_cmd_load_commit(tvf);
+	tvf->stats.loaded_bytes += migf->offset;
+	tern_mig_file_disable(&tvf->resume_file);
+	return ret;
+}
+
+static struct file *tern_errno_file(int ret)
+{
+	return ret ? ERR_PTR(ret) : NULL;
+}
+
+/*
+ * One arc of the state machine, in the order of enum vfio_device_mig_state's
+ * documentation. Returns the new data file for arcs that create one.
+ */
+static struct file *tern_vf_step(struct tern_vf *tvf, u32 cur, u32 next)
+{
+	if (cur == VFIO_DEVICE_STATE_RUNNING &&
+	    next == VFIO_DEVICE_STATE_RUNNING_P2P)
+		return tern_errno_file(tern_vf_cmd_quiesce(tvf));
+	if (cur == VFIO_DEVICE_STATE_RUNNING_P2P &&
+	    next == VFIO_DEVICE_STATE_STOP)
+		return tern_errno_file(tern_vf_cmd_freeze(tvf));
+	if (cur == VFIO_DEVICE_STATE_STOP &&
+	    next == VFIO_DEVICE_STATE_RUNNING_P2P)
+		return tern_errno_file(tern_vf_cmd_quiesce(tvf));
+	if (cur == VFIO_DEVICE_STATE_RUNNING_P2P &&
+	    next == VFIO_DEVICE_STATE_RUNNING)
+		return tern_errno_file(tern_vf_cmd_run(tvf));
+	if (cur == VFIO_DEVICE_STATE_STOP &&
+	    next == VFIO_DEVICE_STATE_STOP_COPY)
+		return tern_save_start(tvf, TERN_SAVE_MODE_STOPCOPY);
+	if (cur == VFIO_DEVICE_STATE_STOP_COPY &&
+	    next == VFIO_DEVICE_STATE_STOP)
+		return tern_errno_file(tern_save_stop(tvf));
+	if (cur == VFIO_DEVICE_STATE_STOP &&
+	    next == VFIO_DEVICE_STATE_RESUMING)
+		return tern_resume_start(tvf);
+	if (cur == VFIO_DEVICE_STATE_RESUMING &&
+	    next == VFIO_DEVICE_STATE_STOP)
+		return tern_errno_file(tern_resume_commit(tvf));
+	if ((cur == VFIO_DEVICE_STATE_RUNNING &&
+	     next == VFIO_DEVICE_STATE_PRE_COPY) ||
+	    (cur == VFIO_DEVICE_STATE_RUNNING_P2P &&
+	     next == VFIO_DEVICE_STATE_PRE_COPY_P2P))
+		return tern_save_start(tvf, TERN_SAVE_MODE_PRECOPY);
+	if ((cur == VFIO_DEVICE_STATE_PRE_COPY &&
+	     next == VFIO_DEVICE_STATE_RUNNING) ||
+	    (cur == VFIO_DEVICE_STATE_PRE_COPY_P2P &&
+	     next == VFIO_DEVICE_STATE_RUNNING_P2P))
+		return tern_errno_file(tern_save_stop(tvf));
+	if (cur == VFIO_DEVICE_STATE_PRE_COPY &&
+	    next == VFIO_DEVICE_STATE_PRE_COPY_P2P)
+		return tern_errno_file(tern_vf_cmd_quiesce(tvf));
+	if (cur == VFIO_DEVICE_STATE_PRE_COPY_P2P &&
+	    next == VFIO_DEVICE_STATE_PRE_COPY)
+		return tern_errno_file(tern_vf_cmd_run(tvf));
+	if (cur == VFIO_DEVICE_STATE_PRE_COPY_P2P &&
+	    next == VFIO_DEVICE_STATE_STOP_COPY)
+		return tern_errno_file(tern_save_freeze(tvf));
+
+	/* vfio_mig_get_next_state() only hands out the arcs above */
+	WARN_ON_ONCE(1);
+	return ERR_PTR(-EINVAL);
+}
+
+/*
+ * Whether a failed arc left the device where it was. The firmware
+ * guarantees a command that returned a status had no effect; a timeout, a
+ * vanished PF or a failed commit (which resets the VF) leave a state the
+ * driver cannot name, which is ERROR.
+ */
+static bool tern_arc_rolled_back(u32 cur, u32 next, int err)
+{
+	if (err == -ETIMEDOUT || err == -ENODEV)
+		return false;
+	return !(cur == VFIO_DEVICE_STATE_RESUMING &&
+		 next == VFIO_DEVICE_STATE_STOP);
+}
+
+static struct file *tern_vf_set_state(struct vfio_device *vdev,
+				      enum vfio_device_mig_state new)
+{
+	struct tern_vf *tvf = tern_vf_from_vdev(vdev);
+	struct pci_dev *pdev = tvf->core_device.pdev;
+	struct file *res = NULL;
+	enum vfio_device_mig_state next;
+	u64 start;
+	int ret;
+
+	mutex_lock(&tvf->state_mutex);
+	/* ERROR is left only by a reset, and is never a target */
+	if (new == VFIO_DEVICE_STATE_ERROR ||
+	    tvf->mig_state == VFIO_DEVICE_STATE_ERROR)
+		res = ERR_PTR(-EINVAL);
+	while (!res && tvf->mig_state != new) {
+		ret = vfio_mig_get_next_state(vdev, tvf->mig_state, new, &next);
+		if (ret) {
+			res = ERR_PTR(ret);
+			break;
+		}
+		start = ktime_get_ns();
+		res = tern_vf_step(tvf, tvf->mig_state, next);
+		ret = PTR_ERR_OR_ZERO(res);
+		trace_tern_vf_arc(pdev, tvf->mig_state, next, ret,
+				  ktime_get_ns() - start);
+		if (ret) {
+			tvf->stats.failures++;
+			dev_err_ratelimited(&pdev->dev,
+					    "migration arc %u -> %u failed: %pe\n",
+					    tvf->mig_state, next, res);
+			if (!tern_arc_rolled_back(tvf->mig_state, next, ret)) {
+				tern_vf_disable_files(tvf);
+				tvf->mig_state = VFIO_DEVICE_STATE_ERROR;
+			}
+			break;
+		}
+		tvf->mig_state = next;
+		if (WARN_ON(res && new != tvf->mig_state)) {
+			fput(res);
+			res = ERR_PTR(-EINVAL);
+			break;
+		}
+	}
+	tern_vf_state_mutex_unlock(tvf);
+	return res;
+}
+
+static int tern_vf_get_state(struct vfio_device *vdev,
+			     enum vfio_device_mig_state *state)
+{
+	struct tern_vf *tvf = tern_vf_from_vdev(vdev);
+
+	mutex_lock(&tvf->state_mutex);
+	*state = tvf->mig_state;
+	tern_vf_state_mutex_unlock(tvf);
+	return 0;
+}
+
+/* What STOP_COPY would transfer now, as the firmware counts it. */
+static int tern_vf_get_data_size(struct vfio_device *vdev,
+				 unsigned long *stop_copy_length)
+{
+	struct tern_vf *tvf = tern_vf_from_vdev(vdev);
+	struct tern_save_sizes sizes;
+	u32 mode;
+	int ret;
+
+	mutex_lock(&tvf->state_mutex);
+	if (tvf->save_file) {
+		ret = tern_vf_cmd_save_query(tvf, &sizes);
+		goto out;
+	}
+	switch (tvf->mig_state) {
+	case VFIO_DEVICE_STATE_RUNNING:
+	case VFIO_DEVICE_STATE_RUNNING_P2P:
+		mode = TERN_SAVE_MODE_PRECOPY;
+		break;
+	case VFIO_DEVICE_STATE_STOP:
+		mode = TERN_SAVE_MODE_STOPCOPY;
+		break;
+	default:
+		ret = -EINVAL;
+		goto out;
+	}
+	/* no session open: a throw-away one asks the firmware */
+	ret = tern_vf_cmd_save_begin(tvf, mode, NULL);
+	if (ret)
+		goto out;
+	ret = tern_vf_cmd_save_query(tvf, &sizes);
+	tern_vf_cmd_save_end(tvf);
+out:
+	if (!ret)
+		*stop_copy_length = sizes.total_bytes;
+	tern_vf_state_mutex_unlock(tvf);
+	return ret;
+}
+
+const struct vfio_migration_ops tern_vf_mig_ops = {
+	.migration_set_state = tern_vf_set_state,
+	.migration_get_state = tern_vf_get_state,
+	.migration_get_data_size = tern_vf_get_data_size,
+};
+
+/**
+ * tern_vf_state_mutex_unlock() - drop state_mutex, applying deferred resets
+ * @tvf: the VF
+ *
+ * A reset that found state_mutex taken left its work here: the device
+ * already ended its firmware sessions, so the driver's view follows.
+ */
+void tern_vf_state_mutex_unlock(struct tern_vf *tvf)
+{
+again:
+	spin_lock(&tvf->reset_lock);
+	if (tvf->deferred_reset) {
+		tvf->deferred_reset = false;
+		spin_unlock(&tvf->reset_lock);
+		tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
+		tern_mig_file_orphan(&tvf->save_file);
+		tern_mig_file_orphan(&tvf->resume_file);
+		goto again;
+	}
+	mutex_unlock(&tvf->state_mutex);
+	spin_unlock(&tvf->reset_lock);
+}
+
+/**
+ * tern_vf_mig_reset() - put migration back to RUNNING with no session
+ * @tvf: the VF
+ *
+ * Used when the device is closed: whatever a VMM left half done is ended
+ * in the firmware too (VF_RESET ends sessions and runs the VF).
+ */
+void tern_vf_mig_reset(struct tern_vf *tvf)
+{
+	mutex_lock(&tvf->state_mutex);
+	if (tvf->mig_state != VFIO_DEVICE_STATE_RUNNING || tvf->save_file ||
+	    tvf->resume_file)
+		tern_vf_cmd_reset(tvf);
+	tern_vf_disable_files(tvf);
+	tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
+	tern_vf_state_mutex_unlock(tvf);
+}
+
+void tern_vf_mig_init(struct tern_vf *tvf)
+{
+	struct vfio_device *vdev = &tvf->core_device.vdev;
+
+	mutex_init(&tvf->state_mutex);
+	spin_lock_init(&tvf->reset_lock);
+	tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
+	vdev->migration_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+				VFIO_MIGRATION_PRE_COPY;
+	vdev->mig_ops = &tern_vf_mig_ops;
+}
+
+void tern_vf_mig_release(struct tern_vf *tvf)
+{
+	mutex_destroy(&tvf->state_mutex);
+}

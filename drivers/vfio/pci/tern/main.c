@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tern-vfio-pci: VFIO variant driver for tern SR-IOV virtual functions.
+ *
+ * Everything a VMM does with the VF's BARs, config space and interrupts is
+ * vfio-pci-core's. This driver adds live migration (lm.c) and DMA dirty
+ * logging (dirty.c), both carried out by the device firmware through the
+ * PF core driver: the guest never reaches the migration controls, which
+ * live on the PF.
+ */
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/vfio.h>
+#include <linux/vfio_pci_core.h>
+
+#include "tern_vfio.h"
+
+static int tern_vf_init_dev(struct vfio_device *vdev)
+{
+	struct tern_vf *tvf = tern_vf_from_vdev(vdev);
+	struct pci_dev *pdev = to_pci_dev(vdev->dev);
+	int vf_id;
+
+	tvf->core = tern_core_from_vf(pdev);
+	if (IS_ERR(tvf->core))
+		return PTR_ERR(tvf->core);
+	vf_id = pci_iov_vf_id(pdev);
+	if (vf_id < 0)
+		return vf_id;
+	tvf->vf_index = vf_id;
+	tern_vf_mig_init(tvf);
+	return vfio_pci_core_init_dev(vdev);
+}
+
+static void tern_vf_release_dev(struct vfio_device *vdev)
+{
+	struct tern_vf *tvf = tern_vf_from_vdev(vdev);
+
+	tern_vf_mig_release(tvf);
+	vfio_pci_core_release_dev(vdev);
+}
+
+static int tern_vf_open_device(struct vfio_device *vdev)
+{
+	struct tern_vf *tvf = tern_vf_from_vdev(vdev);
+	int ret;
+
+	ret = tern_core_vf_get(tvf->core);
+	if (ret)
+		return ret;
+	ret = vfio_pci_core_enable(&tvf->core_device);
+	if (ret) {
+		tern_core_vf_put(tvf->core);
+		return ret;
+	}
+	tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
+	vfio_pci_core_finish_enable(&tvf->core_device);
+	return 0;
+}
+
+static void tern_vf_close_device(struct vfio_device *vdev)
+{
+	struct tern_vf *tvf = tern_vf_from_vdev(vdev);
+
+	tern_vf_mig_reset(tvf);
+	vfio_pci_core_close_device(vdev);
+	tern_core_vf_put(tvf->core);
+}
+
+static const struct vfio_device_ops tern_vf_ops = {
+	.name = "tern-vfio-pci",
+	.init = tern_vf_init_dev,
+	.release = tern_vf_release_dev,
+	.open_device = tern_vf_open_device,
+	.close_device = tern_vf_close_device,
+	.ioctl = vfio_pci_core_ioctl,
+	.device_feature = vfio_pci_core_ioctl_feature,
+	.read = vfio_pci_core_read,
+	.write = vfio_pci_core_write,
+	.mmap = vfio_pci_core_mmap,
+	.request = vfio_pci_core_request,
+	.match = vfio_pci_core_match,
+	.bind_iommufd = vfio_iommufd_physical_bind,
+	.unbind_iommufd = vfio_iommufd_physical_unbind,
+	.attach_ioas = vfio_iommufd_physical_attach_ioas,
+	.detach_ioas = vfio_iommufd_physical_detach_ioas,
+};
+
+static int tern_vf_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct tern_vf *tvf;
+	int ret;
+
+	tvf = vfio_alloc_device(tern_vf, core_device.vdev, &pdev->dev,
+				&tern_vf_ops);
+	if (IS_ERR(tvf))
+		return PTR_ERR(tvf);
+	dev_set_drvdata(&pdev->dev, &tvf->core_device);
+	ret = vfio_pci_core_register_device(&tvf->core_device);
+	if (ret)
+		vfio_put_device(&tvf->core_device.vdev);
+	return ret;
+}
+
+static void tern_vf_remove(struct pci_dev *pdev)
+{
+	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
+
+	vfio_pci_core_unregister_device(vdev);
+	vfio_put_device(&vdev->vdev);
+}
+
+/*
+ * Called after any reset of the VF, including VFIO_DEVICE_RESET and FLRs
+ * from outside. The device ended its firmware sessions; the migration
+ * state follows under the deferred-reset protocol (see lm.c).
+ */
+static void tern_vf_reset_done(struct pci_dev *pdev)
+{
+	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
+	struct tern_vf *tvf = tern_vf_from_vdev(&vdev->vdev);
+
+	spin_lock(&tvf->reset_lock);
+	tvf->deferred_reset = true;
+	/*
+	 * If the state mutex is taken, its holder sees deferred_reset when it
+	 * unlocks; never sleep on it here, the reset path may hold it.
+	 */
+	if (!mutex_trylock(&tvf->state_mutex)) {
+		spin_unlock(&tvf->reset_lock);
+		return;
+	}
+	spin_unlock(&tvf->reset_lock);
+	tern_vf_state_mutex_unlock(tvf);
+}
+
+static const struct pci_error_handlers tern_vf_err_handlers = {
+	.reset_done = tern_vf_reset_done,
+	.error_detected = vfio_pci_core_aer_err_detected,
+};
+
+static const struct pci_device_id tern_vf_ids[] = {
+	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(TERN_PCI_VENDOR_ID,
+					  TERN_PCI_VF_DEVICE_ID) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, tern_vf_ids);
+
+static struct pci_driver tern_vf_driver = {
+	.name = KBUILD_MODNAME,
+	.id_table = tern_vf_ids,
+	.probe = tern_vf_probe,
+	.remove = tern_vf_remove,
+	.err_handler = &tern_vf_err_handlers,
+	.driver_managed_dma = true,
+};
+module_pci_driver(tern_vf_driver);
+
+MODULE_DESCRIPTION("VFIO variant driver for tern SR-IOV VFs (live migration)");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(IOMMUFD);

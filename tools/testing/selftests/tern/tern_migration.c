@@ -1,0 +1,711 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Live migration of tern VFs through the VFIO migration v2 uAPI, driven the
+ * way a VMM drives it: state arcs, save and resume streams with and without
+ * PRE_COPY, VFIO_MIG_GET_PRECOPY_INFO, rejected streams, resets.
+ *
+ * Two VFs of one PF are used: A is the source, B the destination. Device
+ * memory (BAR2, mmap'ed) and the context registers carry the state that
+ * must arrive.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <endian.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/tern/tern_if.h>
+
+#include "kselftest_harness.h"
+#include "tern_setup.h"
+#include "vfio_util.h"
+
+#define PAGE 4096
+
+static const enum vfio_device_mig_state all_states[] = {
+	VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_STOP,
+	VFIO_DEVICE_STATE_STOP_COPY, VFIO_DEVICE_STATE_RESUMING,
+	VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_PRE_COPY,
+	VFIO_DEVICE_STATE_PRE_COPY_P2P,
+};
+
+struct vf {
+	struct vfio_dev dev;
+	uint64_t *devmem;
+	size_t devmem_size;
+};
+
+FIXTURE(mig)
+{
+	struct vf vf[2];
+};
+
+FIXTURE_VARIANT(mig)
+{
+	enum vfio_access_path path;
+};
+
+FIXTURE_VARIANT_ADD(mig, cdev)
+{
+	.path = VFIO_PATH_CDEV,
+};
+
+FIXTURE_VARIANT_ADD(mig, legacy)
+{
+	.path = VFIO_PATH_LEGACY,
+};
+
+FIXTURE_SETUP(mig)
+{
+	char bdf[2][16], sysfs[64];
+	int i;
+
+	ASSERT_EQ(2, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, bdf,
+				      NULL));
+	for (i = 0; i < 2; i++) {
+		struct vf *vf = &self->vf[i];
+
+		snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s",
+			 bdf[i]);
+		ASSERT_EQ(0, vfio_dev_open(&vf->dev, sysfs, variant->path));
+		ASSERT_EQ(0, vfio_pci_enable_master(&vf->dev));
+		vf->devmem = vfio_region_mmap(&vf->dev, TERN_VF_BAR_DEVMEM,
+					      &vf->devmem_size);
+		ASSERT_NE(NULL, vf->devmem);
+	}
+	ASSERT_EQ(self->vf[0].devmem_size, self->vf[1].devmem_size);
+}
+
+FIXTURE_TEARDOWN(mig)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (self->vf[i].devmem)
+			munmap(self->vf[i].devmem, self->vf[i].devmem_size);
+		vfio_dev_close(&self->vf[i].dev);
+	}
+}
+
+static uint64_t pattern(uint64_t seed, uint64_t i)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ull + i;
+
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ull;
+	return x ^ (x >> 29);
+}
+
+static void fill_devmem(struct vf *vf, uint64_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < vf->devmem_size / 8; i++)
+		vf->devmem[i] = pattern(seed, i);
+}
+
+/* index of the first mismatching word, or -1 */
+static long check_devmem(struct vf *vf, uint64_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < vf->devmem_size / 8; i++)
+		if (vf->devmem[i] != pattern(seed, i))
+			return i;
+	return -1;
+}
+
+static void set_ctx(struct vf *vf, uint64_t seed)
+{
+	int n;
+
+	for (n = 0; n < TERN_VF_CTX_REGS; n++) {
+		uint64_t v = pattern(seed, 1000 + n);
+
+		vfio_write32(&vf->dev, TERN_VF_BAR_REGS, TERN_VF_REG_CTX_LO(n),
+			     (uint32_t)v);
+		vfio_write32(&vf->dev, TERN_VF_BAR_REGS, TERN_VF_REG_CTX_HI(n),
+			     v >> 32);
+	}
+}
+
+static int check_ctx(struct vf *vf, uint64_t seed)
+{
+	int n;
+
+	for (n = 0; n < TERN_VF_CTX_REGS; n++) {
+		uint64_t v = pattern(seed, 1000 + n);
+
+		if (vfio_read32(&vf->dev, TERN_VF_BAR_REGS,
+				TERN_VF_REG_CTX_LO(n)) != (uint32_t)v ||
+		    vfio_read32(&vf->dev, TERN_VF_BAR_REGS,
+				TERN_VF_REG_CTX_HI(n)) != v >> 32)
+			return n;
+	}
+	return -1;
+}
+
+static int device_reset(struct vfio_dev *dev)
+{
+	return ioctl(dev->device_fd, VFIO_DEVICE_RESET) ? -errno : 0;
+}
+
+static enum vfio_device_mig_state get_state(struct vfio_dev *dev)
+{
+	enum vfio_device_mig_state s = VFIO_DEVICE_STATE_ERROR;
+
+	if (vfio_mig_get_state(dev, &s))
+		return VFIO_DEVICE_STATE_ERROR;
+	return s;
+}
+
+/* Save A with STOP_COPY only: RUNNING -> STOP_COPY, read to the end. */
+static void save_stop_copy(struct __test_metadata *_metadata, struct vf *src,
+			   struct mig_stream *s)
+{
+	int fd;
+
+	ASSERT_EQ(0, vfio_mig_set_state(&src->dev, VFIO_DEVICE_STATE_STOP_COPY,
+					&fd));
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, mig_stream_read(fd, s, 1 << 20));
+	ASSERT_EQ(0, vfio_mig_set_state(&src->dev, VFIO_DEVICE_STATE_STOP,
+					NULL));
+	close(fd);
+}
+
+/* RESUMING, write in pieces of @split, then STOP; returns the arc's errno. */
+static int load(struct __test_metadata *_metadata, struct vf *dst,
+		const void *data, size_t len, size_t split)
+{
+	int fd, ret;
+
+	ret = vfio_mig_set_state(&dst->dev, VFIO_DEVICE_STATE_RESUMING, &fd);
+	if (ret)
+		return ret;
+	ret = mig_stream_write(fd, data, len, split);
+	if (!ret)
+		ret = vfio_mig_set_state(&dst->dev, VFIO_DEVICE_STATE_STOP,
+					 NULL);
+	close(fd);
+	return ret;
+}
+
+TEST_F(mig, migration_flags)
+{
+	uint64_t flags = 0;
+
+	ASSERT_EQ(0, vfio_mig_get_flags(&self->vf[0].dev, &flags));
+	ASSERT_EQ(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+		  VFIO_MIGRATION_PRE_COPY, flags);
+}
+
+/* The arcs vfio_mig_get_next_state() refuses (besides ERROR as target). */
+static bool arc_refused(enum vfio_device_mig_state from,
+			enum vfio_device_mig_state to)
+{
+	return from == VFIO_DEVICE_STATE_STOP_COPY &&
+	       (to == VFIO_DEVICE_STATE_PRE_COPY ||
+		to == VFIO_DEVICE_STATE_PRE_COPY_P2P);
+}
+
+/*
+ * Every state reaches every other through SET_STATE (the core walks the
+ * arcs) unless the core refuses the pair, and leaving RESUMING needs a
+ * valid stream: with none it fails into ERROR, where every SET_STATE fails
+ * until a reset. ERROR is never a valid target.
+ */
+TEST_F(mig, every_state_to_every_state)
+{
+	struct vfio_dev *dev = &self->vf[0].dev;
+	unsigned int i, j;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(all_states); i++) {
+		for (j = 0; j < ARRAY_SIZE(all_states); j++) {
+			enum vfio_device_mig_state from = all_states[i];
+			enum vfio_device_mig_state to = all_states[j];
+			int ret;
+
+			ASSERT_EQ(0, device_reset(dev));
+			ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(dev));
+			ASSERT_EQ(0, vfio_mig_set_state(dev, from, &fd));
+			ASSERT_EQ(from, get_state(dev));
+			if (fd >= 0)
+				close(fd);
+			ret = vfio_mig_set_state(dev, to, &fd);
+			if (arc_refused(from, to)) {
+				ASSERT_EQ(-EINVAL, ret) TH_LOG("%u -> %u", from, to);
+				ASSERT_EQ(from, get_state(dev));
+				continue;
+			}
+			if (from == VFIO_DEVICE_STATE_RESUMING && from != to) {
+				ASSERT_NE(0, ret) TH_LOG("RESUMING -> %u", to);
+				ASSERT_EQ(VFIO_DEVICE_STATE_ERROR,
+					  get_state(dev));
+				ASSERT_EQ(-EINVAL, vfio_mig_set_state(dev,
+						VFIO_DEVICE_STATE_RUNNING, NULL));
+				continue;
+			}
+			ASSERT_EQ(0, ret) TH_LOG("%u -> %u", from, to);
+			ASSERT_EQ(to, get_state(dev));
+			if (fd >= 0)
+				close(fd);
+		}
+		ASSERT_EQ(-EINVAL, vfio_mig_set_state(dev,
+						      VFIO_DEVICE_STATE_ERROR,
+						      NULL));
+	}
+	ASSERT_EQ(0, device_reset(dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(dev));
+}
+
+TEST_F(mig, stop_copy_round_trip)
+{
+	struct vf *a = &self->vf[0], *b = &self->vf[1];
+	struct mig_stream s = {};
+
+	fill_devmem(a, 1);
+	set_ctx(a, 1);
+	fill_devmem(b, 2);
+	set_ctx(b, 2);
+
+	save_stop_copy(_metadata, a, &s);
+	ASSERT_GT(s.len, a->devmem_size);
+	ASSERT_EQ(0, load(_metadata, b, s.data, s.len, 1 << 20));
+	ASSERT_EQ(0, vfio_mig_set_state(&b->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	ASSERT_EQ(-1, check_devmem(b, 1));
+	ASSERT_EQ(-1, check_ctx(b, 1));
+	mig_stream_free(&s);
+}
+
+/* The resume fd takes the stream in any split, down to single bytes. */
+TEST_F(mig, resume_accepts_any_split)
+{
+	struct vf *a = &self->vf[0], *b = &self->vf[1];
+	static const size_t splits[] = { 1, 7, 4096 + 13, 1 << 20 };
+	struct mig_stream s = {};
+	size_t k, head;
+
+	fill_devmem(a, 3);
+	set_ctx(a, 3);
+	save_stop_copy(_metadata, a, &s);
+	for (k = 0; k < ARRAY_SIZE(splits); k++) {
+		int fd;
+
+		ASSERT_EQ(0, device_reset(&b->dev));
+		ASSERT_EQ(0, vfio_mig_set_state(&b->dev,
+						VFIO_DEVICE_STATE_RESUMING,
+						&fd));
+		/* bytewise for the first 64 KiB only: it is slow under TCG */
+		head = splits[k] == 1 ? 65536 : 0;
+		ASSERT_EQ(0, mig_stream_write(fd, s.data, head, 1));
+		ASSERT_EQ(0, mig_stream_write(fd, s.data + head, s.len - head,
+					      splits[k] == 1 ? 4096 :
+					      splits[k]));
+		ASSERT_EQ(0, vfio_mig_set_state(&b->dev,
+						VFIO_DEVICE_STATE_RUNNING,
+						NULL));
+		close(fd);
+		ASSERT_EQ(-1, check_devmem(b, 3));
+		ASSERT_EQ(-1, check_ctx(b, 3));
+	}
+	mig_stream_free(&s);
+}
+
+TEST_F(mig, pre_copy_round_trip)
+{
+	struct vf *a = &self->vf[0], *b = &self->vf[1];
+	struct vfio_precopy_info info;
+	struct mig_stream s = {};
+	uint64_t last_initial;
+	const int rewrite = 5;
+	int fd, i;
+
+	fill_devmem(a, 4);
+	set_ctx(a, 4);
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, vfio_mig_precopy_info(fd, &info));
+	ASSERT_GE(info.initial_bytes, a->devmem_size);
+	ASSERT_EQ(0, info.dirty_bytes);
+
+	/* initial_bytes only decreases as the first pass is read */
+	last_initial = info.initial_bytes;
+	while (last_initial) {
+		struct mig_stream piece = {};
+		int ret = mig_stream_read(fd, &piece, 1 << 20);
+
+		ASSERT_TRUE(ret == -ENOMSG || ret == 0);
+		ASSERT_EQ(-ENOMSG, ret);
+		ASSERT_EQ(0, vfio_mig_precopy_info(fd, &info));
+		ASSERT_LT(info.initial_bytes, last_initial);
+		last_initial = info.initial_bytes;
+		s.data = realloc(s.data, s.len + piece.len);
+		memcpy(s.data + s.len, piece.data, piece.len);
+		s.len += piece.len;
+		s.cap = s.len;
+		mig_stream_free(&piece);
+	}
+	ASSERT_EQ(0, info.dirty_bytes);
+	/* the temporary end of stream is -ENOMSG, never 0 */
+	ASSERT_EQ(-ENOMSG, mig_stream_read(fd, &s, 4096));
+
+	/* the VF keeps running: rewrite N pages, see exactly N pages dirty */
+	for (i = 0; i < rewrite; i++)
+		a->devmem[(size_t)i * 3 * PAGE / 8] = pattern(5, i);
+	ASSERT_EQ(0, vfio_mig_precopy_info(fd, &info));
+	ASSERT_EQ(0, info.initial_bytes);
+	ASSERT_EQ((uint64_t)rewrite * PAGE, info.dirty_bytes);
+	ASSERT_EQ(-ENOMSG, mig_stream_read(fd, &s, 1 << 20));
+	ASSERT_EQ(0, vfio_mig_precopy_info(fd, &info));
+	ASSERT_EQ(0, info.dirty_bytes);
+
+	/* one more change after the last pre-copy read travels in stop-copy */
+	a->devmem[7] = pattern(6, 7);
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_STOP_COPY,
+					NULL));
+	ASSERT_EQ(-EINVAL, vfio_mig_precopy_info(fd, &info));
+	ASSERT_EQ(0, mig_stream_read(fd, &s, 1 << 20));
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_STOP, NULL));
+	close(fd);
+
+	ASSERT_EQ(0, load(_metadata, b, s.data, s.len, 1 << 20));
+	ASSERT_EQ(0, vfio_mig_set_state(&b->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	for (i = 0; i < rewrite; i++) {
+		ASSERT_EQ(pattern(5, i), b->devmem[(size_t)i * 3 * PAGE / 8]);
+		b->devmem[(size_t)i * 3 * PAGE / 8] =
+			pattern(4, (size_t)i * 3 * PAGE / 8);
+	}
+	ASSERT_EQ(pattern(6, 7), b->devmem[7]);
+	b->devmem[7] = pattern(4, 7);
+	ASSERT_EQ(-1, check_devmem(b, 4));
+	ASSERT_EQ(-1, check_ctx(b, 4));
+	mig_stream_free(&s);
+}
+
+struct poll_arg {
+	int fd;
+	int revents;
+};
+
+static void *poll_thread(void *p)
+{
+	struct poll_arg *arg = p;
+	struct pollfd pfd = { .fd = arg->fd, .events = POLLIN };
+
+	arg->revents = poll(&pfd, 1, 20000) == 1 ? pfd.revents : 0;
+	return NULL;
+}
+
+/* After the temporary end of stream, poll() wakes when new data appears. */
+TEST_F(mig, pre_copy_poll_wakes_on_dirty_data)
+{
+	struct vf *a = &self->vf[0];
+	struct poll_arg arg = { .revents = -1 };
+	struct mig_stream s = {};
+	struct pollfd pfd;
+	pthread_t t;
+	int fd;
+
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_EQ(-ENOMSG, mig_stream_read(fd, &s, 1 << 20));
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(0, poll(&pfd, 1, 0));
+
+	arg.fd = fd;
+	ASSERT_EQ(0, pthread_create(&t, NULL, poll_thread, &arg));
+	a->devmem[100] ^= 1;
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_TRUE(arg.revents & POLLIN);
+
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	/* leaving the saving group ends the session: the fd is dead */
+	ASSERT_EQ(-ENODEV, mig_stream_read(fd, &s, 4096));
+	close(fd);
+	mig_stream_free(&s);
+}
+
+TEST_F(mig, precopy_info_only_in_pre_copy)
+{
+	struct vf *a = &self->vf[0], *b = &self->vf[1];
+	struct vfio_precopy_info info;
+	struct mig_stream s = {};
+	int fd;
+
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_STOP_COPY,
+					&fd));
+	ASSERT_EQ(-EINVAL, vfio_mig_precopy_info(fd, &info));
+	/* STOP_COPY never reports a temporary end: data, then 0 */
+	ASSERT_EQ(0, mig_stream_read(fd, &s, 1 << 20));
+	close(fd);
+
+	ASSERT_EQ(0, vfio_mig_set_state(&b->dev, VFIO_DEVICE_STATE_RESUMING,
+					&fd));
+	ASSERT_EQ(-EINVAL, vfio_mig_precopy_info(fd, &info));
+	close(fd);
+	mig_stream_free(&s);
+}
+
+/*
+ * MIG_DATA_SIZE: what STOP_COPY would transfer now. The device sends no
+ * all-zero pages, so the size tracks the content: filled memory costs at
+ * least its size, and the estimate equals the stream a stop-copy sends.
+ */
+TEST_F(mig, mig_data_size)
+{
+	struct {
+		struct vfio_device_feature feature;
+		struct vfio_device_feature_mig_data_size size;
+	} __attribute__((packed)) arg = {
+		.feature.argsz = sizeof(arg),
+		.feature.flags = VFIO_DEVICE_FEATURE_GET |
+				 VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
+	};
+	struct vf *a = &self->vf[0];
+	struct mig_stream s = {};
+
+	ASSERT_EQ(0, device_reset(&a->dev));
+	ASSERT_EQ(0, ioctl(a->dev.device_fd, VFIO_DEVICE_FEATURE, &arg));
+	ASSERT_LT(arg.size.stop_copy_length, a->devmem_size / 64);
+	fill_devmem(a, 8);
+	ASSERT_EQ(0, ioctl(a->dev.device_fd, VFIO_DEVICE_FEATURE, &arg));
+	ASSERT_GE(arg.size.stop_copy_length, a->devmem_size);
+	save_stop_copy(_metadata, a, &s);
+	/* the estimate taken while running is the stream a stop-copy sent */
+	ASSERT_EQ(arg.size.stop_copy_length, s.len);
+	mig_stream_free(&s);
+}
+
+static uint32_t crc32c(uint32_t crc, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	int k;
+
+	crc = ~crc;
+	while (len--) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78 : crc >> 1;
+	}
+	return ~crc;
+}
+
+/* Re-seal the stream header after editing it. */
+static void seal_header(uint8_t *stream)
+{
+	struct tern_stream_hdr *h = (void *)stream;
+
+	h->crc = htole32(crc32c(0, h, offsetof(struct tern_stream_hdr, crc)));
+}
+
+/* Re-seal the record at @off: CRC over header bytes 0..11, then payload. */
+static void seal_record(uint8_t *stream, size_t off)
+{
+	struct tern_rec_hdr *r = (void *)(stream + off);
+	uint32_t crc = crc32c(0, r, offsetof(struct tern_rec_hdr, crc));
+
+	r->crc = htole32(crc32c(crc, r + 1, le32toh(r->len)));
+}
+
+enum corruption {
+	BAD_MAGIC, BAD_VERSION, OTHER_DEVMEM_SIZE, BAD_CRC, TRUNCATED,
+	PAGE_OUT_OF_RANGE, TRAILING_GARBAGE, CUT_BEFORE_STOP, NR_CORRUPTIONS
+};
+
+static const char *const corruption_name[] = {
+	"bad magic", "bad version", "other devmem size", "bad CRC",
+	"truncated", "page out of range", "trailing garbage",
+	"cut before STOP",
+};
+
+/* A copy of @s damaged one way; *len gets its length. */
+static uint8_t *corrupt(const struct mig_stream *s, enum corruption c,
+			size_t *len, uint64_t devmem_size)
+{
+	uint8_t *d = malloc(s->len + 64);
+	struct tern_stream_hdr *h = (void *)d;
+	struct tern_rec_hdr *r = (void *)(d + sizeof(*h));
+	struct tern_rec_pages *pages = (void *)(r + 1);
+
+	memcpy(d, s->data, s->len);
+	*len = s->len;
+	switch (c) {
+	case BAD_MAGIC:
+		d[0] ^= 0xff;
+		break;
+	case BAD_VERSION:
+		h->version = htole16(TERN_STREAM_VERSION + 1);
+		seal_header(d);
+		break;
+	case OTHER_DEVMEM_SIZE:
+		h->devmem_size = htole64(devmem_size * 2);
+		seal_header(d);
+		break;
+	case BAD_CRC:
+		d[s->len / 2] ^= 0x01;
+		break;
+	case TRUNCATED:
+	case CUT_BEFORE_STOP:
+		*len = s->len - (c == TRUNCATED ? 10 : s->len / 2);
+		break;
+	case PAGE_OUT_OF_RANGE:
+		/* the first record of a filled device is a PAGES record */
+		pages->first = htole32(devmem_size / PAGE);
+		seal_record(d, sizeof(*h));
+		break;
+	case TRAILING_GARBAGE:
+		memset(d + s->len, 0x5a, 16);
+		*len = s->len + 16;
+		break;
+	default:
+		break;
+	}
+	return d;
+}
+
+/*
+ * Every damaged stream is refused, by write() or by RESUMING -> STOP; the
+ * device is then in ERROR (never presented as loaded), and after
+ * VFIO_DEVICE_RESET it runs and accepts a good stream.
+ */
+TEST_F(mig, resume_rejects_bad_streams)
+{
+	struct vf *a = &self->vf[0], *b = &self->vf[1];
+	struct mig_stream s = {};
+	int c;
+
+	fill_devmem(a, 9);
+	set_ctx(a, 9);
+	save_stop_copy(_metadata, a, &s);
+	ASSERT_EQ(TERN_REC_PAGES,
+		  le16toh(((struct tern_rec_hdr *)(s.data + 64))->type));
+
+	for (c = 0; c < NR_CORRUPTIONS; c++) {
+		size_t len;
+		uint8_t *bad = corrupt(&s, c, &len, a->devmem_size);
+		int ret, fd;
+
+		ASSERT_EQ(0, device_reset(&b->dev));
+		ASSERT_EQ(0, vfio_mig_set_state(&b->dev,
+						VFIO_DEVICE_STATE_RESUMING,
+						&fd));
+		/* write() may refuse at once; the commit must refuse anyway */
+		mig_stream_write(fd, bad, len, 1 << 16);
+		free(bad);
+		ret = vfio_mig_set_state(&b->dev, VFIO_DEVICE_STATE_STOP, NULL);
+		close(fd);
+		ASSERT_NE(0, ret) TH_LOG("%s accepted", corruption_name[c]);
+		ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, get_state(&b->dev))
+			TH_LOG("%s", corruption_name[c]);
+		ASSERT_EQ(0, device_reset(&b->dev));
+		ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&b->dev));
+		/* nothing of the refused stream is visible */
+		ASSERT_EQ(0, b->devmem[0]) TH_LOG("%s", corruption_name[c]);
+	}
+	ASSERT_EQ(0, load(_metadata, b, s.data, s.len, 1 << 20));
+	ASSERT_EQ(0, vfio_mig_set_state(&b->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	ASSERT_EQ(-1, check_devmem(b, 9));
+	ASSERT_EQ(-1, check_ctx(b, 9));
+	mig_stream_free(&s);
+}
+
+/* A reset in PRE_COPY ends the session: RUNNING, and the fd is dead. */
+TEST_F(mig, reset_during_pre_copy)
+{
+	struct vf *a = &self->vf[0];
+	struct mig_stream s = {};
+	char byte;
+	int fd;
+
+	fill_devmem(a, 10);
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_EQ(1, read(fd, &byte, 1));
+	ASSERT_EQ(0, device_reset(&a->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&a->dev));
+	ASSERT_EQ(-ENODEV, mig_stream_read(fd, &s, 4096));
+	close(fd);
+	/* a new session starts cleanly */
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_STOP_COPY,
+					&fd));
+	ASSERT_EQ(0, mig_stream_read(fd, &s, 1 << 20));
+	close(fd);
+	mig_stream_free(&s);
+}
+
+TEST_F(mig, reset_during_resuming)
+{
+	struct vf *a = &self->vf[0], *b = &self->vf[1];
+	struct mig_stream s = {};
+	int fd;
+
+	fill_devmem(a, 11);
+	save_stop_copy(_metadata, a, &s);
+	ASSERT_EQ(0, vfio_mig_set_state(&b->dev, VFIO_DEVICE_STATE_RESUMING,
+					&fd));
+	ASSERT_EQ(0, mig_stream_write(fd, s.data, s.len / 2, 1 << 20));
+	ASSERT_EQ(0, device_reset(&b->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&b->dev));
+	ASSERT_EQ(-ENODEV, mig_stream_write(fd, s.data, 16, 16));
+	close(fd);
+	ASSERT_EQ(0, b->devmem[0]);
+	ASSERT_EQ(0, load(_metadata, b, s.data, s.len, 1 << 20));
+	ASSERT_EQ(-1, check_devmem(b, 11));
+	mig_stream_free(&s);
+}
+
+/*
+ * Closing the data fd mid-stream, or dying with it open, loses nothing
+ * the device needs: the state machine still works and the next session
+ * carries the full state.
+ */
+TEST_F(mig, close_data_fd_mid_stream)
+{
+	struct vf *a = &self->vf[0], *b = &self->vf[1];
+	struct mig_stream s = {};
+	char buf[4096];
+	pid_t pid;
+	int fd, status;
+
+	fill_devmem(a, 12);
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_EQ(sizeof(buf), read(fd, buf, sizeof(buf)));
+	close(fd);
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+
+	/* a child that dies mid-migration with the fd open */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_PRE_COPY,
+				       &fd) || read(fd, buf, sizeof(buf)) <= 0)
+			_exit(1);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_EQ(VFIO_DEVICE_STATE_PRE_COPY, get_state(&a->dev));
+
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	save_stop_copy(_metadata, a, &s);
+	ASSERT_EQ(0, load(_metadata, b, s.data, s.len, 1 << 20));
+	ASSERT_EQ(-1, check_devmem(b, 12));
+	mig_stream_free(&s);
+}
+
+TEST_HARNESS_MAIN
