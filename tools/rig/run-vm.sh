@@ -10,9 +10,9 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 qemu=$1 kernel=$2 initrd=$3 suite=$4 out=$5 timeout_s=${6:-900}
-# 16 MiB of device memory per VF keeps the suite quick under TCG; the demo
-# and the benchmark ask for more.
-TERN_PF_OPTS=${TERN_PF_OPTS-devmem-mb=16}
+# 16 MiB of device memory per VF keeps the suite quick under TCG (the demo
+# and the benchmark ask for more); the tests inject firmware faults.
+TERN_PF_OPTS=${TERN_PF_OPTS-devmem-mb=16,fault-injection=on}
 mkdir -p "$out"
 rm -f "$out/console.log" "$out/tap.log"
 

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The PF core driver's firmware command layer, seen from a VMM: firmware
+ * errors and stalls injected on the admin command behind a migration arc
+ * come back as the documented errno within the command timeout, the queue
+ * keeps working afterwards, and the driver's counters saw it. Also the
+ * kernel fault-injection attribute and SR-IOV refusal under an open VF.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/tern/tern_if.h>
+
+#include "kselftest_harness.h"
+#include "tern_setup.h"
+#include "vfio_util.h"
+
+#define DEBUGFS		"/sys/kernel/debug/tern_core"
+#define TIMEOUT_PARAM	"/sys/module/tern_core/parameters/cmd_timeout_ms"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static enum vfio_device_mig_state get_state(struct vfio_dev *dev)
+{
+	enum vfio_device_mig_state s = VFIO_DEVICE_STATE_ERROR;
+
+	vfio_mig_get_state(dev, &s);
+	return s;
+}
+
+/* The "failed" column of an opcode's row in <pf>/stats; -1 if unreadable. */
+static long failed_count(const char *pf, const char *opcode)
+{
+	char path[128], line[256], name[32];
+	unsigned long long sub, failed;
+	long ret = 0;	/* an opcode never sent has no row */
+	FILE *f;
+
+	snprintf(path, sizeof(path), DEBUGFS "/%s/stats", pf);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%31s %llu %llu", name, &sub, &failed) == 3 &&
+		    !strcmp(name, opcode))
+			ret = failed;
+	fclose(f);
+	return ret;
+}
+
+FIXTURE(core)
+{
+	struct vfio_dev dev;
+	char pf[16];
+	char timeout[32];
+};
+
+FIXTURE_SETUP(core)
+{
+	char bdf[2][16], sysfs[64];
+
+	ASSERT_EQ(2, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, bdf,
+				      self->pf));
+	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", bdf[0]);
+	ASSERT_EQ(0, vfio_dev_open(&self->dev, sysfs, VFIO_PATH_CDEV));
+	ASSERT_EQ(0, sysfs_read(TIMEOUT_PARAM, self->timeout,
+				sizeof(self->timeout)));
+}
+
+FIXTURE_TEARDOWN(core)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), DEBUGFS "/%s/fw_fault", self->pf);
+	sysfs_write(path, "clear");
+	sysfs_write(TIMEOUT_PARAM, self->timeout);
+	vfio_dev_close(&self->dev);
+}
+
+static int fw_fault(const char *pf, const char *rule)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), DEBUGFS "/%s/fw_fault", pf);
+	return sysfs_write(path, rule);
+}
+
+/* A firmware failure of VF_QUIESCE: -EIO, state unchanged, queue fine. */
+TEST_F(core, firmware_error)
+{
+	long before = failed_count(self->pf, "VF_QUIESCE");
+
+	ASSERT_EQ(0, fw_fault(self->pf, "fail 0x02 1"));
+	ASSERT_EQ(-EIO, vfio_mig_set_state(&self->dev,
+					   VFIO_DEVICE_STATE_RUNNING_P2P,
+					   NULL));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&self->dev));
+	ASSERT_EQ(before + 1, failed_count(self->pf, "VF_QUIESCE"));
+	/* the rule was for one command: the next one goes through */
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
+					VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
+					VFIO_DEVICE_STATE_RUNNING, NULL));
+}
+
+/* Firmware statuses map to their documented errnos. */
+TEST_F(core, status_to_errno)
+{
+	static const struct {
+		const char *status;
+		int err;
+	} map[] = {
+		{ "0x02", -EINVAL }, { "0x04", -EBUSY }, { "0x05", -ENOMEM },
+		{ "0x06", -EFAULT }, { "0x13", -EINVAL },
+	};
+	char rule[64];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(map); i++) {
+		snprintf(rule, sizeof(rule), "fail 0x02 1 %s", map[i].status);
+		ASSERT_EQ(0, fw_fault(self->pf, rule));
+		ASSERT_EQ(map[i].err,
+			  vfio_mig_set_state(&self->dev,
+					     VFIO_DEVICE_STATE_RUNNING_P2P,
+					     NULL)) TH_LOG("status %s",
+							   map[i].status);
+	}
+}
+
+/*
+ * A stalled VF_QUIESCE: the caller gets -ETIMEDOUT after the timeout, not
+ * before and not much later; the device state is unknown, so ERROR. The
+ * queue keeps serving other commands, and a reset recovers the VF.
+ */
+TEST_F(core, firmware_stall_times_out)
+{
+	const int timeout_ms = 300;
+	char val[16];
+	double t;
+
+	snprintf(val, sizeof(val), "%d", timeout_ms);
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, val));
+	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x02 1"));
+	t = now();
+	ASSERT_EQ(-ETIMEDOUT, vfio_mig_set_state(&self->dev,
+						 VFIO_DEVICE_STATE_RUNNING_P2P,
+						 NULL));
+	t = now() - t;
+	ASSERT_GE(t, timeout_ms / 1000.0 * 0.9);
+	ASSERT_LT(t, timeout_ms / 1000.0 * 10);
+	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, get_state(&self->dev));
+
+	/* other commands flow while the stalled one is outstanding */
+	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&self->dev));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
+					NULL));
+	/* CLEAR aborts the stalled command; its late answer frees its slot */
+	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
+					VFIO_DEVICE_STATE_RUNNING, NULL));
+}
+
+/* The kernel fault-injection attribute fails commands before the queue. */
+TEST_F(core, kernel_fault_injection)
+{
+	ASSERT_EQ(0, sysfs_write(DEBUGFS "/fail_cmd/verbose", "0"));
+	ASSERT_EQ(0, sysfs_write(DEBUGFS "/fail_cmd_opcode", "0x3"));
+	ASSERT_EQ(0, sysfs_write(DEBUGFS "/fail_cmd/probability", "100"));
+	ASSERT_EQ(0, sysfs_write(DEBUGFS "/fail_cmd/times", "1"));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
+					VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
+	/* RUNNING_P2P -> STOP is VF_FREEZE (0x03): injected */
+	ASSERT_EQ(-EIO, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
+					   NULL));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING_P2P, get_state(&self->dev));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
+					NULL));
+	ASSERT_EQ(0, sysfs_write(DEBUGFS "/fail_cmd/probability", "0"));
+	ASSERT_EQ(0, sysfs_write(DEBUGFS "/fail_cmd_opcode", "0xff"));
+}
+
+/* SR-IOV cannot be disabled under an open VF. */
+TEST_F(core, sriov_busy_while_open)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs",
+		 self->pf);
+	ASSERT_EQ(-EBUSY, sysfs_write(path, "0"));
+}
+
+TEST_HARNESS_MAIN
