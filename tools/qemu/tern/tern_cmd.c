@@ -312,8 +312,9 @@ uint16_t tern_cmd_execute(TernPFState *pf, TernCmd *c)
     case TERN_OP_VF_RUN:
         return tern_cmd_vf_state(vf, c, TERN_VF_STATE_RUNNING);
     case TERN_OP_VF_RESET:
-        tern_vf_reset_firmware(vf, false);
+        /* clear the engine first: returning to RUNNING must not run it */
         tern_vf_reset_function(vf);
+        tern_vf_reset_firmware(vf, false);
         return TERN_ST_SUCCESS;
     case TERN_OP_SAVE_BEGIN:
         return tern_save_begin(vf, le32_to_cpu(cmd->save_begin.mode),

@@ -618,8 +618,9 @@ static void tern_vf_reset_hold(Object *obj, ResetType type)
     TernVFState *vf = TERN_VF(obj);
     PCIDevice *dev = PCI_DEVICE(obj);
 
-    tern_vf_reset_firmware(vf, !dev->enabled);
+    /* clear the engine first: returning to RUNNING must not run it */
     tern_vf_reset_function(vf);
+    tern_vf_reset_firmware(vf, !dev->enabled);
 }
 
 static const VMStateDescription tern_vf_vmstate = {
