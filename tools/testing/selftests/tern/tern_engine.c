@@ -251,4 +251,32 @@ TEST_F(engine, context_registers)
 			  tern_vf_read64(vf, TERN_VF_REG_CTX_LO(n)));
 }
 
+static int iommu_group(const char *bdf)
+{
+	char path[96], link[128];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
+		 bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return -1;
+	link[n] = 0;
+	return atoi(strrchr(link, '/') + 1);
+}
+
+/* ACS on the PF puts every VF in an IOMMU group of its own. */
+TEST(vfs_have_their_own_iommu_groups)
+{
+	char bdf[2][16], pf[16];
+
+	ASSERT_EQ(2, tern_prepare_vfs("pci-pf-stub", "vfio-pci", 2, bdf, pf));
+	ASSERT_GE(iommu_group(pf), 0);
+	ASSERT_GE(iommu_group(bdf[0]), 0);
+	ASSERT_GE(iommu_group(bdf[1]), 0);
+	ASSERT_NE(iommu_group(bdf[0]), iommu_group(bdf[1]));
+	ASSERT_NE(iommu_group(pf), iommu_group(bdf[0]));
+	ASSERT_NE(iommu_group(pf), iommu_group(bdf[1]));
+}
+
 TEST_HARNESS_MAIN
