@@ -12,11 +12,16 @@ tern demo
 This builds (or reuses from the cache) a Linux 6.12 kernel and QEMU 10.0
 with the tern device model, boots a small VM under QEMU's TCG emulation
 (q35 machine, emulated Intel IOMMU) and runs the demo suite inside it.
-First run: ~15-20 minutes of builds; later runs: about a minute.
+It then live-migrates one VF's state to another with tools/tern-migrate,
+the way a VMM does, with and without pre-copy, while a workload keeps
+changing the source's device memory.
+First run: ~20 minutes of builds; later runs: about a minute.
 
 EOT
 rc=0
-"$RIG_TOP/tools/rig/check.sh" demo || rc=$?
+# the demo shows the spec's default 64 MiB of device memory per VF
+TERN_PF_OPTS=${TERN_PF_OPTS-devmem-mb=64} "$RIG_TOP/tools/rig/check.sh" demo ||
+	rc=$?
 out="$RIG_CACHE/run/${RIG_RUN_NAME:-demo}"
 echo
 echo "What happened inside the VM (from $out/tap.log):"

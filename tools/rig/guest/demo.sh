@@ -1,16 +1,33 @@
 # SPDX-License-Identifier: GPL-2.0
-# The `make demo` suite: narrate what the VM has and run the tests.
+# The `make demo` suite: show the emulated host, then live-migrate a tern
+# VF's state to another VF with tern-migrate, with and without pre-copy.
 . /rig/lib.sh
 
 say() { echo "DEMO: $*"; }
 
-say "kernel $(uname -r) booted under TCG; IOMMU groups: $(ls /sys/kernel/iommu_groups | wc -l)"
-for d in /sys/bus/pci/devices/*; do
-	say "PCI $(basename "$d") $(cat "$d/vendor"):$(cat "$d/device") group $(basename "$(readlink "$d/iommu_group" 2>/dev/null)")"
+say "kernel $(uname -r) booted under TCG with an emulated Intel IOMMU"
+load vfio-pci mtty tern_core tern-vfio-pci
+say "loaded tern_core (PF: firmware admin queue) and tern-vfio-pci (VFs)"
+vfs=$(tern_vfs 2)
+set -- $vfs
+say "enabled 2 VFs on the tern PF and bound them to tern_vfio_pci:"
+for bdf in $vfs; do
+	say "  VF $bdf, IOMMU group $(basename "$(readlink /sys/bus/pci/devices/$bdf/iommu_group)"), $(( $(stat -c %s /sys/bus/pci/devices/$bdf/resource2) >> 20 )) MiB device memory"
 done
-load vfio-pci mtty
-say "loaded vfio-pci and the mtty sample (the reference migratable mdev)"
-for t in $(cat /tests/list); do
-	run_test "$t" "/tests/$t"
-	if [ "$RIG_LAST_STATUS" = 0 ]; then say "test $t: all passed"; else say "test $t: FAILED"; fi
-done
+
+migrate() {	# migrate TITLE ARGS...
+	title=$1
+	shift
+	say ""
+	say "$title"
+	run_cmd_test "$title" sh -c "/tests/tern-migrate $* > /tmp/out 2>&1"
+	tr '\r' '\n' < /tmp/out | grep -v '^$' | sed 's/^/DEMO:   /'
+}
+
+migrate "VF $1 -> VF $2 with pre-copy, source rewriting 8 pages/ms" \
+	--fill 1 --workload 8 --verify "$1" "$2"
+migrate "VF $1 -> VF $2 stop-copy only (no pre-copy)" \
+	--no-precopy --fill 2 --verify "$1" "$2"
+say ""
+say "With pre-copy only the pages changed since the last pass travel while"
+say "the VF is stopped; without it the whole device memory does."
