@@ -82,6 +82,29 @@ static int tern_status_to_errno(u16 status, const char **name)
 	return -EIO;
 }
 
+/*
+ * The firmware answered (or can no longer answer) a command its caller
+ * gave up on: the slot and the command's buffer are free again. A buffer
+ * its owner already freed is released from process context.
+ * Called with core->lock held.
+ */
+static void tern_slot_release_abandoned(struct tern_core *core,
+					struct tern_admin_slot *slot)
+{
+	struct tern_dma_buf *buf = slot->buf;
+
+	slot->state = TERN_SLOT_FREE;
+	slot->buf = NULL;
+	if (buf) {
+		buf->inflight = false;
+		if (buf->free_pending) {
+			list_add_tail(&buf->free_node, &core->free_bufs);
+			schedule_work(&core->free_work);
+		}
+	}
+	up(&core->slot_sem);
+}
+
 /* Consume every posted completion; called with core->lock held. */
 static unsigned int tern_adminq_reap(struct tern_core *core)
 {
@@ -105,9 +128,7 @@ static unsigned int tern_adminq_reap(struct tern_core *core)
 				slot->err = 0;
 				complete(&slot->done);
 			} else if (slot->state == TERN_SLOT_ABANDONED) {
-				/* the late answer frees the slot */
-				slot->state = TERN_SLOT_FREE;
-				up(&core->slot_sem);
+				tern_slot_release_abandoned(core, slot);
 			}
 		} else {
 			dev_err_ratelimited(&core->pdev->dev,
@@ -169,7 +190,8 @@ static void tern_fill_data(struct tern_admin_cmd *cmd, struct tern_dma_buf *buf,
  * Return: 0 on success; the errno of the firmware status (-EINVAL,
  * -EBUSY, -ENODEV, -ENOMEM, -EFAULT, -EIO, -EPERM, -ECANCELED,
  * -EOPNOTSUPP); -ETIMEDOUT if the firmware did not answer in time;
- * -ENODEV if the PF is going away; -EIO for an injected failure.
+ * -ENODEV if the PF is going away; -EIO for an injected failure; -EBUSY
+ * if @buf still belongs to an earlier command that timed out.
  */
 int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,
 		   struct tern_dma_buf *buf, size_t len, u64 *result)
@@ -199,10 +221,12 @@ int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,
 		return -ETIMEDOUT;
 
 	spin_lock_irqsave(&core->lock, flags);
-	if (core->dead) {
+	if (core->dead || (buf && buf->inflight)) {
+		/* a buffer a timed-out command may still write is not reused */
+		err = core->dead ? -ENODEV : -EBUSY;
 		spin_unlock_irqrestore(&core->lock, flags);
 		up(&core->slot_sem);
-		return -ENODEV;
+		return err;
 	}
 	for (cid = 0; cid < TERN_ADMIN_SLOTS; cid++)
 		if (core->slots[cid].state == TERN_SLOT_FREE)
@@ -232,8 +256,14 @@ int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,
 	spin_lock_irqsave(&core->lock, flags);
 	/* a completion that raced with the timeout is still unconsumed */
 	if (!answered && !completion_done(&slot->done)) {
-		/* keep the slot until the firmware answers: see the top */
+		/*
+		 * Keep the slot, and the buffer the firmware may still write,
+		 * until the firmware answers: see the top.
+		 */
 		slot->state = TERN_SLOT_ABANDONED;
+		slot->buf = buf;
+		if (buf)
+			buf->inflight = true;
 		stats->timeouts++;
 		stats->failed++;
 		spin_unlock_irqrestore(&core->lock, flags);
@@ -318,6 +348,8 @@ int tern_adminq_init(struct tern_core *core)
 
 	spin_lock_init(&core->lock);
 	sema_init(&core->slot_sem, TERN_ADMIN_SLOTS);
+	INIT_LIST_HEAD(&core->free_bufs);
+	INIT_WORK(&core->free_work, tern_free_bufs_work);
 	for (i = 0; i < TERN_ADMIN_SLOTS; i++)
 		init_completion(&core->slots[i].done);
 
@@ -371,12 +403,13 @@ void tern_adminq_shutdown(struct tern_core *core)
 			slot->err = -ENODEV;
 			complete(&slot->done);
 		} else if (slot->state == TERN_SLOT_ABANDONED) {
-			slot->state = TERN_SLOT_FREE;
-			up(&core->slot_sem);
+			/* the queue is off: no DMA for it any more */
+			tern_slot_release_abandoned(core, slot);
 		}
 	}
 	spin_unlock_irqrestore(&core->lock, flags);
 	writel(0, core->regs + TERN_PF_REG_INTR_ENABLE);
 	free_irq(core->irq, core);
 	pci_free_irq_vectors(core->pdev);
+	flush_work(&core->free_work);
 }

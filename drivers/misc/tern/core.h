@@ -10,6 +10,7 @@
 #include <linux/pci.h>
 #include <linux/semaphore.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <linux/tern/tern_core.h>
 
 #define TERN_ADMIN_DEPTH	64	/* SQ and CQ entries */
@@ -30,6 +31,7 @@ enum tern_slot_state {
  * @done: completed by the interrupt handler or by queue teardown
  * @cpl: the completion entry, valid once @done fired with @err == 0
  * @err: 0, or -ENODEV when the queue was torn down under the command
+ * @buf: abandoned: the command's data buffer, held until the answer
  */
 struct tern_admin_slot {
 	enum tern_slot_state state;
@@ -37,6 +39,7 @@ struct tern_admin_slot {
 	struct completion done;
 	struct tern_admin_cpl cpl;
 	int err;
+	struct tern_dma_buf *buf;
 };
 
 /**
@@ -77,6 +80,9 @@ struct tern_op_stats {
  * @sriov_disabling: SR-IOV is being disabled; no new VF users
  * @stats: per-opcode counters
  * @debugfs: this PF's debugfs directory
+ * @free_bufs: buffers freed by their owner while a timed-out command held
+ *	them, whose answer has now come (under @lock)
+ * @free_work: releases @free_bufs
  */
 struct tern_core {
 	struct pci_dev *pdev;
@@ -103,6 +109,8 @@ struct tern_core {
 
 	struct tern_op_stats stats[TERN_NUM_OPCODES];
 	struct dentry *debugfs;
+	struct list_head free_bufs;
+	struct work_struct free_work;
 };
 
 extern unsigned int tern_cmd_timeout_ms;
@@ -111,6 +119,8 @@ bool tern_should_fail_cmd(u8 opcode);
 int tern_adminq_init(struct tern_core *core);
 void tern_adminq_shutdown(struct tern_core *core);
 const char *tern_opcode_name(unsigned int opcode);
+
+void tern_free_bufs_work(struct work_struct *work);
 
 void tern_debugfs_init(struct tern_core *core);
 void tern_debugfs_exit(struct tern_core *core);

@@ -82,20 +82,11 @@ err_free:
 }
 EXPORT_SYMBOL_GPL(tern_core_buf_alloc);
 
-/**
- * tern_core_buf_free() - unmap and free a buffer from tern_core_buf_alloc()
- * @buf: the buffer, or NULL
- *
- * The caller guarantees no command using @buf is outstanding.
- */
-void tern_core_buf_free(struct tern_dma_buf *buf)
+static void tern_buf_release(struct tern_dma_buf *buf)
 {
-	struct device *dev;
+	struct device *dev = &buf->core->pdev->dev;
 	unsigned int i;
 
-	if (IS_ERR_OR_NULL(buf))
-		return;
-	dev = &buf->core->pdev->dev;
 	dma_free_coherent(dev, buf->nsge * sizeof(*buf->sgl), buf->sgl,
 			  buf->sgl_dma);
 	dma_unmap_sgtable(dev, &buf->sgt, DMA_BIDIRECTIONAL, 0);
@@ -105,7 +96,48 @@ void tern_core_buf_free(struct tern_dma_buf *buf)
 	kfree(buf->pages);
 	kfree(buf);
 }
+
+/**
+ * tern_core_buf_free() - unmap and free a buffer from tern_core_buf_alloc()
+ * @buf: the buffer, or NULL
+ *
+ * If a command using @buf timed out and the firmware may still write it,
+ * the buffer is released only once the firmware answered or the queue
+ * was stopped.
+ */
+void tern_core_buf_free(struct tern_dma_buf *buf)
+{
+	struct tern_core *core;
+	unsigned long flags;
+	bool later;
+
+	if (IS_ERR_OR_NULL(buf))
+		return;
+	core = buf->core;
+	spin_lock_irqsave(&core->lock, flags);
+	later = buf->inflight;
+	buf->free_pending = later;
+	spin_unlock_irqrestore(&core->lock, flags);
+	if (!later)
+		tern_buf_release(buf);
+}
 EXPORT_SYMBOL_GPL(tern_core_buf_free);
+
+/* Release buffers whose late firmware answer arrived (process context). */
+void tern_free_bufs_work(struct work_struct *work)
+{
+	struct tern_core *core = container_of(work, struct tern_core,
+					      free_work);
+	struct tern_dma_buf *buf, *next;
+	unsigned long flags;
+	LIST_HEAD(list);
+
+	spin_lock_irqsave(&core->lock, flags);
+	list_splice_init(&core->free_bufs, &list);
+	spin_unlock_irqrestore(&core->lock, flags);
+	list_for_each_entry_safe(buf, next, &list, free_node)
+		tern_buf_release(buf);
+}
 
 /*
  * Walk [offset, offset + len) of @buf page by page; @fn copies one piece

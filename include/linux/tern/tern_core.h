@@ -26,6 +26,9 @@ struct tern_core;
  * @sgl: the device scatter-gather list describing @sgt (coherent memory)
  * @sgl_dma: bus address of @sgl
  * @nsge: entries in @sgl
+ * @inflight: a timed-out command may still write it (PF core's lock)
+ * @free_pending: freed by its owner while @inflight (PF core's lock)
+ * @free_node: on the PF core's list of buffers to release
  */
 struct tern_dma_buf {
 	struct tern_core *core;
@@ -36,6 +39,9 @@ struct tern_dma_buf {
 	struct tern_sge *sgl;
 	dma_addr_t sgl_dma;
 	unsigned int nsge;
+	bool inflight;
+	bool free_pending;
+	struct list_head free_node;
 };
 
 struct tern_core *tern_core_from_vf(struct pci_dev *vf_pdev);

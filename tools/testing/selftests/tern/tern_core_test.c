@@ -199,4 +199,36 @@ TEST_F(core, sriov_busy_while_open)
 	ASSERT_EQ(-EBUSY, sysfs_write(path, "0"));
 }
 
+/*
+ * A buffer a timed-out command may still write is not reused: after a
+ * stalled SAVE_READ times out, the next read() of the same save file
+ * fails with -EBUSY until the firmware answers (CLEAR aborts the stalled
+ * command); then reading works again. Closing the file frees the buffer.
+ */
+TEST_F(core, timed_out_buffer_is_not_reused)
+{
+	char buf[4096];
+	int fd;
+
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x12 1"));
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(ETIMEDOUT, errno);
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
+	/*
+	 * CLEAR queues the ABORTED answer behind itself; the firmware runs
+	 * commands in order, so once a later command is answered, so is the
+	 * stalled one, and the buffer is free.
+	 */
+	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
+	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	close(fd);
+}
+
 TEST_HARNESS_MAIN
