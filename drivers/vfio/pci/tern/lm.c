@@ -11,9 +11,11 @@
  * (framing and CRCs): this driver never interprets it.
  */
 #include <linux/anon_inodes.h>
+#include <linux/debugfs.h>
 #include <linux/file.h>
 #include <linux/module.h>
 #include <linux/poll.h>
+#include <linux/seq_file.h>
 #include <linux/workqueue.h>
 
 #include "cmds.h"
@@ -46,6 +48,7 @@ MODULE_PARM_DESC(chunk_kb,
  * @initial_total: save: length of the first pre-copy pass, in stream bytes
  * @offset: stream bytes delivered to (save) or taken from (resume) userspace
  * @precopy_bytes: save: bytes read before the VF was frozen
+ * @precopy_passes: save: times the pre-copy data ran out (-ENOMSG)
  * @error: resume: sticky error of a failed LOAD_WRITE
  * @poll_wait: poll() sleepers
  * @poll_recheck: wakes poll() sleepers to ask the firmware again
@@ -64,6 +67,7 @@ struct tern_mig_file {
 	u64 initial_total;
 	u64 offset;
 	u64 precopy_bytes;
+	u64 precopy_passes;
 	int error;
 	wait_queue_head_t poll_wait;
 	struct delayed_work poll_recheck;
@@ -122,7 +126,7 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 					break;
 				/* pre-copy: nothing more for now */
 				if (!done) {
-					migf->tvf->stats.precopy_passes++;
+					migf->precopy_passes++;
 					ret = -ENOMSG;
 				}
 				break;
@@ -394,6 +398,7 @@ static void tern_save_file_close(struct tern_vf *tvf)
 		return;
 	mutex_lock(&migf->lock);
 	tvf->stats.precopy_bytes += migf->precopy_bytes;
+	tvf->stats.precopy_passes += migf->precopy_passes;
 	tvf->stats.stopcopy_bytes += migf->offset - migf->precopy_bytes;
 	mutex_unlock(&migf->lock);
 	tern_mig_file_disable(&tvf->save_file);
@@ -683,6 +688,7 @@ again:
 		tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
 		tern_mig_file_orphan(&tvf->save_file);
 		tern_mig_file_orphan(&tvf->resume_file);
+		tern_vf_dirty_reset(tvf);
 		goto again;
 	}
 	mutex_unlock(&tvf->state_mutex);
@@ -705,6 +711,39 @@ void tern_vf_mig_reset(struct tern_vf *tvf)
 	tern_vf_disable_files(tvf);
 	tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	tern_vf_state_mutex_unlock(tvf);
+}
+
+static int tern_vf_mig_stats_show(struct seq_file *m, void *unused)
+{
+	struct tern_vf *tvf = m->private;
+	struct tern_mig_stats st;
+	u32 state;
+
+	mutex_lock(&tvf->state_mutex);
+	st = tvf->stats;
+	state = tvf->mig_state;
+	tern_vf_state_mutex_unlock(tvf);
+	seq_printf(m, "state %u\nsave_sessions %llu\nload_sessions %llu\n",
+		   state, st.save_sessions, st.load_sessions);
+	seq_printf(m, "precopy_bytes %llu\nstopcopy_bytes %llu\nloaded_bytes %llu\n",
+		   st.precopy_bytes, st.stopcopy_bytes, st.loaded_bytes);
+	seq_printf(m, "precopy_passes %llu\nfailures %llu\n",
+		   st.precopy_passes, st.failures);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(tern_vf_mig_stats);
+
+/**
+ * tern_vf_mig_debugfs_init() - <debugfs>/tern_vfio_pci/<VF>/migration
+ * @tvf: the VF, with its debugfs directory created
+ *
+ * Counters of finished sessions: bytes per phase, pre-copy passes (times
+ * pre-copy data ran out), failed arcs.
+ */
+void tern_vf_mig_debugfs_init(struct tern_vf *tvf)
+{
+	debugfs_create_file("migration", 0444, tvf->debugfs, tvf,
+			    &tern_vf_mig_stats_fops);
 }
 
 void tern_vf_mig_init(struct tern_vf *tvf)

@@ -8,6 +8,7 @@
  * PF core driver: the guest never reaches the migration controls, which
  * live on the PF.
  */
+#include <linux/debugfs.h>
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/vfio.h>
@@ -15,11 +16,14 @@
 
 #include "tern_vfio.h"
 
+/* <debugfs>/tern_vfio_pci/<VF>/ */
+static struct dentry *tern_vf_debugfs_root;
+
 static int tern_vf_init_dev(struct vfio_device *vdev)
 {
 	struct tern_vf *tvf = tern_vf_from_vdev(vdev);
 	struct pci_dev *pdev = to_pci_dev(vdev->dev);
-	int vf_id;
+	int vf_id, ret;
 
 	tvf->core = tern_core_from_vf(pdev);
 	if (IS_ERR(tvf->core))
@@ -29,13 +33,20 @@ static int tern_vf_init_dev(struct vfio_device *vdev)
 		return vf_id;
 	tvf->vf_index = vf_id;
 	tern_vf_mig_init(tvf);
-	return vfio_pci_core_init_dev(vdev);
+	ret = vfio_pci_core_init_dev(vdev);
+	if (ret)
+		return ret;
+	tvf->debugfs = debugfs_create_dir(pci_name(pdev), tern_vf_debugfs_root);
+	tern_vf_dirty_init(tvf);
+	tern_vf_mig_debugfs_init(tvf);
+	return 0;
 }
 
 static void tern_vf_release_dev(struct vfio_device *vdev)
 {
 	struct tern_vf *tvf = tern_vf_from_vdev(vdev);
 
+	debugfs_remove_recursive(tvf->debugfs);
 	tern_vf_mig_release(tvf);
 	vfio_pci_core_release_dev(vdev);
 }
@@ -63,6 +74,7 @@ static void tern_vf_close_device(struct vfio_device *vdev)
 	struct tern_vf *tvf = tern_vf_from_vdev(vdev);
 
 	tern_vf_mig_reset(tvf);
+	tern_vf_dirty_close(tvf);
 	vfio_pci_core_close_device(vdev);
 	tern_core_vf_put(tvf->core);
 }
@@ -154,7 +166,25 @@ static struct pci_driver tern_vf_driver = {
 	.err_handler = &tern_vf_err_handlers,
 	.driver_managed_dma = true,
 };
-module_pci_driver(tern_vf_driver);
+
+static int __init tern_vf_init(void)
+{
+	int ret;
+
+	tern_vf_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	ret = pci_register_driver(&tern_vf_driver);
+	if (ret)
+		debugfs_remove_recursive(tern_vf_debugfs_root);
+	return ret;
+}
+module_init(tern_vf_init);
+
+static void __exit tern_vf_exit(void)
+{
+	pci_unregister_driver(&tern_vf_driver);
+	debugfs_remove_recursive(tern_vf_debugfs_root);
+}
+module_exit(tern_vf_exit);
 
 MODULE_DESCRIPTION("VFIO variant driver for tern SR-IOV VFs (live migration)");
 MODULE_LICENSE("GPL");

@@ -12,6 +12,7 @@
 
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
+#include <linux/xarray.h>
 #include <linux/vfio_pci_core.h>
 #include <linux/tern/tern_core.h>
 
@@ -38,15 +39,66 @@ struct tern_mig_stats {
 };
 
 /**
+ * struct tern_dirty_stats - DMA logging counters (debugfs)
+ * @starts: logging sessions started
+ * @reports: log_read_and_clear() calls (one per DMA_LOGGING_REPORT)
+ * @reads: DIRTY_READ_CLEAR commands sent
+ * @pages_reported: tracking pages reported dirty
+ * @bitmap_bytes: bitmap buffer memory held now
+ * @carried: tracking pages held back for a later report (see @carry)
+ * @failures: log operations that returned an error
+ */
+struct tern_dirty_stats {
+	u64 starts;
+	u64 reports;
+	u64 reads;
+	u64 pages_reported;
+	u64 bitmap_bytes;
+	u64 carried;
+	u64 failures;
+};
+
+/**
+ * struct tern_dirty_span - one range the firmware tracks
+ * @start: first IOVA, aligned to the tracking page size
+ * @end: IOVA after the range, aligned, below 2^64
+ */
+struct tern_dirty_span {
+	u64 start;
+	u64 end;
+};
+
+/**
  * struct tern_dirty - DMA dirty-page logging state
- * @active: DIRTY_START succeeded and no DIRTY_STOP since
+ * @active: a logging session is on (DIRTY_START succeeded; no log_stop,
+ *	reset, close or ERROR since)
+ * @broken: a DIRTY_READ_CLEAR ended without an answer: bits may be lost,
+ *	so reports fail until logging is restarted
+ * @stop_owed: the firmware may still be tracking (a reset ended the
+ *	session, or DIRTY_STOP failed): DIRTY_STOP goes out at the next log
+ *	operation or at close
  * @page_shift: log2 of the tracking page size
- * @bitmap: PF-owned buffer the firmware reports into
+ * @nranges: entries of @ranges in use
+ * @ranges: the tracked ranges, sorted, disjoint
+ * @bitmap: PF-owned buffer the firmware reports into, sized for the
+ *	largest range and at most one command's bitmap
+ * @carry: tracking pages the device reported and cleared while a report
+ *	covered them only in part; they are reported again until a report
+ *	covers them whole (never a false negative)
+ * @stats: counters
+ * @debugfs: the "dirty" debugfs directory
  */
 struct tern_dirty {
 	bool active;
+	bool broken;
+	bool stop_owed;
 	u32 page_shift;
+	u32 nranges;
+	struct tern_dirty_span ranges[TERN_DIRTY_MAX_RANGES];
 	struct tern_dma_buf *bitmap;
+	struct xarray carry;
+	struct tern_dirty_stats stats;
+	struct dentry *debugfs;
 };
 
 /**
@@ -63,7 +115,7 @@ struct tern_dirty {
  * @deferred_reset: a reset happened while @state_mutex was held elsewhere
  * @dirty: DMA logging state
  * @stats: migration counters
- * @debugfs: this VF's debugfs directory
+ * @debugfs: this VF's debugfs directory (<debugfs>/tern_vfio_pci/<VF>)
  */
 struct tern_vf {
 	struct vfio_pci_core_device core_device;
@@ -97,7 +149,14 @@ static inline struct device *tern_vf_dev(struct tern_vf *tvf)
 extern const struct vfio_migration_ops tern_vf_mig_ops;
 void tern_vf_mig_init(struct tern_vf *tvf);
 void tern_vf_mig_release(struct tern_vf *tvf);
+void tern_vf_mig_debugfs_init(struct tern_vf *tvf);
 void tern_vf_state_mutex_unlock(struct tern_vf *tvf);
 void tern_vf_mig_reset(struct tern_vf *tvf);
+
+/* dirty.c */
+extern const struct vfio_log_ops tern_vf_log_ops;
+void tern_vf_dirty_init(struct tern_vf *tvf);
+void tern_vf_dirty_reset(struct tern_vf *tvf);
+void tern_vf_dirty_close(struct tern_vf *tvf);
 
 #endif /* _TERN_VFIO_H */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Tracepoints of tern-vfio-pci: every migration arc with its outcome and
- * duration.
+ * duration, and the DMA logging sessions (start, each report, stop).
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM tern_vfio
@@ -29,6 +29,59 @@ TRACE_EVENT(tern_vf_arc,
 	    TP_printk("%s %u -> %u err=%d duration_ns=%llu", __get_str(dev),
 		      __entry->from, __entry->to, __entry->err,
 		      __entry->duration_ns)
+);
+
+TRACE_EVENT(tern_vf_dirty_start,
+	    TP_PROTO(struct pci_dev *pdev, u32 nnodes, u32 nranges,
+		     u64 page_size, int err),
+	    TP_ARGS(pdev, nnodes, nranges, page_size, err),
+	    TP_STRUCT__entry(__string(dev, pci_name(pdev))
+			     __field(u32, nnodes)
+			     __field(u32, nranges)
+			     __field(u64, page_size)
+			     __field(int, err)),
+	    TP_fast_assign(__assign_str(dev);
+			   __entry->nnodes = nnodes;
+			   __entry->nranges = nranges;
+			   __entry->page_size = page_size;
+			   __entry->err = err;),
+	    TP_printk("%s ranges=%u programmed=%u page_size=%llu err=%d",
+		      __get_str(dev), __entry->nnodes, __entry->nranges,
+		      __entry->page_size, __entry->err)
+);
+
+TRACE_EVENT(tern_vf_dirty_report,
+	    TP_PROTO(struct pci_dev *pdev, u64 iova, u64 length, u64 pages,
+		     u32 reads, int err, u64 duration_ns),
+	    TP_ARGS(pdev, iova, length, pages, reads, err, duration_ns),
+	    TP_STRUCT__entry(__string(dev, pci_name(pdev))
+			     __field(u64, iova)
+			     __field(u64, length)
+			     __field(u64, pages)
+			     __field(u32, reads)
+			     __field(int, err)
+			     __field(u64, duration_ns)),
+	    TP_fast_assign(__assign_str(dev);
+			   __entry->iova = iova;
+			   __entry->length = length;
+			   __entry->pages = pages;
+			   __entry->reads = reads;
+			   __entry->err = err;
+			   __entry->duration_ns = duration_ns;),
+	    TP_printk("%s iova=0x%llx length=0x%llx dirty_pages=%llu reads=%u err=%d duration_ns=%llu",
+		      __get_str(dev), __entry->iova, __entry->length,
+		      __entry->pages, __entry->reads, __entry->err,
+		      __entry->duration_ns)
+);
+
+TRACE_EVENT(tern_vf_dirty_stop,
+	    TP_PROTO(struct pci_dev *pdev, const char *why),
+	    TP_ARGS(pdev, why),
+	    TP_STRUCT__entry(__string(dev, pci_name(pdev))
+			     __string(why, why)),
+	    TP_fast_assign(__assign_str(dev);
+			   __assign_str(why);),
+	    TP_printk("%s by %s", __get_str(dev), __get_str(why))
 );
 
 #endif /* _TERN_VFIO_TRACE_H */

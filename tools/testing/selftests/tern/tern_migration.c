@@ -708,4 +708,60 @@ TEST_F(mig, close_data_fd_mid_stream)
 	mig_stream_free(&s);
 }
 
+/* One value of <debugfs>/tern_vfio_pci/<VF>/migration, or -1. */
+static long long mig_counter(struct vf *vf, const char *name)
+{
+	char path[128], key[32];
+	long long val, ret = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/debug/tern_vfio_pci/%s/migration", vf->dev.name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%31s %lld", key, &val) == 2)
+		if (!strcmp(key, name))
+			ret = val;
+	fclose(f);
+	return ret;
+}
+
+/* debugfs counts finished sessions and their bytes per phase. */
+TEST_F(mig, debugfs_counters)
+{
+	struct vf *a = &self->vf[0], *b = &self->vf[1];
+	long long saves, stopcopy, loads, loaded, passes;
+	struct mig_stream s = {};
+	int fd;
+
+	saves = mig_counter(a, "save_sessions");
+	stopcopy = mig_counter(a, "stopcopy_bytes");
+	passes = mig_counter(a, "precopy_passes");
+	loads = mig_counter(b, "load_sessions");
+	loaded = mig_counter(b, "loaded_bytes");
+	ASSERT_GE(saves, 0);
+	ASSERT_GE(loads, 0);
+
+	fill_devmem(a, 13);
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_EQ(-ENOMSG, mig_stream_read(fd, &s, 1 << 20));
+	ASSERT_EQ(-ENOMSG, mig_stream_read(fd, &s, 1 << 20));
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	close(fd);
+	mig_stream_free(&s);
+	ASSERT_EQ(passes + 2, mig_counter(a, "precopy_passes"));
+
+	save_stop_copy(_metadata, a, &s);
+	ASSERT_EQ(saves + 2, mig_counter(a, "save_sessions"));
+	ASSERT_EQ(stopcopy + (long long)s.len,
+		  mig_counter(a, "stopcopy_bytes"));
+	ASSERT_EQ(0, load(_metadata, b, s.data, s.len, 1 << 20));
+	ASSERT_EQ(loads + 1, mig_counter(b, "load_sessions"));
+	ASSERT_EQ(loaded + (long long)s.len, mig_counter(b, "loaded_bytes"));
+	mig_stream_free(&s);
+}
+
 TEST_HARNESS_MAIN

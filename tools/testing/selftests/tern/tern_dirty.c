@@ -1,0 +1,740 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * DMA dirty-page logging of tern VFs (VFIO_DEVICE_FEATURE_DMA_LOGGING_*),
+ * driven as a VMM drives it, with the VF's DMA engine (tern_lib) as the
+ * writer: exact reports, page size negotiation, merged ranges, sparse
+ * spans, sub-range and unaligned reports, error paths, reports racing
+ * with DMA, and logging across a PRE_COPY -> STOP_COPY migration.
+ *
+ * The engine writes host memory only in the data area of its DMA arena;
+ * ranges are placed so that exactly the pages a test writes are expected.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+
+#include "kselftest_harness.h"
+#include "tern_lib.h"
+#include "tern_setup.h"
+
+#define PAGE		4096ull
+#define SZ_2M		(2ull << 20)
+#define SZ_1G		(1ull << 30)
+#define DATA_SIZE	(8ull << 20)
+#define DEBUGFS		"/sys/kernel/debug/tern_vfio_pci"
+#define CORE_DEBUGFS	"/sys/kernel/debug/tern_core"
+
+typedef struct vfio_device_feature_dma_logging_range range_t;
+
+FIXTURE(dirty)
+{
+	struct tern_vf vf;
+	bool open;
+	uint8_t *data;		/* DATA_SIZE bytes, 2 MiB aligned */
+	uint64_t iova;		/* IOVA of data */
+};
+
+FIXTURE_VARIANT(dirty)
+{
+	enum vfio_access_path path;
+};
+
+FIXTURE_VARIANT_ADD(dirty, cdev)
+{
+	.path = VFIO_PATH_CDEV,
+};
+
+FIXTURE_VARIANT_ADD(dirty, legacy)
+{
+	.path = VFIO_PATH_LEGACY,
+};
+
+static char vf_bdf[2][16];
+
+FIXTURE_SETUP(dirty)
+{
+	int n = tern_lib_prepare(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, vf_bdf);
+
+	ASSERT_EQ(2, n) TH_LOG("%s", strerror(-n));
+	ASSERT_EQ(0, tern_vf_open(&self->vf, vf_bdf[0], variant->path));
+	self->open = true;
+	ASSERT_EQ(0, tern_engine_start(&self->vf, 64));
+	self->data = tern_dma_alloc(&self->vf, DATA_SIZE, SZ_2M);
+	ASSERT_NE(NULL, self->data);
+	self->iova = tern_iova(&self->vf, self->data);
+}
+
+FIXTURE_TEARDOWN(dirty)
+{
+	if (self->open)
+		tern_vf_close(&self->vf);
+}
+
+/* ---- uAPI helpers ------------------------------------------------------- */
+
+static int log_start(struct tern_vf *vf, const range_t *ranges, int n,
+		     uint64_t *page_size)
+{
+	struct {
+		struct vfio_device_feature feature;
+		struct vfio_device_feature_dma_logging_control control;
+	} __attribute__((packed)) arg = {
+		.feature.argsz = sizeof(arg),
+		.feature.flags = VFIO_DEVICE_FEATURE_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+		.control.page_size = *page_size,
+		.control.num_ranges = n,
+		.control.ranges = (uintptr_t)ranges,
+	};
+
+	if (ioctl(vf->dev.device_fd, VFIO_DEVICE_FEATURE, &arg))
+		return -errno;
+	*page_size = arg.control.page_size;
+	return 0;
+}
+
+static int log_stop(struct tern_vf *vf)
+{
+	struct vfio_device_feature feature = {
+		.argsz = sizeof(feature),
+		.flags = VFIO_DEVICE_FEATURE_SET |
+			 VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+	};
+
+	return ioctl(vf->dev.device_fd, VFIO_DEVICE_FEATURE, &feature) ?
+	       -errno : 0;
+}
+
+/* REPORT into @bitmap, which is cleared first (the kernel only sets bits). */
+static int log_report(struct tern_vf *vf, uint64_t iova, uint64_t length,
+		      uint64_t page_size, uint64_t *bitmap)
+{
+	struct {
+		struct vfio_device_feature feature;
+		struct vfio_device_feature_dma_logging_report report;
+	} __attribute__((packed)) arg = {
+		.feature.argsz = sizeof(arg),
+		.feature.flags = VFIO_DEVICE_FEATURE_GET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+		.report.iova = iova,
+		.report.length = length,
+		.report.page_size = page_size,
+		.report.bitmap = (uintptr_t)bitmap,
+	};
+	uint64_t bits = (length + page_size - 1) / page_size;
+
+	memset(bitmap, 0, (bits + 63) / 64 * 8);
+	return ioctl(vf->dev.device_fd, VFIO_DEVICE_FEATURE, &arg) ?
+	       -errno : 0;
+}
+
+static int log_probe(struct tern_vf *vf)
+{
+	struct vfio_device_feature feature = {
+		.argsz = sizeof(feature),
+		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+			 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+	};
+
+	return ioctl(vf->dev.device_fd, VFIO_DEVICE_FEATURE, &feature) ?
+	       -errno : 0;
+}
+
+/* A counter of <debugfs>/tern_vfio_pci/<VF>/dirty/, or UINT64_MAX. */
+static uint64_t dbg(struct tern_vf *vf, const char *name)
+{
+	char path[256], buf[32];
+
+	snprintf(path, sizeof(path), DEBUGFS "/%s/dirty/%s", vf->dev.name,
+		 name);
+	if (sysfs_read(path, buf, sizeof(buf)))
+		return UINT64_MAX;
+	return strtoull(buf, NULL, 0);
+}
+
+static bool test_bit64(const uint64_t *bm, uint64_t i)
+{
+	return bm[i / 64] >> (i % 64) & 1;
+}
+
+static uint64_t count_bits(const uint64_t *bm, uint64_t nbits)
+{
+	uint64_t i, n = 0;
+
+	for (i = 0; i < nbits; i++)
+		n += test_bit64(bm, i);
+	return n;
+}
+
+static uint64_t *bitmap_new(uint64_t nbits)
+{
+	return calloc((nbits + 63) / 64, 8);
+}
+
+/* ---- engine jobs -------------------------------------------------------- */
+
+/* The engine writes @len bytes at data offset @off. */
+static int dma_write(struct tern_vf *vf, uint64_t iova, uint32_t len)
+{
+	return tern_run(vf, TERN_DESC_OP_FILL, 0, len, 0x5a5aa5a55a5aa5a5ull,
+			iova, NULL);
+}
+
+#define WRITE_AT(off, len) \
+	ASSERT_EQ(TERN_DESC_ST_OK, dma_write(&self->vf, self->iova + (off), (len)))
+
+/*
+ * Several ranges; writes of a few bytes, of a page, across a page boundary;
+ * a checksum and a host -> device-memory copy that only read. The report
+ * holds exactly the written pages; a second report is empty; new writes
+ * show up in the next one.
+ */
+TEST_F(dirty, exact_report)
+{
+	const uint64_t npages = 260;
+	range_t ranges[] = {
+		{ self->iova, 64 * PAGE },
+		{ self->iova + 128 * PAGE, 64 * PAGE },
+		{ self->iova + 256 * PAGE, 4 * PAGE },
+	};
+	static const uint64_t first[] = { 0, 5, 10, 11, 63, 130, 257 };
+	static const uint64_t second[] = { 1, 191, 259 };
+	uint64_t *bm = bitmap_new(npages), psz = PAGE, i, j;
+
+	ASSERT_EQ(0, log_probe(&self->vf));
+	ASSERT_EQ(0, log_start(&self->vf, ranges, 3, &psz));
+	ASSERT_EQ(PAGE, psz);
+	ASSERT_EQ(1, dbg(&self->vf, "starts") > 0);
+
+	WRITE_AT(0, 8);
+	WRITE_AT(5 * PAGE, PAGE);
+	WRITE_AT(10 * PAGE + 4000, 200);	/* pages 10 and 11 */
+	WRITE_AT(63 * PAGE + PAGE - 1, 1);
+	WRITE_AT(130 * PAGE + 17, 100);
+	WRITE_AT(257 * PAGE, PAGE);
+	/* reads only: never logged */
+	ASSERT_EQ(TERN_DESC_ST_OK,
+		  tern_run(&self->vf, TERN_DESC_OP_CHECKSUM, 0, 64 * PAGE,
+			   self->iova, 0, NULL));
+	ASSERT_EQ(TERN_DESC_ST_OK,
+		  tern_run(&self->vf, TERN_DESC_OP_COPY, TERN_DESC_F_DST_DEVMEM,
+			   64 * PAGE, self->iova + 128 * PAGE, 0, NULL));
+
+	/* one report over the whole span, gaps included */
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, npages * PAGE, PAGE, bm));
+	for (i = 0, j = 0; i < npages; i++) {
+		bool want = j < ARRAY_SIZE(first) && first[j] == i;
+
+		ASSERT_EQ(want, test_bit64(bm, i)) TH_LOG("page %lu", (long)i);
+		j += want;
+	}
+	ASSERT_EQ(ARRAY_SIZE(first), count_bits(bm, npages));
+
+	/* read and clear: nothing again */
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, npages * PAGE, PAGE, bm));
+	ASSERT_EQ(0, count_bits(bm, npages));
+
+	for (i = 0; i < ARRAY_SIZE(second); i++)
+		WRITE_AT(second[i] * PAGE + 64, 64);
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, npages * PAGE, PAGE, bm));
+	ASSERT_EQ(ARRAY_SIZE(second), count_bits(bm, npages));
+	for (i = 0; i < ARRAY_SIZE(second); i++)
+		ASSERT_TRUE(test_bit64(bm, second[i]));
+
+	/* a report page of 16 KiB: bit i covers pages 4i .. 4i + 3 */
+	WRITE_AT(9 * PAGE, 8);
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, 64 * PAGE, 4 * PAGE, bm));
+	ASSERT_EQ(1, count_bits(bm, 16));
+	ASSERT_TRUE(test_bit64(bm, 2));
+
+	ASSERT_EQ(0, log_stop(&self->vf));
+	ASSERT_EQ(0, dbg(&self->vf, "bitmap_bytes"));
+	free(bm);
+}
+
+/*
+ * The device tracks at 4 KiB, 2 MiB and 1 GiB: the driver answers with the
+ * nearest (in powers of two, the smaller on a tie), and then tracks at it.
+ */
+TEST_F(dirty, page_size_negotiation)
+{
+	static const struct {
+		uint64_t ask, get;
+	} cases[] = {
+		{ 4096, 4096 }, { 8192, 4096 }, { 64 << 10, 4096 },
+		{ 512 << 10, SZ_2M }, { 1 << 20, SZ_2M }, { SZ_2M, SZ_2M },
+		{ 32 << 20, SZ_2M }, { 64 << 20, SZ_1G }, { SZ_1G, SZ_1G },
+		{ 4 * SZ_1G, SZ_1G },
+	};
+	range_t far = { 4 * SZ_1G, 4 * SZ_1G };
+	range_t two_m = { self->iova, SZ_2M };
+	uint64_t *bm = bitmap_new(512), psz;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		psz = cases[i].ask;
+		ASSERT_EQ(0, log_start(&self->vf, &far, 1, &psz));
+		ASSERT_EQ(cases[i].get, psz) TH_LOG("asked %lu",
+						     (long)cases[i].ask);
+		ASSERT_EQ(0, log_stop(&self->vf));
+	}
+
+	/* tracking at 2 MiB: one byte written dirties the whole 2 MiB */
+	psz = 1 << 20;
+	ASSERT_EQ(0, log_start(&self->vf, &two_m, 1, &psz));
+	ASSERT_EQ(SZ_2M, psz);
+	WRITE_AT(300 * PAGE, 1);
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, SZ_2M, PAGE, bm));
+	ASSERT_EQ(512, count_bits(bm, 512));
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, SZ_2M, PAGE, bm));
+	ASSERT_EQ(0, count_bits(bm, 512));
+	ASSERT_EQ(0, log_stop(&self->vf));
+	free(bm);
+}
+
+/*
+ * More ranges than the device tracks (8): the driver merges them, so every
+ * write into any of them is still reported. With 8 ranges nothing is
+ * merged and a write into a gap is not reported.
+ */
+TEST_F(dirty, more_ranges_than_supported)
+{
+	const int nranges = 13;
+	range_t ranges[13];
+	uint64_t *bm = bitmap_new(1024), psz = PAGE;
+	int i;
+
+	/* range i: 2 pages at page 40 * i + i (gaps of different sizes) */
+	for (i = 0; i < nranges; i++) {
+		ranges[i].iova = self->iova + (40ull * i + i) * PAGE;
+		ranges[i].length = 2 * PAGE;
+	}
+	ASSERT_EQ(0, log_start(&self->vf, ranges, TERN_DIRTY_MAX_RANGES, &psz));
+	WRITE_AT(20 * PAGE, 8);			/* a gap */
+	WRITE_AT(41 * PAGE, 8);			/* range 1 */
+	/* the span: range 0 to the end of range 7 */
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, 289 * PAGE, PAGE, bm));
+	ASSERT_EQ(1, count_bits(bm, 289));
+	ASSERT_TRUE(test_bit64(bm, 41));
+	ASSERT_EQ(0, log_stop(&self->vf));
+
+	ASSERT_EQ(0, log_start(&self->vf, ranges, nranges, &psz));
+	ASSERT_EQ(PAGE, psz);
+	for (i = 0; i < nranges; i++)
+		WRITE_AT((40ull * i + i + (i & 1)) * PAGE, 8);
+	for (i = 0; i < nranges; i++) {
+		uint64_t page = 40ull * i + i + (i & 1);
+
+		/* each range on its own: its page is there */
+		ASSERT_EQ(0, log_report(&self->vf, ranges[i].iova, 2 * PAGE,
+					PAGE, bm));
+		ASSERT_EQ(1, count_bits(bm, 2)) TH_LOG("range %d", i);
+		ASSERT_TRUE(test_bit64(bm, page - (40ull * i + i)));
+	}
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, 494 * PAGE, PAGE, bm));
+	ASSERT_EQ(0, count_bits(bm, 494));
+	ASSERT_EQ(0, log_stop(&self->vf));
+	free(bm);
+}
+
+/*
+ * Two ranges 64 GiB apart cost the kernel no more than two adjacent ones,
+ * and a report over the whole span reads the ranges, not the gap. One
+ * 64 GiB range is read in chunks of one command's bitmap (1 MiB, 2^23
+ * pages) through a buffer of that size.
+ */
+TEST_F(dirty, large_sparse_span)
+{
+	const uint64_t gap = 64 * SZ_1G;
+	range_t sparse[] = {
+		{ self->iova, 16 * PAGE },
+		{ self->iova + gap, SZ_2M },
+	};
+	range_t big = { self->iova, gap };
+	const uint64_t span = gap + SZ_2M, nbits = span / PAGE;
+	uint64_t *bm = bitmap_new(nbits), psz = PAGE, reads;
+
+	ASSERT_NE(NULL, bm);
+	ASSERT_EQ(0, log_start(&self->vf, sparse, 2, &psz));
+	/* 2 MiB at 4 KiB pages: 64 bytes of bitmap, one page of buffer */
+	ASSERT_EQ(PAGE, dbg(&self->vf, "bitmap_bytes"));
+	WRITE_AT(3 * PAGE, 8);
+	WRITE_AT(15 * PAGE, 8);
+	reads = dbg(&self->vf, "reads");
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, span, PAGE, bm));
+	ASSERT_EQ(reads + 2, dbg(&self->vf, "reads"));
+	ASSERT_EQ(2, count_bits(bm, nbits));
+	ASSERT_TRUE(test_bit64(bm, 3));
+	ASSERT_TRUE(test_bit64(bm, 15));
+	ASSERT_EQ(0, log_stop(&self->vf));
+
+	ASSERT_EQ(0, log_start(&self->vf, &big, 1, &psz));
+	ASSERT_EQ(1 << 20, dbg(&self->vf, "bitmap_bytes"));
+	WRITE_AT(DATA_SIZE - 8, 8);
+	reads = dbg(&self->vf, "reads");
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, gap, PAGE, bm));
+	ASSERT_EQ(reads + gap / PAGE / (8 << 20), dbg(&self->vf, "reads"));
+	ASSERT_EQ(1, count_bits(bm, gap / PAGE));
+	ASSERT_TRUE(test_bit64(bm, DATA_SIZE / PAGE - 1));
+	ASSERT_EQ(0, log_stop(&self->vf));
+	free(bm);
+}
+
+/*
+ * A report of a sub-range reads and clears that sub-range only. A report
+ * that covers a tracking page in part sets the covered bits and keeps the
+ * page for later reports, until one covers it whole.
+ */
+TEST_F(dirty, sub_range_and_unaligned)
+{
+	range_t r = { self->iova, SZ_2M };
+	uint64_t *bm = bitmap_new(512), psz = PAGE;
+
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	WRITE_AT(2 * PAGE, 8);
+	WRITE_AT(7 * PAGE, 8);
+	WRITE_AT(40 * PAGE, 8);
+	ASSERT_EQ(0, log_report(&self->vf, self->iova + 4 * PAGE, 8 * PAGE,
+				PAGE, bm));
+	ASSERT_EQ(1, count_bits(bm, 8));
+	ASSERT_TRUE(test_bit64(bm, 3));
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, 64 * PAGE, PAGE, bm));
+	ASSERT_EQ(2, count_bits(bm, 64));
+	ASSERT_TRUE(test_bit64(bm, 2));
+	ASSERT_TRUE(test_bit64(bm, 40));
+
+	/*
+	 * Unaligned: bit i covers [base + i * 4K, base + (i + 1) * 4K) with
+	 * base 512 bytes into page 20: page 20 meets bit 0 and lies partly
+	 * before the report, page 23 meets bit 2 and lies partly beyond it.
+	 */
+	WRITE_AT(20 * PAGE, 8);
+	WRITE_AT(23 * PAGE + 2048, 8);
+	ASSERT_EQ(0, log_report(&self->vf, self->iova + 20 * PAGE + 512,
+				3 * PAGE, PAGE, bm));
+	ASSERT_EQ(2, count_bits(bm, 3));
+	ASSERT_TRUE(test_bit64(bm, 0));
+	ASSERT_TRUE(test_bit64(bm, 2));
+	ASSERT_EQ(2, dbg(&self->vf, "carried"));
+	/* the parts not yet reported are not lost */
+	ASSERT_EQ(0, log_report(&self->vf, self->iova + 16 * PAGE, 16 * PAGE,
+				PAGE, bm));
+	ASSERT_EQ(2, count_bits(bm, 16));
+	ASSERT_TRUE(test_bit64(bm, 4));
+	ASSERT_TRUE(test_bit64(bm, 7));
+	ASSERT_EQ(0, dbg(&self->vf, "carried"));
+	ASSERT_EQ(0, log_report(&self->vf, self->iova + 16 * PAGE, 16 * PAGE,
+				PAGE, bm));
+	ASSERT_EQ(0, count_bits(bm, 16));
+	ASSERT_EQ(0, log_stop(&self->vf));
+
+	/* tracking at 2 MiB, reported at 4 KiB in two halves */
+	psz = SZ_2M;
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	ASSERT_EQ(SZ_2M, psz);
+	WRITE_AT(400 * PAGE, 8);
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, SZ_2M / 2, PAGE, bm));
+	ASSERT_EQ(256, count_bits(bm, 256));
+	ASSERT_EQ(0, log_report(&self->vf, self->iova + SZ_2M / 2, SZ_2M / 2,
+				PAGE, bm));
+	ASSERT_EQ(256, count_bits(bm, 256));
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, SZ_2M, PAGE, bm));
+	ASSERT_EQ(512, count_bits(bm, 512));
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, SZ_2M, PAGE, bm));
+	ASSERT_EQ(0, count_bits(bm, 512));
+	ASSERT_EQ(0, log_stop(&self->vf));
+	free(bm);
+}
+
+static int set_fail_cmd(const char *opcode, const char *probability)
+{
+	int ret = sysfs_write(CORE_DEBUGFS "/fail_cmd/verbose", "0");
+
+	if (!ret)
+		ret = sysfs_write(CORE_DEBUGFS "/fail_cmd_opcode", opcode);
+	if (!ret)
+		ret = sysfs_write(CORE_DEBUGFS "/fail_cmd/times", "1");
+	if (!ret)
+		ret = sysfs_write(CORE_DEBUGFS "/fail_cmd/probability",
+				  probability);
+	return ret;
+}
+
+/* The errnos of the uAPI and of the vfio core, and failed commands. */
+TEST_F(dirty, errnos)
+{
+	range_t r = { self->iova, 64 * PAGE };
+	range_t overlap[] = { { self->iova, 2 * PAGE }, { self->iova + PAGE, PAGE } };
+	range_t top = { -PAGE, PAGE };
+	uint64_t *bm = bitmap_new(128), psz = PAGE;
+
+	ASSERT_EQ(-EINVAL, log_report(&self->vf, self->iova, PAGE, PAGE, bm));
+	ASSERT_EQ(0, log_stop(&self->vf));	/* stop when stopped: fine */
+	ASSERT_EQ(-EINVAL, log_start(&self->vf, &r, 0, &psz));
+	ASSERT_EQ(-EINVAL, log_start(&self->vf, overlap, 2, &psz));
+	ASSERT_EQ(-EOVERFLOW, log_start(&self->vf, &top, 1, &psz));
+
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	ASSERT_EQ(-EINVAL, log_start(&self->vf, &r, 1, &psz));
+	/* outside the tracked ranges */
+	ASSERT_EQ(-EINVAL, log_report(&self->vf, self->iova + 64 * PAGE, PAGE,
+				      PAGE, bm));
+	ASSERT_EQ(-EINVAL, log_report(&self->vf, self->iova - PAGE, 2 * PAGE,
+				      PAGE, bm));
+	ASSERT_EQ(-EINVAL, log_report(&self->vf, self->iova, 128 * PAGE,
+				      PAGE, bm));
+
+	/* a failed DIRTY_READ_CLEAR fails the report and loses nothing */
+	WRITE_AT(6 * PAGE, 8);
+	ASSERT_EQ(0, set_fail_cmd("0x31", "100"));
+	ASSERT_EQ(-EIO, log_report(&self->vf, self->iova, 64 * PAGE, PAGE, bm));
+	ASSERT_EQ(0, set_fail_cmd("0xff", "0"));
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, 64 * PAGE, PAGE, bm));
+	ASSERT_EQ(1, count_bits(bm, 64));
+	ASSERT_TRUE(test_bit64(bm, 6));
+
+	/* a failed DIRTY_STOP is owed and paid before the next start */
+	ASSERT_EQ(0, set_fail_cmd("0x32", "100"));
+	ASSERT_EQ(-EIO, log_stop(&self->vf));
+	ASSERT_EQ(0, set_fail_cmd("0xff", "0"));
+	ASSERT_EQ(-EINVAL, log_report(&self->vf, self->iova, PAGE, PAGE, bm));
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	ASSERT_EQ(0, log_stop(&self->vf));
+	free(bm);
+}
+
+/* A reset ends logging: reports fail until it is started again. */
+TEST_F(dirty, reset_while_logging)
+{
+	range_t r = { self->iova, 64 * PAGE };
+	uint64_t *bm = bitmap_new(64), psz = PAGE;
+
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	WRITE_AT(PAGE, 8);
+	ASSERT_NE(0, dbg(&self->vf, "bitmap_bytes"));
+	ASSERT_EQ(0, ioctl(self->vf.dev.device_fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, dbg(&self->vf, "bitmap_bytes"));
+	ASSERT_EQ(-EINVAL, log_report(&self->vf, self->iova, 64 * PAGE, PAGE,
+				      bm));
+
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, 64 * PAGE, PAGE, bm));
+	ASSERT_EQ(0, count_bits(bm, 64));
+	/* the reset disabled the engine */
+	ASSERT_EQ(0, tern_engine_start(&self->vf, 64));
+	WRITE_AT(2 * PAGE, 8);
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, 64 * PAGE, PAGE, bm));
+	ASSERT_EQ(1, count_bits(bm, 64));
+	ASSERT_TRUE(test_bit64(bm, 2));
+	ASSERT_EQ(0, log_stop(&self->vf));
+	free(bm);
+}
+
+/* Closing the device ends logging and frees its memory. */
+TEST_F(dirty, close_while_logging)
+{
+	range_t r = { self->iova, 64 * PAGE };
+	uint64_t *bm = bitmap_new(64), psz = PAGE;
+
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	WRITE_AT(PAGE, 8);
+	tern_vf_close(&self->vf);
+	self->open = false;
+	ASSERT_EQ(0, tern_vf_open(&self->vf, vf_bdf[0], variant->path));
+	self->open = true;
+	ASSERT_EQ(0, dbg(&self->vf, "bitmap_bytes"));
+	ASSERT_EQ(-EINVAL, log_report(&self->vf, self->iova, 64 * PAGE, PAGE,
+				      bm));
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, 64 * PAGE, PAGE, bm));
+	ASSERT_EQ(0, count_bits(bm, 64));
+	ASSERT_EQ(0, log_stop(&self->vf));
+	free(bm);
+}
+
+/* In ERROR the log is worth nothing: reports and starts fail with -EIO. */
+TEST_F(dirty, error_state_ends_logging)
+{
+	range_t r = { self->iova, 64 * PAGE };
+	uint64_t *bm = bitmap_new(64), psz = PAGE;
+	int fd;
+
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	/* RESUMING -> STOP without a stream fails into ERROR */
+	ASSERT_EQ(0, vfio_mig_set_state(&self->vf.dev,
+					VFIO_DEVICE_STATE_RESUMING, &fd));
+	ASSERT_NE(0, vfio_mig_set_state(&self->vf.dev, VFIO_DEVICE_STATE_STOP,
+					NULL));
+	close(fd);
+	ASSERT_EQ(-EIO, log_report(&self->vf, self->iova, 64 * PAGE, PAGE, bm));
+	ASSERT_EQ(0, dbg(&self->vf, "bitmap_bytes"));
+	ASSERT_EQ(-EIO, log_start(&self->vf, &r, 1, &psz));
+	ASSERT_EQ(0, log_stop(&self->vf));
+	ASSERT_EQ(0, ioctl(self->vf.dev.device_fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	ASSERT_EQ(0, log_stop(&self->vf));
+	free(bm);
+}
+
+struct reporter {
+	struct tern_vf *vf;
+	uint64_t iova, npages;
+	uint64_t *sum;		/* union of all reports */
+	int stop;
+	int reports;
+	int err;
+};
+
+static void *report_loop(void *p)
+{
+	struct reporter *r = p;
+	uint64_t *bm = bitmap_new(r->npages), i;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		r->err = log_report(r->vf, r->iova, r->npages * PAGE, PAGE, bm);
+		if (r->err)
+			break;
+		for (i = 0; i < (r->npages + 63) / 64; i++)
+			r->sum[i] |= bm[i];
+		__atomic_add_fetch(&r->reports, 1, __ATOMIC_RELEASE);
+	}
+	free(bm);
+	return NULL;
+}
+
+/*
+ * Reports in a loop while the engine writes: every page written appears
+ * in some report, counting a final report after the engine is idle.
+ */
+TEST_F(dirty, report_races_with_dma)
+{
+	const uint64_t npages = 512;
+	range_t r = { self->iova, npages * PAGE };
+	struct reporter rep = {
+		.vf = &self->vf, .iova = self->iova, .npages = npages,
+		.sum = bitmap_new(npages),
+	};
+	uint64_t *bm = bitmap_new(npages), *want = bitmap_new(npages), psz = PAGE;
+	struct tern_desc_cpl cpl;
+	pthread_t t;
+	int b, j, seen;
+
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	ASSERT_EQ(0, pthread_create(&t, NULL, report_loop, &rep));
+	for (b = 0; b < 16; b++) {
+		/* let a report run between batches: the two interleave */
+		seen = __atomic_load_n(&rep.reports, __ATOMIC_ACQUIRE);
+		while (__atomic_load_n(&rep.reports, __ATOMIC_ACQUIRE) == seen &&
+		       !rep.err)
+			sched_yield();
+		for (j = 0; j < 16; j++) {
+			uint64_t page = (b * 16 + j) * 97 % npages;
+
+			want[page / 64] |= 1ull << (page % 64);
+			ASSERT_EQ(0, tern_queue(&self->vf, TERN_DESC_OP_FILL,
+						j == 15 ? TERN_DESC_F_INTR : 0,
+						64, b, self->iova + page * PAGE,
+						j));
+		}
+		tern_doorbell(&self->vf);
+		for (j = 0; j < 16; j++) {
+			ASSERT_EQ(0, tern_reap(&self->vf, &cpl,
+					       TERN_LIB_TIMEOUT_MS));
+			ASSERT_EQ(TERN_DESC_ST_OK, le16toh(cpl.status));
+		}
+	}
+	__atomic_store_n(&rep.stop, 1, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_EQ(0, rep.err);
+	ASSERT_GE(rep.reports, 16);
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, npages * PAGE, PAGE, bm));
+	for (j = 0; j < (int)(npages / 64); j++)
+		ASSERT_EQ(want[j], rep.sum[j] | bm[j]) TH_LOG("word %d", j);
+	ASSERT_EQ(0, log_stop(&self->vf));
+	free(bm);
+	free(want);
+	free(rep.sum);
+}
+
+/*
+ * Logging stays on across PRE_COPY -> STOP_COPY while the VF keeps
+ * writing: the union of the reports is exactly what the VF wrote. Jobs
+ * queued just before the quiesce either ran (and are reported) or are
+ * parked until RUNNING (and are reported then).
+ */
+TEST_F(dirty, logging_across_migration)
+{
+	const uint64_t npages = 256;
+	range_t r = { self->iova, npages * PAGE };
+	uint64_t *bm = bitmap_new(npages), *sum = bitmap_new(npages);
+	uint64_t *want = bitmap_new(npages), psz = PAGE, page, i;
+	struct mig_stream s = {};
+	struct tern_desc_cpl cpl;
+	int fd, pass, ret, queued = 0, done;
+
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->vf.dev,
+					VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	for (pass = 0; pass < 4; pass++) {
+		for (i = 0; i < 8; i++) {
+			page = (pass * 8 + i) * 37 % npages;
+			want[page / 64] |= 1ull << (page % 64);
+			WRITE_AT(page * PAGE, 16);
+		}
+		ret = mig_stream_read(fd, &s, 1 << 20);
+		ASSERT_EQ(-ENOMSG, ret);
+		ASSERT_EQ(0, log_report(&self->vf, self->iova, npages * PAGE,
+					PAGE, bm));
+		for (i = 0; i < npages / 64; i++)
+			sum[i] |= bm[i];
+	}
+	/* in flight at the quiesce */
+	for (i = 0; i < 8; i++) {
+		page = 200 + i;
+		ASSERT_EQ(0, tern_queue(&self->vf, TERN_DESC_OP_FILL, 0, 8, i,
+					self->iova + page * PAGE, i));
+		queued++;
+	}
+	tern_doorbell(&self->vf);
+	ASSERT_EQ(0, vfio_mig_set_state(&self->vf.dev,
+					VFIO_DEVICE_STATE_STOP_COPY, NULL));
+	ASSERT_EQ(0, mig_stream_read(fd, &s, 1 << 20));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->vf.dev, VFIO_DEVICE_STATE_STOP,
+					NULL));
+	close(fd);
+	for (done = 0; done < queued && !tern_reap(&self->vf, &cpl, 0); done++) {
+		page = 200 + le64toh(cpl.cookie);
+		want[page / 64] |= 1ull << (page % 64);
+	}
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, npages * PAGE, PAGE, bm));
+	for (i = 0; i < npages / 64; i++) {
+		ASSERT_EQ(want[i], sum[i] | bm[i]) TH_LOG("word %lu", (long)i);
+		sum[i] |= bm[i];
+	}
+
+	/* parked jobs run at RUNNING; their writes are logged then */
+	ASSERT_EQ(0, vfio_mig_set_state(&self->vf.dev,
+					VFIO_DEVICE_STATE_RUNNING, NULL));
+	for (; done < queued; done++) {
+		ASSERT_EQ(0, tern_reap(&self->vf, &cpl, TERN_LIB_TIMEOUT_MS));
+		page = 200 + le64toh(cpl.cookie);
+		want[page / 64] |= 1ull << (page % 64);
+	}
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, npages * PAGE, PAGE, bm));
+	for (i = 0; i < npages / 64; i++)
+		sum[i] |= bm[i];
+	for (i = 0; i < npages / 64; i++)
+		ASSERT_EQ(want[i], sum[i]) TH_LOG("word %lu", (long)i);
+	ASSERT_EQ(0, log_stop(&self->vf));
+	mig_stream_free(&s);
+	free(bm);
+	free(sum);
+	free(want);
+}
+
+TEST_HARNESS_MAIN
