@@ -5,10 +5,11 @@
  * The state machine walks vfio_mig_get_next_state() one arc at a time; each
  * arc is one or two firmware commands. The save file streams what the
  * firmware produces (SAVE_READ into one PF-owned chunk buffer, copied out
- * to read()); the resume file gathers write()s into one chunk buffer and
- * feeds it to LOAD_WRITE. The kernel holds at most one chunk per file,
- * whatever the device state size. The stream is the device's own format
- * (framing and CRCs): this driver never interprets it.
+ * to read(), and refilled in the background once drained); the resume
+ * file gathers write()s into one chunk buffer and feeds it to LOAD_WRITE.
+ * The kernel holds at most one chunk per file, whatever the device state
+ * size. The stream is the device's own format (framing and CRCs): this
+ * driver never interprets it.
  */
 #include <linux/anon_inodes.h>
 #include <linux/debugfs.h>
@@ -24,10 +25,10 @@
 #define CREATE_TRACE_POINTS
 #include "trace.h"
 
-static unsigned int chunk_kb = 256;
+static unsigned int chunk_kb = 1024;
 module_param(chunk_kb, uint, 0644);
 MODULE_PARM_DESC(chunk_kb,
-		 "Migration data buffer per open save or resume file, KiB (4..1024, default 256)");
+		 "Migration data buffer per open save or resume file, KiB (4..1024, default 1024)");
 
 /* how often poll() on a save file rechecks for new pre-copy data */
 #define TERN_POLL_RECHECK_MS	10
@@ -50,8 +51,10 @@ MODULE_PARM_DESC(chunk_kb,
  * @precopy_bytes: save: bytes read before the VF was frozen
  * @precopy_passes: save: times the pre-copy data ran out (-ENOMSG)
  * @error: resume: sticky error of a failed LOAD_WRITE
+ * @prefetch_err: save: error of the last background fill, for read()
  * @poll_wait: poll() sleepers
  * @poll_recheck: wakes poll() sleepers to ask the firmware again
+ * @prefetch: save: refills the drained buffer while userspace is busy
  */
 struct tern_mig_file {
 	struct file *filp;
@@ -69,8 +72,10 @@ struct tern_mig_file {
 	u64 precopy_bytes;
 	u64 precopy_passes;
 	int error;
+	int prefetch_err;
 	wait_queue_head_t poll_wait;
 	struct delayed_work poll_recheck;
+	struct work_struct prefetch;
 };
 
 static size_t tern_chunk_size(void)
@@ -112,7 +117,10 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 		ret = -ENODEV;
 		goto out;
 	}
-	while (done < len) {
+	/* a background fill that failed reports here, once */
+	ret = migf->prefetch_err;
+	migf->prefetch_err = 0;
+	while (!ret && done < len) {
 		size_t n;
 
 		if (migf->buf_off == migf->buf_len) {
@@ -143,9 +151,32 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 			migf->precopy_bytes += n;
 		done += n;
 	}
+	/*
+	 * Refill the drained buffer while userspace sends what it got, so the
+	 * next read() rarely waits for the firmware.
+	 */
+	if (done && migf->buf_off == migf->buf_len && !migf->end)
+		queue_work(system_unbound_wq, &migf->prefetch);
 out:
 	mutex_unlock(&migf->lock);
 	return done ? done : ret;
+}
+
+static void tern_save_prefetch(struct work_struct *work)
+{
+	struct tern_mig_file *migf = container_of(work, struct tern_mig_file,
+						  prefetch);
+	int ret;
+
+	mutex_lock(&migf->lock);
+	/* read() may have refilled or consumed meanwhile: only a dry buffer */
+	if (!READ_ONCE(migf->disabled) && migf->buf &&
+	    migf->buf_off == migf->buf_len && !migf->end) {
+		ret = tern_save_fill(migf);
+		if (ret)
+			migf->prefetch_err = ret;
+	}
+	mutex_unlock(&migf->lock);
 }
 
 static __poll_t tern_save_poll(struct file *filp, poll_table *wait)
@@ -293,6 +324,7 @@ static int tern_mig_file_release(struct inode *inode, struct file *filp)
 	struct tern_mig_file *migf = filp->private_data;
 
 	cancel_delayed_work_sync(&migf->poll_recheck);
+	cancel_work_sync(&migf->prefetch);
 	tern_core_buf_free(migf->buf);
 	mutex_destroy(&migf->lock);
 	put_device(&migf->tvf->core_device.vdev.device);
@@ -345,6 +377,7 @@ static struct tern_mig_file *tern_mig_file_create(struct tern_vf *tvf,
 	mutex_init(&migf->lock);
 	init_waitqueue_head(&migf->poll_wait);
 	INIT_DELAYED_WORK(&migf->poll_recheck, tern_poll_recheck);
+	INIT_WORK(&migf->prefetch, tern_save_prefetch);
 	migf->saving = saving;
 	migf->tvf = tvf;
 	/* the file may outlive the device's registration */
@@ -368,6 +401,7 @@ static void tern_mig_file_disable(struct tern_mig_file **slot)
 	mutex_unlock(&migf->lock);
 	wake_up_interruptible(&migf->poll_wait);
 	cancel_delayed_work_sync(&migf->poll_recheck);
+	cancel_work_sync(&migf->prefetch);
 	fput(migf->filp);
 	*slot = NULL;
 }
