@@ -50,10 +50,11 @@ def main(tap_path, console_path, extra_path=None):
     for raw in lines:
         line = raw.rstrip("\r")
         if line.startswith("TERN-RIG: run "):
-            current, plan, seen, bin_failed = line.split()[2], None, 0, 0
+            current = line[len("TERN-RIG: run "):].strip()
+            plan, seen, bin_failed = None, 0, 0
             continue
         if line.startswith("TERN-RIG: exit "):
-            _, _, name, rc = line.split()
+            name, rc = line[len("TERN-RIG: exit "):].strip().rsplit(" ", 1)
             if plan is None:
                 fail(f"{name}: no TAP plan (crashed before starting?)")
             elif seen < plan:

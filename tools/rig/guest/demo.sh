@@ -15,18 +15,18 @@ for bdf in $vfs; do
 	say "  VF $bdf, IOMMU group $(basename "$(readlink /sys/bus/pci/devices/$bdf/iommu_group)"), $(( $(stat -c %s /sys/bus/pci/devices/$bdf/resource2) >> 20 )) MiB device memory"
 done
 
-migrate() {	# migrate TITLE ARGS...
-	title=$1
-	shift
+migrate() {	# migrate NAME TITLE ARGS...
+	name=$1 title=$2
+	shift 2
 	say ""
 	say "$title"
-	run_cmd_test "$title" sh -c "/tests/tern-migrate $* > /tmp/out 2>&1"
+	run_cmd_test "$name" sh -c "/tests/tern-migrate $* > /tmp/out 2>&1"
 	tr '\r' '\n' < /tmp/out | grep -v '^$' | sed 's/^/DEMO:   /'
 }
 
-migrate "VF $1 -> VF $2 with pre-copy, source rewriting 8 pages/ms" \
+migrate pre-copy "VF $1 -> VF $2 with pre-copy, source rewriting 8 pages/ms" \
 	--fill 1 --workload 8 --verify "$1" "$2"
-migrate "VF $1 -> VF $2 stop-copy only (no pre-copy)" \
+migrate stop-copy "VF $1 -> VF $2 stop-copy only (no pre-copy)" \
 	--no-precopy --fill 2 --verify "$1" "$2"
 say ""
 say "With pre-copy only the pages changed since the last pass travel while"
