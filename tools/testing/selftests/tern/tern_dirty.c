@@ -80,57 +80,44 @@ FIXTURE_TEARDOWN(dirty)
 static int log_start(struct tern_vf *vf, const range_t *ranges, int n,
 		     uint64_t *page_size)
 {
-	struct {
-		struct vfio_device_feature feature;
-		struct vfio_device_feature_dma_logging_control control;
-	} __attribute__((packed)) arg = {
-		.feature.argsz = sizeof(arg),
-		.feature.flags = VFIO_DEVICE_FEATURE_SET |
-				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
-		.control.page_size = *page_size,
-		.control.num_ranges = n,
-		.control.ranges = (uintptr_t)ranges,
+	struct vfio_device_feature_dma_logging_control control = {
+		.page_size = *page_size,
+		.num_ranges = n,
+		.ranges = (uintptr_t)ranges,
 	};
+	int ret;
 
-	if (ioctl(vf->dev.device_fd, VFIO_DEVICE_FEATURE, &arg))
-		return -errno;
-	*page_size = arg.control.page_size;
-	return 0;
+	ret = vfio_device_feature(&vf->dev, VFIO_DEVICE_FEATURE_SET |
+				  VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+				  &control, sizeof(control));
+	if (!ret)
+		*page_size = control.page_size;
+	return ret;
 }
 
 static int log_stop(struct tern_vf *vf)
 {
-	struct vfio_device_feature feature = {
-		.argsz = sizeof(feature),
-		.flags = VFIO_DEVICE_FEATURE_SET |
-			 VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
-	};
-
-	return ioctl(vf->dev.device_fd, VFIO_DEVICE_FEATURE, &feature) ?
-	       -errno : 0;
+	return vfio_device_feature(&vf->dev, VFIO_DEVICE_FEATURE_SET |
+				   VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+				   NULL, 0);
 }
 
 /* REPORT into @bitmap, which is cleared first (the kernel only sets bits). */
 static int log_report(struct tern_vf *vf, uint64_t iova, uint64_t length,
 		      uint64_t page_size, uint64_t *bitmap)
 {
-	struct {
-		struct vfio_device_feature feature;
-		struct vfio_device_feature_dma_logging_report report;
-	} __attribute__((packed)) arg = {
-		.feature.argsz = sizeof(arg),
-		.feature.flags = VFIO_DEVICE_FEATURE_GET |
-				 VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
-		.report.iova = iova,
-		.report.length = length,
-		.report.page_size = page_size,
-		.report.bitmap = (uintptr_t)bitmap,
+	struct vfio_device_feature_dma_logging_report report = {
+		.iova = iova,
+		.length = length,
+		.page_size = page_size,
+		.bitmap = (uintptr_t)bitmap,
 	};
 	uint64_t bits = (length + page_size - 1) / page_size;
 
 	memset(bitmap, 0, (bits + 63) / 64 * 8);
-	return ioctl(vf->dev.device_fd, VFIO_DEVICE_FEATURE, &arg) ?
-	       -errno : 0;
+	return vfio_device_feature(&vf->dev, VFIO_DEVICE_FEATURE_GET |
+				   VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+				   &report, sizeof(report));
 }
 
 static int log_probe(struct tern_vf *vf)

@@ -464,26 +464,23 @@ TEST_F(mig, precopy_info_only_in_pre_copy)
  */
 TEST_F(mig, mig_data_size)
 {
-	struct {
-		struct vfio_device_feature feature;
-		struct vfio_device_feature_mig_data_size size;
-	} __attribute__((packed)) arg = {
-		.feature.argsz = sizeof(arg),
-		.feature.flags = VFIO_DEVICE_FEATURE_GET |
-				 VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
-	};
+	const uint32_t get_size = VFIO_DEVICE_FEATURE_GET |
+				  VFIO_DEVICE_FEATURE_MIG_DATA_SIZE;
+	struct vfio_device_feature_mig_data_size size = {};
 	struct vf *a = &self->vf[0];
 	struct mig_stream s = {};
 
 	ASSERT_EQ(0, device_reset(&a->dev));
-	ASSERT_EQ(0, ioctl(a->dev.device_fd, VFIO_DEVICE_FEATURE, &arg));
-	ASSERT_LT(arg.size.stop_copy_length, a->devmem_size / 64);
+	ASSERT_EQ(0, vfio_device_feature(&a->dev, get_size, &size,
+					 sizeof(size)));
+	ASSERT_LT(size.stop_copy_length, a->devmem_size / 64);
 	fill_devmem(a, 8);
-	ASSERT_EQ(0, ioctl(a->dev.device_fd, VFIO_DEVICE_FEATURE, &arg));
-	ASSERT_GE(arg.size.stop_copy_length, a->devmem_size);
+	ASSERT_EQ(0, vfio_device_feature(&a->dev, get_size, &size,
+					 sizeof(size)));
+	ASSERT_GE(size.stop_copy_length, a->devmem_size);
 	save_stop_copy(_metadata, a, &s);
 	/* the estimate taken while running is the stream a stop-copy sent */
-	ASSERT_EQ(arg.size.stop_copy_length, s.len);
+	ASSERT_EQ(size.stop_copy_length, s.len);
 	mig_stream_free(&s);
 }
 

@@ -458,63 +458,69 @@ uint64_t vfio_eventfd_wait(int efd, int timeout_ms)
 	return count;
 }
 
+int vfio_device_feature(struct vfio_dev *dev, uint32_t flags, void *data,
+			size_t size)
+{
+	struct vfio_device_feature *feature;
+	int ret;
+
+	feature = calloc(1, sizeof(*feature) + size);
+	if (!feature)
+		return -ENOMEM;
+	feature->argsz = sizeof(*feature) + size;
+	feature->flags = flags;
+	if (size)
+		memcpy(feature->data, data, size);
+	ret = IOCTL_OR_ERRNO(dev->device_fd, VFIO_DEVICE_FEATURE, feature);
+	if (!ret && size)
+		memcpy(data, feature->data, size);
+	free(feature);
+	return ret;
+}
+
 int vfio_mig_set_state(struct vfio_dev *dev, enum vfio_device_mig_state state,
 		       int *data_fd)
 {
-	struct {
-		struct vfio_device_feature feature;
-		struct vfio_device_feature_mig_state mig;
-	} __attribute__((packed)) arg = {
-		.feature.argsz = sizeof(arg),
-		.feature.flags = VFIO_DEVICE_FEATURE_SET |
-				 VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
-		.mig.device_state = state,
-		.mig.data_fd = -1,
+	struct vfio_device_feature_mig_state mig = {
+		.device_state = state,
+		.data_fd = -1,
 	};
 	int ret;
 
-	ret = IOCTL_OR_ERRNO(dev->device_fd, VFIO_DEVICE_FEATURE, &arg);
+	ret = vfio_device_feature(dev, VFIO_DEVICE_FEATURE_SET |
+				  VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+				  &mig, sizeof(mig));
 	if (data_fd)
-		*data_fd = ret ? -1 : arg.mig.data_fd;
-	else if (!ret && arg.mig.data_fd >= 0)
-		close(arg.mig.data_fd);
+		*data_fd = ret ? -1 : mig.data_fd;
+	else if (!ret && mig.data_fd >= 0)
+		close(mig.data_fd);
 	return ret;
 }
 
 int vfio_mig_get_state(struct vfio_dev *dev,
 		       enum vfio_device_mig_state *state)
 {
-	struct {
-		struct vfio_device_feature feature;
-		struct vfio_device_feature_mig_state mig;
-	} __attribute__((packed)) arg = {
-		.feature.argsz = sizeof(arg),
-		.feature.flags = VFIO_DEVICE_FEATURE_GET |
-				 VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
-	};
+	struct vfio_device_feature_mig_state mig = {};
 	int ret;
 
-	ret = IOCTL_OR_ERRNO(dev->device_fd, VFIO_DEVICE_FEATURE, &arg);
+	ret = vfio_device_feature(dev, VFIO_DEVICE_FEATURE_GET |
+				  VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+				  &mig, sizeof(mig));
 	if (!ret)
-		*state = arg.mig.device_state;
+		*state = mig.device_state;
 	return ret;
 }
 
 int vfio_mig_get_flags(struct vfio_dev *dev, uint64_t *flags)
 {
-	struct {
-		struct vfio_device_feature feature;
-		struct vfio_device_feature_migration mig;
-	} __attribute__((packed)) arg = {
-		.feature.argsz = sizeof(arg),
-		.feature.flags = VFIO_DEVICE_FEATURE_GET |
-				 VFIO_DEVICE_FEATURE_MIGRATION,
-	};
+	struct vfio_device_feature_migration mig = {};
 	int ret;
 
-	ret = IOCTL_OR_ERRNO(dev->device_fd, VFIO_DEVICE_FEATURE, &arg);
+	ret = vfio_device_feature(dev, VFIO_DEVICE_FEATURE_GET |
+				  VFIO_DEVICE_FEATURE_MIGRATION,
+				  &mig, sizeof(mig));
 	if (!ret)
-		*flags = arg.mig.flags;
+		*flags = mig.flags;
 	return ret;
 }
 

@@ -66,6 +66,13 @@ int vfio_irq_disable(struct vfio_dev *dev, unsigned int index);
 /* Wait for an eventfd to fire; returns its count, 0 on timeout. */
 uint64_t vfio_eventfd_wait(int efd, int timeout_ms);
 
+/*
+ * VFIO_DEVICE_FEATURE with @flags (GET/SET/PROBE | feature) and @size bytes
+ * of payload at @data, copied back on success. Returns 0 or -errno.
+ */
+int vfio_device_feature(struct vfio_dev *dev, uint32_t flags, void *data,
+			size_t size);
+
 /* Migration uAPI helpers: return 0 or -errno; *data_fd gets a new fd or -1. */
 int vfio_mig_set_state(struct vfio_dev *dev, enum vfio_device_mig_state state,
 		       int *data_fd);
