@@ -2,10 +2,16 @@
 /*
  * Driver life cycles, 100 times each: unbinding and rebinding the VF
  * driver (opening the VF every round), and unloading and reloading both
- * modules with VFs enabled. The rig fails the run on any splat or leak
- * this leaves behind. Runs last: it reloads the modules.
+ * modules with VFs enabled; and removing the PF under an open VF with a
+ * command outstanding. The rig fails the run on any splat or leak this
+ * leaves behind. Runs last: it reloads the modules.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -70,6 +76,95 @@ TEST_F_TIMEOUT(cycle, module_reload_100, 900)
 			TH_LOG("round %d", i);
 	}
 	ASSERT_EQ(2, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, bdf,
+				      NULL));
+}
+
+
+#define DEBUGFS		"/sys/kernel/debug/tern_core"
+#define TIMEOUT_PARAM	"/sys/module/tern_core/parameters/cmd_timeout_ms"
+
+/* The "submitted" column of an opcode's row in <pf>/stats (0 if none). */
+static long submitted(const char *pf, const char *opcode)
+{
+	unsigned long long sub;
+	char path[128], line[256], name[32];
+	long ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), DEBUGFS "/%s/stats", pf);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%31s %llu", name, &sub) == 2 &&
+		    !strcmp(name, opcode))
+			ret = sub;
+	fclose(f);
+	return ret;
+}
+
+struct arc_arg {
+	struct vfio_dev *dev;
+	int ret;
+};
+
+static void *set_p2p(void *p)
+{
+	struct arc_arg *arg = p;
+
+	arg->ret = vfio_mig_set_state(arg->dev, VFIO_DEVICE_STATE_RUNNING_P2P,
+				      NULL);
+	return NULL;
+}
+
+static void *unbind_pf(void *p)
+{
+	return (void *)(long)sysfs_write("/sys/bus/pci/drivers/tern_core/unbind",
+					 p);
+}
+
+/*
+ * Removing the PF under a VF that is open, with a firmware command
+ * outstanding that will never complete (stalled): the waiter gets -ENODEV
+ * at once rather than after the (one minute) timeout, the removal waits
+ * for the VF's user to close it and then completes, and the PF binds
+ * again afterwards.
+ */
+TEST_F_TIMEOUT(cycle, forced_removal_fails_outstanding_commands, 120)
+{
+	char bdf[1][16], pf[16], sysfs[64], path[128], timeout[32];
+	struct arc_arg arg = { .ret = 1 };
+	struct vfio_dev dev;
+	pthread_t arc, unbind;
+	void *unbind_ret;
+	long before;
+
+	ASSERT_EQ(1, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 1, bdf,
+				      pf));
+	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", bdf[0]);
+	ASSERT_EQ(0, vfio_dev_open(&dev, sysfs, VFIO_PATH_CDEV));
+	ASSERT_EQ(0, sysfs_read(TIMEOUT_PARAM, timeout, sizeof(timeout)));
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "60000"));
+	snprintf(path, sizeof(path), DEBUGFS "/%s/fw_fault", pf);
+	ASSERT_EQ(0, sysfs_write(path, "stall 0x02 1"));
+
+	before = submitted(pf, "VF_QUIESCE");
+	arg.dev = &dev;
+	ASSERT_EQ(0, pthread_create(&arc, NULL, set_p2p, &arg));
+	/* wait (bounded) until the command is with the firmware */
+	while (submitted(pf, "VF_QUIESCE") == before)
+		ASSERT_EQ(0, sched_yield());
+
+	ASSERT_EQ(0, pthread_create(&unbind, NULL, unbind_pf, pf));
+	ASSERT_EQ(0, pthread_join(arc, NULL));
+	ASSERT_EQ(-ENODEV, arg.ret);
+	/* the PF's removal waits for the VF's user, then finishes */
+	vfio_dev_close(&dev);
+	ASSERT_EQ(0, pthread_join(unbind, &unbind_ret));
+	ASSERT_EQ(0, (long)unbind_ret);
+
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, timeout));
+	ASSERT_EQ(1, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 1, bdf,
 				      NULL));
 }
 
