@@ -5,6 +5,7 @@
 #   make                 build the modules against KDIR (default: running kernel)
 #   make demo            build everything, boot the emulated host, show it working
 #   make check           every test and static check (what CI runs)
+#   make bench           pre-copy, stream and dirty-logging figures (slow, not in check)
 #   make check-kasan     the same suite on a KASAN kernel (slower)
 #   make setup           install the packages the rig needs (Debian bookworm)
 #   make cache-clean     drop the cached kernel and QEMU builds
@@ -38,9 +39,12 @@ check-kasan:
 demo:
 	bash tools/rig/demo.sh
 
+bench:
+	bash tools/rig/bench.sh
+
 cache-clean:
 	rm -rf $(TERN_CACHE)/qemu-* $(TERN_CACHE)/kernel-* $(TERN_CACHE)/run \
 		$(TERN_CACHE)/qemu $(TERN_CACHE)/src
 
-.PHONY: all modules modules_install clean setup check check-kasan demo \
+.PHONY: all modules modules_install clean setup check check-kasan demo bench \
 	cache-clean

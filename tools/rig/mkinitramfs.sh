@@ -34,7 +34,7 @@ for t in $tests; do
 	cp "$testdir/$t" "$stage/tests/"
 done
 # the list holds the kselftests; other binaries (tools) ride along
-echo "$tests" | tr ' ' '\n' | grep -v '^tern-migrate$' > "$stage/tests/list"
+echo "$tests" | tr ' ' '\n' | { grep -v '^tern-migrate$\|^tern-bench$' || true; } > "$stage/tests/list"
 [ -d "$RIG_TOP/tools/rig/guest/extra" ] && cp -a "$RIG_TOP/tools/rig/guest/extra/." "$stage/"
 
 (cd "$stage" && find . | cpio -o -H newc --quiet) > "$out"

@@ -1,0 +1,49 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make bench`: build (or reuse) everything, boot the rig VM with larger
+# VF device memory and run tools/tern-bench in it (guest suite "bench").
+# Prints the table and writes it as JSON to $RIG_CACHE/run/bench/bench.json.
+# Not part of `make check`: it takes several minutes under TCG.
+#
+#   BENCH_DEVMEM_MB   device memory per VF (default 256)
+#   BENCH_REPS        repetitions per figure (default 5)
+#   BENCH_ONLY        subset, e.g. "precopy,stream" (default: all rows)
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+out="$RIG_CACHE/run/${RIG_RUN_NAME:-bench}"
+rm -rf "$out"
+mkdir -p "$out/bin"
+t0=$(date +%s)
+
+qemu=$("$RIG_TOP/tools/rig/build-qemu.sh")
+kbuild=$("$RIG_TOP/tools/rig/build-kernel.sh" ${RIG_KERNEL_FRAGMENTS:-})
+make -s -C "$RIG_TOP" KDIR="$kbuild" modules >&2
+modules=()
+while IFS= read -r ko; do modules+=("$ko"); done < <(
+	find "$RIG_TOP/drivers" -name '*.ko' 2>/dev/null | sort)
+make -s -C "$RIG_TOP/tools/tern-bench" OUTPUT="$out/bin" \
+	KHDR_INCLUDES="-I$kbuild/usr-headers/include" >&2 2> "$out/build.log" || {
+	cat "$out/build.log" >&2
+	exit 1
+}
+"$RIG_TOP/tools/rig/mkinitramfs.sh" "$kbuild" "$out/initramfs.cpio" \
+	"$out/bin" "tern-bench" "${modules[@]}"
+RIG_APPEND="tern.bench_reps=${BENCH_REPS:-5} ${BENCH_ONLY:+tern.bench_only=$BENCH_ONLY} ${RIG_APPEND:-}" \
+TERN_PF_OPTS=${TERN_PF_OPTS-devmem-mb=${BENCH_DEVMEM_MB:-256}} \
+	"$RIG_TOP/tools/rig/run-vm.sh" "$qemu" "$kbuild/arch/x86/boot/bzImage" \
+	"$out/initramfs.cpio" bench "$out" "${RIG_TIMEOUT:-3600}"
+
+sed -n 's/^BENCH-JSON: //p' "$out/tap.log" > "$out/bench.json"
+echo "tern-bench ($(date -u +%F), BENCH_DEVMEM_MB=${BENCH_DEVMEM_MB:-256}, logs in $out)"
+sed -n 's/^BENCH: //p' "$out/tap.log"
+echo
+echo "JSON ($out/bench.json):"
+cat "$out/bench.json"
+log "total time $(( $(date +%s) - t0 ))s"
+rc=0
+python3 "$RIG_TOP/tools/rig/tap-summary.py" "$out/tap.log" "$out/console.log" \
+	/dev/null >&2 || rc=$?
+[ -s "$out/bench.json" ] || rc=1
+exit $rc

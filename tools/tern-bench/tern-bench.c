@@ -1,0 +1,682 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tern-bench: what pre-copy, the save/resume stream path and DMA dirty
+ * logging achieve, measured side by side in one run on two tern VFs.
+ * Every figure is a ratio of two measurements taken in the same VM (TCG
+ * makes absolute times meaningless), repeated and reported as median
+ * [min, max]. Prints a table on stdout and the same figures as JSON to
+ * the file given with --json.
+ *
+ * usage: tern-bench [--reps N] [--json FILE] SRC_BDF DST_BDF
+ *
+ * The rewrite workload is CPU writes (one 8-byte store per 4 KiB page)
+ * to the source VF's mmap'ed device memory (BAR2) from a second process,
+ * paced every 10 ms to rewrite the given fraction of device memory per
+ * second.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/tern/tern_if.h>
+
+#include "tern_lib.h"
+
+#define CHUNK		(1u << 20)
+#define PAGE		4096ull
+#define MAX_REPS	32
+#define MAX_PASSES	16
+#define SZ_1M		(1ull << 20)
+#define SZ_1G		(1ull << 30)
+
+struct bench {
+	struct tern_vf src, dst;
+	unsigned int reps;
+	uint8_t *buf;		/* CHUNK bytes for read() */
+	FILE *json;
+	bool json_first;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "tern-bench: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Print one row as median [min, max] and append it to the JSON array. */
+static void row(struct bench *b, const char *name, const char *unit,
+		double *v, unsigned int n)
+{
+	double med;
+	unsigned int i;
+
+	qsort(v, n, sizeof(*v), cmp_double);
+	med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	printf("%-52s %12.4g [%.4g, %.4g] %s\n", name, med, v[0], v[n - 1],
+	       unit);
+	fflush(stdout);
+	if (!b->json)
+		return;
+	fprintf(b->json, "%s\n  {\"name\": \"%s\", \"unit\": \"%s\", \"median\": %.6g, \"min\": %.6g, \"max\": %.6g, \"samples\": [",
+		b->json_first ? "" : ",", name, unit, med, v[0], v[n - 1]);
+	for (i = 0; i < n; i++)
+		fprintf(b->json, "%s%.6g", i ? ", " : "", v[i]);
+	fprintf(b->json, "]}");
+	b->json_first = false;
+}
+
+/* ---- workload ------------------------------------------------------------ */
+
+static pid_t start_workload(struct tern_vf *vf, double pct_per_s)
+{
+	uint64_t pages = vf->devmem_size / PAGE, i = 0;
+	volatile uint64_t *mem = (volatile uint64_t *)vf->devmem;
+	double per_tick = pages * pct_per_s / 100.0 / 100.0, due = 0;
+	double t0 = now();
+	pid_t pid;
+
+	if (pct_per_s <= 0)
+		return 0;
+	pid = fork();
+	if (pid)
+		return pid;
+	for (;;) {
+		struct timespec tick = { 0, 10000000 };
+
+		/* catch up on missed ticks so the rate holds under TCG */
+		due = (now() - t0) * 100.0 * per_tick;
+		for (; i < due; i++)
+			mem[(i * 7919 % pages) * (PAGE / 8)] = i;
+		nanosleep(&tick, NULL);
+	}
+}
+
+static void stop_workload(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* ---- migration ----------------------------------------------------------- */
+
+/* Move what read() gives now from @sfd to @rfd; *end = 0 or -ENOMSG. */
+static uint64_t pump(struct bench *b, int sfd, int rfd, int *end)
+{
+	uint64_t moved = 0;
+
+	for (;;) {
+		ssize_t n = read(sfd, b->buf, CHUNK);
+		int ret;
+
+		if (n < 0 && errno == ENOMSG) {
+			*end = -ENOMSG;
+			return moved;
+		}
+		if (n < 0)
+			die("read", errno);
+		if (n == 0) {
+			*end = 0;
+			return moved;
+		}
+		if (rfd >= 0) {
+			ret = mig_stream_write(rfd, b->buf, n, n);
+			if (ret)
+				die("write", ret);
+		}
+		moved += n;
+	}
+}
+
+struct mig_result {
+	uint64_t differ;	/* pages differing between src and dst after */
+	uint64_t stop_bytes;
+	double stop_s;
+	unsigned int passes;
+};
+
+static void set_state(struct tern_vf *vf, enum vfio_device_mig_state st,
+		      int *fd, const char *what)
+{
+	int ret = vfio_mig_set_state(&vf->dev, st, fd);
+
+	if (ret)
+		die(what, ret);
+}
+
+/*
+ * Migrate src -> dst with or without pre-copy while the workload rewrites
+ * @pct percent of the source's device memory per second. Pre-copy runs
+ * passes until dirty_bytes stops shrinking (or MAX_PASSES).
+ */
+static void migrate(struct bench *b, bool precopy, double pct,
+		    struct mig_result *r)
+{
+	struct vfio_precopy_info info;
+	uint64_t last_dirty = UINT64_MAX;
+	int sfd = -1, rfd, end;
+	size_t pg;
+	pid_t wl;
+	double t;
+
+	memset(r, 0, sizeof(*r));
+	set_state(&b->dst, VFIO_DEVICE_STATE_RESUMING, &rfd, "dst RESUMING");
+	wl = start_workload(&b->src, pct);
+	/* let the workload dirty memory for a moment in both modes */
+	usleep(200000);
+	if (precopy) {
+		set_state(&b->src, VFIO_DEVICE_STATE_PRE_COPY, &sfd,
+			  "src PRE_COPY");
+		for (;;) {
+			int ret;
+
+			pump(b, sfd, rfd, &end);
+			r->passes++;
+			ret = vfio_mig_precopy_info(sfd, &info);
+			if (ret)
+				die("PRECOPY_INFO", ret);
+			if (!info.initial_bytes &&
+			    (info.dirty_bytes >= last_dirty || !info.dirty_bytes))
+				break;
+			if (!info.initial_bytes)
+				last_dirty = info.dirty_bytes;
+			if (r->passes >= MAX_PASSES)
+				break;
+		}
+	}
+	stop_workload(wl);	/* the guest stops */
+	t = now();
+	set_state(&b->src, VFIO_DEVICE_STATE_STOP_COPY,
+		  precopy ? NULL : &sfd, "src STOP_COPY");
+	r->stop_bytes = pump(b, sfd, rfd, &end);
+	if (end)
+		die("stop-copy read", end);
+	set_state(&b->src, VFIO_DEVICE_STATE_STOP, NULL, "src STOP");
+	set_state(&b->dst, VFIO_DEVICE_STATE_RUNNING, NULL,
+		  "dst RUNNING (stream refused)");
+	r->stop_s = now() - t;
+	for (pg = 0; pg < b->src.devmem_size / PAGE; pg++)
+		if (memcmp(b->src.devmem + pg * PAGE, b->dst.devmem + pg * PAGE,
+			   PAGE))
+			r->differ++;
+	set_state(&b->src, VFIO_DEVICE_STATE_RUNNING, NULL, "src RUNNING");
+	close(sfd);
+	close(rfd);
+}
+
+static void bench_precopy(struct bench *b)
+{
+	static const double pcts[] = { 0, 1, 10 };
+	double bytes[MAX_REPS], secs[MAX_REPS], passes[MAX_REPS],
+	       full[MAX_REPS], left[MAX_REPS], differ[MAX_REPS];
+	uint64_t *mem = (uint64_t *)b->src.devmem, k;
+	char name[96];
+	unsigned int p, i;
+
+	/* non-zero contents everywhere, so that a full save is a full save */
+	for (k = 0; k < b->src.devmem_size / 8; k++)
+		mem[k] = k * 0x9e3779b97f4a7c15ull + 1;
+
+	for (p = 0; p < sizeof(pcts) / sizeof(pcts[0]); p++) {
+		for (i = 0; i < b->reps; i++) {
+			struct mig_result with, without;
+
+			migrate(b, false, pcts[p], &without);
+			migrate(b, true, pcts[p], &with);
+			bytes[i] = (double)with.stop_bytes / without.stop_bytes;
+			secs[i] = with.stop_s / without.stop_s;
+			passes[i] = with.passes;
+			full[i] = without.stop_bytes / 1048576.0;
+			left[i] = with.stop_bytes / 1048576.0;
+			differ[i] = with.differ + without.differ;
+		}
+		snprintf(name, sizeof(name),
+			 "stop-copy bytes, pre-copy/none, %g%%/s rewrite", pcts[p]);
+		row(b, name, "ratio", bytes, b->reps);
+		snprintf(name, sizeof(name),
+			 "stop-copy time, pre-copy/none, %g%%/s rewrite", pcts[p]);
+		row(b, name, "ratio", secs, b->reps);
+		snprintf(name, sizeof(name),
+			 "pre-copy passes, %g%%/s rewrite", pcts[p]);
+		row(b, name, "passes", passes, b->reps);
+		snprintf(name, sizeof(name),
+			 "stop-copy MiB without pre-copy, %g%%/s rewrite", pcts[p]);
+		row(b, name, "MiB", full, b->reps);
+		snprintf(name, sizeof(name),
+			 "stop-copy MiB with pre-copy, %g%%/s rewrite", pcts[p]);
+		row(b, name, "MiB", left, b->reps);
+		snprintf(name, sizeof(name),
+			 "pages differing src/dst after, %g%%/s rewrite", pcts[p]);
+		row(b, name, "pages", differ, b->reps);
+	}
+}
+
+/* ---- stream throughput and kernel memory ------------------------------- */
+
+struct meminfo {
+	long avail, slab, vmalloc;	/* KiB */
+};
+
+static void read_meminfo(struct meminfo *m)
+{
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	memset(m, 0, sizeof(*m));
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "MemAvailable: %ld", &m->avail);
+		sscanf(line, "Slab: %ld", &m->slab);
+		sscanf(line, "VmallocUsed: %ld", &m->vmalloc);
+	}
+	fclose(f);
+}
+
+struct sampler {
+	pthread_t thread;
+	volatile bool stop;
+	struct meminfo base;
+	long max_avail_drop, max_kern_rise;	/* KiB */
+};
+
+static void *sampler_fn(void *arg)
+{
+	struct sampler *s = arg;
+
+	while (!s->stop) {
+		struct meminfo m;
+		long drop, rise;
+
+		read_meminfo(&m);
+		drop = s->base.avail - m.avail;
+		rise = (m.slab + m.vmalloc) - (s->base.slab + s->base.vmalloc);
+		if (drop > s->max_avail_drop)
+			s->max_avail_drop = drop;
+		if (rise > s->max_kern_rise)
+			s->max_kern_rise = rise;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/* memcpy of @size bytes, 1 MiB at a time, from @src to @dst: seconds. */
+static double time_memcpy(uint8_t *dst, const uint8_t *src, size_t size)
+{
+	double t = now();
+	size_t off;
+
+	for (off = 0; off < size; off += CHUNK)
+		memcpy(dst + off, src + off, CHUNK);
+	__asm__ volatile("" : : "r"(dst) : "memory");
+	return now() - t;
+}
+
+static void bench_stream(struct bench *b)
+{
+	double save[MAX_REPS], resume[MAX_REPS], avail[MAX_REPS],
+	       kern[MAX_REPS];
+	struct mig_stream s = { };
+	uint8_t *m1, *m2;
+	unsigned int i;
+
+	for (i = 0; i < b->reps; i++) {
+		struct sampler smp = { };
+		double t_save, t_res, t_cpy;
+		uint64_t total = 0;
+		int sfd, rfd, end, ret;
+
+		/* save: STOP_COPY, 1 MiB reads into one reused buffer */
+		set_state(&b->src, VFIO_DEVICE_STATE_STOP, NULL, "src STOP");
+		read_meminfo(&smp.base);
+		pthread_create(&smp.thread, NULL, sampler_fn, &smp);
+		usleep(5000);
+		t_save = now();
+		set_state(&b->src, VFIO_DEVICE_STATE_STOP_COPY, &sfd,
+			  "src STOP_COPY");
+		total = pump(b, sfd, -1, &end);
+		t_save = now() - t_save;
+		smp.stop = true;
+		pthread_join(smp.thread, NULL);
+		close(sfd);
+		set_state(&b->src, VFIO_DEVICE_STATE_STOP, NULL, "src STOP");
+
+		/* a stream to resume from (not timed) */
+		set_state(&b->src, VFIO_DEVICE_STATE_STOP_COPY, &sfd,
+			  "src STOP_COPY");
+		s.len = 0;
+		ret = mig_stream_read(sfd, &s, CHUNK);
+		if (ret)
+			die("save for resume", ret);
+		close(sfd);
+		set_state(&b->src, VFIO_DEVICE_STATE_STOP, NULL, "src STOP");
+		set_state(&b->src, VFIO_DEVICE_STATE_RUNNING, NULL,
+			  "src RUNNING");
+
+		set_state(&b->dst, VFIO_DEVICE_STATE_STOP, NULL, "dst STOP");
+		set_state(&b->dst, VFIO_DEVICE_STATE_RESUMING, &rfd,
+			  "dst RESUMING");
+		t_res = now();
+		ret = mig_stream_write(rfd, s.data, s.len, CHUNK);
+		if (ret)
+			die("resume write", ret);
+		set_state(&b->dst, VFIO_DEVICE_STATE_STOP, NULL,
+			  "dst STOP (stream refused)");
+		t_res = now() - t_res;
+		close(rfd);
+		set_state(&b->dst, VFIO_DEVICE_STATE_RUNNING, NULL,
+			  "dst RUNNING");
+
+		m1 = malloc(total + CHUNK);
+		m2 = malloc(total + CHUNK);
+		if (!m1 || !m2)
+			die("malloc", ENOMEM);
+		memset(m1, 0x5a, total + CHUNK);
+		memset(m2, 0xa5, total + CHUNK);
+		t_cpy = time_memcpy(m2, m1, total);
+		free(m1);
+		free(m2);
+
+		save[i] = t_cpy / t_save;	/* save MB/s over memcpy MB/s */
+		resume[i] = t_cpy / t_res;
+		avail[i] = smp.max_avail_drop / 1024.0;
+		kern[i] = smp.max_kern_rise / 1024.0;
+		fprintf(stderr, "stream rep %u: %llu bytes, save %.3fs resume %.3fs memcpy %.3fs\n",
+			i, (unsigned long long)total, t_save, t_res, t_cpy);
+	}
+	mig_stream_free(&s);
+	row(b, "save throughput (read, 1 MiB) / memcpy", "ratio", save,
+	    b->reps);
+	row(b, "resume throughput (write, 1 MiB) / memcpy", "ratio", resume,
+	    b->reps);
+	row(b, "peak MemAvailable drop during full save", "MiB", avail,
+	    b->reps);
+	row(b, "peak Slab+VmallocUsed rise during full save", "MiB", kern,
+	    b->reps);
+}
+
+/* ---- DMA logging --------------------------------------------------------- */
+
+typedef struct vfio_device_feature_dma_logging_range range_t;
+
+static int log_start(struct tern_vf *vf, uint64_t iova, uint64_t len)
+{
+	range_t r = { iova, len };
+	struct vfio_device_feature_dma_logging_control c = {
+		.page_size = PAGE, .num_ranges = 1, .ranges = (uintptr_t)&r,
+	};
+
+	return vfio_device_feature(&vf->dev, VFIO_DEVICE_FEATURE_SET |
+				   VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+				   &c, sizeof(c));
+}
+
+static int log_stop(struct tern_vf *vf)
+{
+	return vfio_device_feature(&vf->dev, VFIO_DEVICE_FEATURE_SET |
+				   VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+				   NULL, 0);
+}
+
+static int log_report(struct tern_vf *vf, uint64_t iova, uint64_t len,
+		      uint64_t *bm)
+{
+	struct vfio_device_feature_dma_logging_report r = {
+		.iova = iova, .length = len, .page_size = PAGE,
+		.bitmap = (uintptr_t)bm,
+	};
+
+	return vfio_device_feature(&vf->dev, VFIO_DEVICE_FEATURE_GET |
+				   VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+				   &r, sizeof(r));
+}
+
+/* Run @n queued-and-reaped jobs in batches that fit the ring. */
+static void run_jobs(struct tern_vf *vf, unsigned int n, uint8_t op,
+		     uint32_t len, uint64_t (*src)(unsigned int, void *),
+		     uint64_t (*dst)(unsigned int, void *), void *ctx)
+{
+	unsigned int queued = 0, done = 0, batch;
+	struct tern_desc_cpl cpl;
+
+	while (done < n) {
+		for (batch = 0; queued < n && batch < 32; batch++, queued++)
+			if (tern_queue(vf, op, queued + 1 == n || batch == 31 ?
+				       TERN_DESC_F_INTR : 0, len,
+				       src(queued, ctx), dst(queued, ctx),
+				       queued))
+				die("tern_queue", ENOSPC);
+		tern_doorbell(vf);
+		for (; done < queued; done++) {
+			if (tern_reap(vf, &cpl, TERN_LIB_TIMEOUT_MS))
+				die("engine job", ETIMEDOUT);
+			if (cpl.status != TERN_DESC_ST_OK)
+				die("engine job status", EIO);
+		}
+	}
+}
+
+#define LOG_SPAN	(4 * SZ_1G)
+#define LOG_BASE	SZ_1G		/* IOVA of the tracked span, above the arena */
+#define DIRTY_BLOCK	SZ_1M		/* one FILL job, 256 pages */
+
+static uint64_t fill_src(unsigned int i, void *ctx)
+{
+	return 0x0101010101010101ull * (i + 1);
+}
+
+/* 41 blocks of 1 MiB spread evenly over the 4 GiB span: 1% of its pages */
+static uint64_t block_iova(unsigned int i, void *ctx)
+{
+	unsigned int nblocks = *(unsigned int *)ctx;
+
+	return LOG_BASE + (uint64_t)i * (LOG_SPAN / nblocks & ~(DIRTY_BLOCK - 1));
+}
+
+static void bench_log_report(struct bench *b)
+{
+	unsigned int nblocks = (LOG_SPAN / PAGE / 100 * PAGE + DIRTY_BLOCK - 1) /
+			       DIRTY_BLOCK, i, k, bits;
+	size_t bm_size = LOG_SPAN / PAGE / 8;
+	uint64_t *bm = calloc(1, bm_size), *bm2 = calloc(1, bm_size);
+	double ratio[MAX_REPS];
+	uint8_t *block = vfio_alloc_dma_buffer(DIRTY_BLOCK);
+	int ret;
+
+	if (!bm || !bm2 || !block)
+		die("alloc", ENOMEM);
+	/* the same 1 MiB of memory behind every block's IOVA */
+	for (k = 0; k < nblocks; k++) {
+		ret = vfio_dma_map(&b->src.dev, block, DIRTY_BLOCK,
+				   block_iova(k, &nblocks));
+		if (ret) {
+			fprintf(stderr, "tern-bench: vfio_dma_map at 0x%llx: %s: skipping the REPORT row\n",
+				(unsigned long long)block_iova(k, &nblocks),
+				strerror(-ret));
+			while (k--)
+				vfio_dma_unmap(&b->src.dev, DIRTY_BLOCK,
+					       block_iova(k, &nblocks));
+			return;
+		}
+	}
+	for (i = 0; i < b->reps; i++) {
+		double t_rep, t_cpy;
+
+		ret = log_start(&b->src, LOG_BASE, LOG_SPAN);
+		if (ret)
+			die("DMA_LOGGING_START", ret);
+		run_jobs(&b->src, nblocks, TERN_DESC_OP_FILL, DIRTY_BLOCK,
+			 fill_src, block_iova, &nblocks);
+		memset(bm, 0, bm_size);
+		t_rep = now();
+		ret = log_report(&b->src, LOG_BASE, LOG_SPAN, bm);
+		t_rep = now() - t_rep;
+		if (ret)
+			die("DMA_LOGGING_REPORT", ret);
+		for (bits = 0, k = 0; k < bm_size / 8; k++)
+			bits += __builtin_popcountll(bm[k]);
+		if (bits != nblocks * DIRTY_BLOCK / PAGE)
+			fprintf(stderr, "tern-bench: REPORT found %u dirty pages, expected %llu\n",
+				bits, nblocks * DIRTY_BLOCK / PAGE);
+		ret = log_stop(&b->src);
+		if (ret)
+			die("DMA_LOGGING_STOP", ret);
+		t_cpy = now();
+		memcpy(bm2, bm, bm_size);
+		__asm__ volatile("" : : "r"(bm2) : "memory");
+		t_cpy = now() - t_cpy;
+		ratio[i] = t_rep / t_cpy;
+		fprintf(stderr, "report rep %u: %u dirty pages, report %.6fs copy %.6fs\n",
+			i, bits, t_rep, t_cpy);
+	}
+	row(b, "DMA-log REPORT 4 GiB@4 KiB, 1% dirty / bitmap copy", "ratio",
+	    ratio, b->reps);
+	for (k = 0; k < nblocks; k++)
+		vfio_dma_unmap(&b->src.dev, DIRTY_BLOCK, block_iova(k, &nblocks));
+	free(bm);
+	free(bm2);
+}
+
+struct copy_ctx {
+	uint64_t src, dst;
+	uint32_t len;
+};
+
+static uint64_t copy_src(unsigned int i, void *ctx)
+{
+	return ((struct copy_ctx *)ctx)->src;
+}
+
+static uint64_t copy_dst(unsigned int i, void *ctx)
+{
+	return ((struct copy_ctx *)ctx)->dst;
+}
+
+static void bench_engine(struct bench *b)
+{
+	const uint32_t len = 4 * SZ_1M;
+	const unsigned int jobs = 16;
+	struct copy_ctx c = { .len = len };
+	uint8_t *s = tern_dma_alloc(&b->src, len, PAGE);
+	uint8_t *d = tern_dma_alloc(&b->src, len, PAGE);
+	double ratio[MAX_REPS];
+	unsigned int i;
+	int ret;
+
+	if (!s || !d)
+		die("arena", ENOMEM);
+	c.src = tern_iova(&b->src, s);
+	c.dst = tern_iova(&b->src, d);
+	for (i = 0; i < b->reps; i++) {
+		double t_off, t_on;
+
+		t_off = now();
+		run_jobs(&b->src, jobs, TERN_DESC_OP_COPY, len, copy_src,
+			 copy_dst, &c);
+		t_off = now() - t_off;
+		ret = log_start(&b->src, TERN_LIB_ARENA_IOVA,
+				TERN_LIB_ARENA_SIZE);
+		if (ret)
+			die("DMA_LOGGING_START", ret);
+		t_on = now();
+		run_jobs(&b->src, jobs, TERN_DESC_OP_COPY, len, copy_src,
+			 copy_dst, &c);
+		t_on = now() - t_on;
+		ret = log_stop(&b->src);
+		if (ret)
+			die("DMA_LOGGING_STOP", ret);
+		ratio[i] = t_off / t_on;	/* throughput on / off */
+	}
+	row(b, "engine COPY throughput, logging on / off", "ratio", ratio,
+	    b->reps);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "reps", required_argument, NULL, 'r' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "only", required_argument, NULL, 'o' },
+		{ }
+	};
+	struct bench b = { .reps = 5, .json_first = true };
+	const char *json = NULL, *only = "precopy,stream,log,engine";
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': b.reps = strtoul(optarg, NULL, 0); break;
+		case 'j': json = optarg; break;
+		case 'o': only = optarg; break;
+		default: return 2;
+		}
+	}
+	if (argc - optind != 2 || !b.reps || b.reps > MAX_REPS) {
+		fprintf(stderr, "usage: tern-bench [--reps N] [--json FILE] [--only precopy,stream,log,engine] SRC_BDF DST_BDF\n");
+		return 2;
+	}
+	ret = tern_vf_open(&b.src, argv[optind], VFIO_PATH_CDEV);
+	if (ret)
+		die(argv[optind], ret);
+	ret = tern_vf_open(&b.dst, argv[optind + 1], VFIO_PATH_CDEV);
+	if (ret)
+		die(argv[optind + 1], ret);
+	if (b.src.devmem_size != b.dst.devmem_size)
+		die("device memory sizes differ", EINVAL);
+	b.buf = malloc(CHUNK);
+	if (!b.buf)
+		die("malloc", ENOMEM);
+	if (json) {
+		b.json = fopen(json, "w");
+		if (!b.json)
+			die(json, errno);
+		fprintf(b.json, "{\"devmem_mib\": %zu, \"reps\": %u, \"rows\": [",
+			b.src.devmem_size >> 20, b.reps);
+	}
+	printf("tern-bench: %zu MiB device memory per VF, %u repetitions, median [min, max]\n",
+	       b.src.devmem_size >> 20, b.reps);
+	if (strstr(only, "precopy"))
+		bench_precopy(&b);
+	if (strstr(only, "stream"))
+		bench_stream(&b);
+	if (strstr(only, "log") || strstr(only, "engine")) {
+		ret = tern_engine_start(&b.src, 64);
+		if (ret)
+			die("engine start", ret);
+	}
+	if (strstr(only, "log"))
+		bench_log_report(&b);
+	if (strstr(only, "engine"))
+		bench_engine(&b);
+	if (b.json) {
+		fprintf(b.json, "\n]}\n");
+		fclose(b.json);
+	}
+	tern_vf_close(&b.src);
+	tern_vf_close(&b.dst);
+	return 0;
+}
