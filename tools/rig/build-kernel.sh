@@ -24,7 +24,7 @@ if [ -f "$out/.rig-done" ]; then
 fi
 
 build_lock
-log "building kernel $ver in $out (cold: ~8 min on 2 cores)"
+log "building kernel $ver in $out (cold: ~11 min on 2 cores)"
 mkdir -p "$out"
 cat "${frags[@]}" > "$out/rig.fragment"
 make -s -C "$src" O="$out" ARCH=x86_64 KCONFIG_ALLCONFIG="$out/rig.fragment" \
