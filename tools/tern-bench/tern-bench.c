@@ -129,27 +129,10 @@ static uint64_t pump(struct bench *b, int sfd, int rfd, int *end)
 {
 	uint64_t moved = 0;
 
-	for (;;) {
-		ssize_t n = read(sfd, b->buf, CHUNK);
-		int ret;
-
-		if (n < 0 && errno == ENOMSG) {
-			*end = -ENOMSG;
-			return moved;
-		}
-		if (n < 0)
-			die("read", errno);
-		if (n == 0) {
-			*end = 0;
-			return moved;
-		}
-		if (rfd >= 0) {
-			ret = mig_stream_write(rfd, b->buf, n, n);
-			if (ret)
-				die("write", ret);
-		}
-		moved += n;
-	}
+	*end = mig_stream_pump(sfd, rfd, b->buf, CHUNK, &moved);
+	if (*end && *end != -ENOMSG)
+		die("migration data", -*end);
+	return moved;
 }
 
 struct mig_result {
@@ -426,33 +409,20 @@ typedef struct vfio_device_feature_dma_logging_range range_t;
 static int log_start(struct tern_vf *vf, uint64_t iova, uint64_t len)
 {
 	range_t r = { iova, len };
-	struct vfio_device_feature_dma_logging_control c = {
-		.page_size = PAGE, .num_ranges = 1, .ranges = (uintptr_t)&r,
-	};
+	uint64_t page_size = PAGE;
 
-	return vfio_device_feature(&vf->dev, VFIO_DEVICE_FEATURE_SET |
-				   VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
-				   &c, sizeof(c));
+	return vfio_dma_log_start(&vf->dev, &r, 1, &page_size);
 }
 
 static int log_stop(struct tern_vf *vf)
 {
-	return vfio_device_feature(&vf->dev, VFIO_DEVICE_FEATURE_SET |
-				   VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
-				   NULL, 0);
+	return vfio_dma_log_stop(&vf->dev);
 }
 
 static int log_report(struct tern_vf *vf, uint64_t iova, uint64_t len,
 		      uint64_t *bm)
 {
-	struct vfio_device_feature_dma_logging_report r = {
-		.iova = iova, .length = len, .page_size = PAGE,
-		.bitmap = (uintptr_t)bm,
-	};
-
-	return vfio_device_feature(&vf->dev, VFIO_DEVICE_FEATURE_GET |
-				   VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
-				   &r, sizeof(r));
+	return vfio_dma_log_report(&vf->dev, iova, len, PAGE, bm);
 }
 
 /* Run @n queued-and-reaped jobs in batches that fit the ring. */

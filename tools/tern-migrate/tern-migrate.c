@@ -83,25 +83,10 @@ static uint64_t pump(int src_fd, int dst_fd, int *end)
 	static uint8_t buf[CHUNK];
 	uint64_t moved = 0;
 
-	for (;;) {
-		ssize_t n = read(src_fd, buf, sizeof(buf));
-		int ret;
-
-		if (n < 0 && errno == ENOMSG) {
-			*end = -ENOMSG;	/* pre-copy: nothing more for now */
-			return moved;
-		}
-		if (n < 0)
-			die("read", -errno);
-		if (n == 0) {
-			*end = 0;	/* the true end of the stream */
-			return moved;
-		}
-		ret = mig_stream_write(dst_fd, buf, n, n);
-		if (ret)
-			die("write", ret);
-		moved += n;
-	}
+	*end = mig_stream_pump(src_fd, dst_fd, buf, sizeof(buf), &moved);
+	if (*end && *end != -ENOMSG)
+		die("migration data", *end);
+	return moved;
 }
 
 static pid_t start_workload(uint64_t *devmem, size_t size, unsigned int rate)

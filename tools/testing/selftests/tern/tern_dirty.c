@@ -80,44 +80,22 @@ FIXTURE_TEARDOWN(dirty)
 static int log_start(struct tern_vf *vf, const range_t *ranges, int n,
 		     uint64_t *page_size)
 {
-	struct vfio_device_feature_dma_logging_control control = {
-		.page_size = *page_size,
-		.num_ranges = n,
-		.ranges = (uintptr_t)ranges,
-	};
-	int ret;
-
-	ret = vfio_device_feature(&vf->dev, VFIO_DEVICE_FEATURE_SET |
-				  VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
-				  &control, sizeof(control));
-	if (!ret)
-		*page_size = control.page_size;
-	return ret;
+	return vfio_dma_log_start(&vf->dev, ranges, n, page_size);
 }
 
 static int log_stop(struct tern_vf *vf)
 {
-	return vfio_device_feature(&vf->dev, VFIO_DEVICE_FEATURE_SET |
-				   VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
-				   NULL, 0);
+	return vfio_dma_log_stop(&vf->dev);
 }
 
 /* REPORT into @bitmap, which is cleared first (the kernel only sets bits). */
 static int log_report(struct tern_vf *vf, uint64_t iova, uint64_t length,
 		      uint64_t page_size, uint64_t *bitmap)
 {
-	struct vfio_device_feature_dma_logging_report report = {
-		.iova = iova,
-		.length = length,
-		.page_size = page_size,
-		.bitmap = (uintptr_t)bitmap,
-	};
 	uint64_t bits = (length + page_size - 1) / page_size;
 
 	memset(bitmap, 0, (bits + 63) / 64 * 8);
-	return vfio_device_feature(&vf->dev, VFIO_DEVICE_FEATURE_GET |
-				   VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
-				   &report, sizeof(report));
+	return vfio_dma_log_report(&vf->dev, iova, length, page_size, bitmap);
 }
 
 static int log_probe(struct tern_vf *vf)

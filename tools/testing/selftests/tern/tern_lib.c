@@ -251,18 +251,23 @@ int tern_run(struct tern_vf *vf, uint8_t op, uint8_t flags, uint32_t len,
 
 /* ---- CRC-32C -------------------------------------------------------------- */
 
-uint32_t tern_crc32c(const void *buf, size_t len)
+uint32_t tern_crc32c_update(uint32_t crc, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
-	uint32_t crc = 0xffffffff;
 	int k;
 
+	crc = ~crc;
 	while (len--) {
 		crc ^= *p++;
 		for (k = 0; k < 8; k++)
 			crc = (crc >> 1) ^ (0x82f63b78 & -(crc & 1));
 	}
 	return ~crc;
+}
+
+uint32_t tern_crc32c(const void *buf, size_t len)
+{
+	return tern_crc32c_update(0, buf, len);
 }
 
 /* ---- setup ---------------------------------------------------------------- */

@@ -91,6 +91,11 @@ int tern_run(struct tern_vf *vf, uint8_t op, uint8_t flags, uint32_t len,
 
 /* CRC-32C as the device computes it (CHECKSUM, stream CRCs). */
 uint32_t tern_crc32c(const void *buf, size_t len);
+/*
+ * Continue a CRC-32C: tern_crc32c_update(tern_crc32c(a, m), b, n) is the
+ * CRC of a followed by b.
+ */
+uint32_t tern_crc32c_update(uint32_t crc, const void *buf, size_t len);
 
 /*
  * Bind the PF to @pf_driver and @nvfs VFs to @vf_driver, disabling VFs

@@ -21,6 +21,7 @@
 #include <linux/tern/tern_if.h>
 
 #include "kselftest_harness.h"
+#include "tern_lib.h"
 #include "tern_setup.h"
 #include "vfio_util.h"
 
@@ -484,35 +485,21 @@ TEST_F(mig, mig_data_size)
 	mig_stream_free(&s);
 }
 
-static uint32_t crc32c(uint32_t crc, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	int k;
-
-	crc = ~crc;
-	while (len--) {
-		crc ^= *p++;
-		for (k = 0; k < 8; k++)
-			crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78 : crc >> 1;
-	}
-	return ~crc;
-}
-
 /* Re-seal the stream header after editing it. */
 static void seal_header(uint8_t *stream)
 {
 	struct tern_stream_hdr *h = (void *)stream;
 
-	h->crc = htole32(crc32c(0, h, offsetof(struct tern_stream_hdr, crc)));
+	h->crc = htole32(tern_crc32c(h, offsetof(struct tern_stream_hdr, crc)));
 }
 
 /* Re-seal the record at @off: CRC over header bytes 0..11, then payload. */
 static void seal_record(uint8_t *stream, size_t off)
 {
 	struct tern_rec_hdr *r = (void *)(stream + off);
-	uint32_t crc = crc32c(0, r, offsetof(struct tern_rec_hdr, crc));
+	uint32_t crc = tern_crc32c(r, offsetof(struct tern_rec_hdr, crc));
 
-	r->crc = htole32(crc32c(crc, r + 1, le32toh(r->len)));
+	r->crc = htole32(tern_crc32c_update(crc, r + 1, le32toh(r->len)));
 }
 
 enum corruption {

@@ -576,3 +576,64 @@ void mig_stream_free(struct mig_stream *s)
 	free(s->data);
 	memset(s, 0, sizeof(*s));
 }
+
+int mig_stream_pump(int src_fd, int dst_fd, void *buf, size_t chunk,
+		    uint64_t *moved)
+{
+	for (;;) {
+		ssize_t n = read(src_fd, buf, chunk);
+		int ret;
+
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		if (dst_fd >= 0) {
+			ret = mig_stream_write(dst_fd, buf, n, n);
+			if (ret)
+				return ret;
+		}
+		*moved += n;
+	}
+}
+
+int vfio_dma_log_start(struct vfio_dev *dev,
+		       const struct vfio_device_feature_dma_logging_range *ranges,
+		       unsigned int nranges, uint64_t *page_size)
+{
+	struct vfio_device_feature_dma_logging_control control = {
+		.page_size = *page_size,
+		.num_ranges = nranges,
+		.ranges = (uintptr_t)ranges,
+	};
+	int ret;
+
+	ret = vfio_device_feature(dev, VFIO_DEVICE_FEATURE_SET |
+				  VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+				  &control, sizeof(control));
+	if (!ret)
+		*page_size = control.page_size;
+	return ret;
+}
+
+int vfio_dma_log_stop(struct vfio_dev *dev)
+{
+	return vfio_device_feature(dev, VFIO_DEVICE_FEATURE_SET |
+				   VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+				   NULL, 0);
+}
+
+int vfio_dma_log_report(struct vfio_dev *dev, uint64_t iova, uint64_t length,
+			uint64_t page_size, uint64_t *bitmap)
+{
+	struct vfio_device_feature_dma_logging_report report = {
+		.iova = iova,
+		.length = length,
+		.page_size = page_size,
+		.bitmap = (uintptr_t)bitmap,
+	};
+
+	return vfio_device_feature(dev, VFIO_DEVICE_FEATURE_GET |
+				   VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+				   &report, sizeof(report));
+}

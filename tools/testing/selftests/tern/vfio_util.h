@@ -97,6 +97,23 @@ int mig_stream_read(int data_fd, struct mig_stream *s, size_t chunk);
 /* write() @len bytes from @buf in pieces of at most @split bytes. */
 int mig_stream_write(int data_fd, const void *buf, size_t len, size_t split);
 void mig_stream_free(struct mig_stream *s);
+/*
+ * Move what read() on @src_fd gives now to @dst_fd (discarded if < 0),
+ * @chunk bytes at a time through @buf, adding the count to *@moved.
+ * Returns 0 at the true end of stream, -ENOMSG at the pre-copy temporary
+ * end, or -errno.
+ */
+int mig_stream_pump(int src_fd, int dst_fd, void *buf, size_t chunk,
+		    uint64_t *moved);
+
+/* DMA logging uAPI (VFIO_DEVICE_FEATURE_DMA_LOGGING_*): 0 or -errno. */
+int vfio_dma_log_start(struct vfio_dev *dev,
+		       const struct vfio_device_feature_dma_logging_range *ranges,
+		       unsigned int nranges, uint64_t *page_size);
+int vfio_dma_log_stop(struct vfio_dev *dev);
+/* The kernel only sets bits: @bitmap is not cleared here. */
+int vfio_dma_log_report(struct vfio_dev *dev, uint64_t iova, uint64_t length,
+			uint64_t page_size, uint64_t *bitmap);
 
 /* PCI sysfs helpers. */
 int pci_find_devices(uint16_t vendor, uint16_t device, char (*bdfs)[16],
