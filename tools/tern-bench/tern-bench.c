@@ -7,35 +7,37 @@
  * [min, max]. Prints a table on stdout and the same figures as JSON to
  * the file given with --json.
  *
- * usage: tern-bench [--reps N] [--json FILE] SRC_BDF DST_BDF
+ * usage: tern-bench [--reps N] [--json FILE] [--only ROWS] SRC_BDF DST_BDF
  *
- * The rewrite workload is CPU writes (one 8-byte store per 4 KiB page)
- * to the source VF's mmap'ed device memory (BAR2) from a second process,
- * paced every 10 ms to rewrite the given fraction of device memory per
- * second.
+ * The rewrite workload of the pre-copy rows runs on the source VF's own
+ * engine: FILL jobs into its device memory, queued on the engine ring as
+ * the wall clock makes them due, so that the given fraction of device
+ * memory is rewritten per second. The rate the engine really achieved is
+ * counted from the completions and reported next to the nominal one.
  */
+#include <endian.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/tern/tern_if.h>
 
 #include "tern_lib.h"
 
-#define CHUNK		(1u << 20)
+#define SZ_1M		0x100000ull
+#define SZ_1G		0x40000000ull
+#define CHUNK		SZ_1M		/* read() and write() size */
 #define PAGE		4096ull
 #define MAX_REPS	32
 #define MAX_PASSES	16
-#define SZ_1M		(1ull << 20)
-#define SZ_1G		(1ull << 30)
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 struct bench {
 	struct tern_vf src, dst;
@@ -80,46 +82,144 @@ static void row(struct bench *b, const char *name, const char *unit,
 	fflush(stdout);
 	if (!b->json)
 		return;
-	fprintf(b->json, "%s\n  {\"name\": \"%s\", \"unit\": \"%s\", \"median\": %.6g, \"min\": %.6g, \"max\": %.6g, \"samples\": [",
-		b->json_first ? "" : ",", name, unit, med, v[0], v[n - 1]);
+	fprintf(b->json, "%s\n  {\"name\": \"%s\", \"unit\": \"%s\", ",
+		b->json_first ? "" : ",", name, unit);
+	fprintf(b->json, "\"median\": %.6g, \"min\": %.6g, \"max\": %.6g, ",
+		med, v[0], v[n - 1]);
+	fprintf(b->json, "\"samples\": [");
 	for (i = 0; i < n; i++)
 		fprintf(b->json, "%s%.6g", i ? ", " : "", v[i]);
 	fprintf(b->json, "]}");
 	b->json_first = false;
 }
 
-/* ---- workload ------------------------------------------------------------ */
+/* ---- rewrite workload: engine FILL jobs into device memory --------------- */
 
-static pid_t start_workload(struct tern_vf *vf, double pct_per_s)
+#define WL_RING		TERN_ENGINE_RING_MAX	/* engine ring entries */
+#define WL_RUN_PAGES	4	/* pages one FILL job rewrites (16 KiB) */
+#define WL_STRIDE	7919	/* runs between consecutive jobs (prime) */
+#define WL_TICK_NS	2000000	/* pacing period: 2 ms */
+
+/*
+ * A thread that rewrites @pct percent of the VF's device memory per second
+ * through the VF's own engine: FILL descriptors with TERN_DESC_F_DST_DEVMEM,
+ * each over WL_RUN_PAGES pages, queued on the engine ring whenever the wall
+ * clock says they are due (the engine runs them asynchronously) and reaped
+ * without waiting. Pages rewritten are counted from the completions, so
+ * the rate the device really achieved can be reported next to the nominal
+ * one: if the engine falls behind, the ring fills and the rate drops.
+ */
+struct workload {
+	struct tern_vf *vf;
+	pthread_t thread;
+	double pct;		/* nominal, % of device memory per second */
+	double jobs_per_s;	/* the same in FILL jobs */
+	double t0;		/* start, CLOCK_MONOTONIC seconds */
+	uint64_t queued;	/* jobs queued so far */
+	uint64_t pages;		/* pages rewritten: OK completions x run */
+	uint64_t failed;	/* completions with an error status */
+	uint64_t bytes0;	/* engine BYTES counter at the start */
+	bool stop;		/* accessed with __atomic builtins */
+};
+
+static uint64_t fill_pattern(uint64_t k)
 {
-	uint64_t pages = vf->devmem_size / PAGE, i = 0;
-	volatile uint64_t *mem = (volatile uint64_t *)vf->devmem;
-	double per_tick = pages * pct_per_s / 100.0 / 100.0, due = 0;
-	double t0 = now();
-	pid_t pid;
+	return (k + 1) * 0x9e3779b97f4a7c15ull | 1;
+}
 
-	if (pct_per_s <= 0)
-		return 0;
-	pid = fork();
-	if (pid)
-		return pid;
-	for (;;) {
-		struct timespec tick = { 0, 10000000 };
+/* Consume every completion that is there now, without waiting. */
+static void wl_reap(struct workload *w)
+{
+	struct tern_desc_cpl cpl;
 
-		/* catch up on missed ticks so the rate holds under TCG */
-		due = (now() - t0) * 100.0 * per_tick;
-		for (; i < due; i++)
-			mem[(i * 7919 % pages) * (PAGE / 8)] = i;
-		nanosleep(&tick, NULL);
+	while (!tern_reap(w->vf, &cpl, 0)) {
+		if (le16toh(cpl.status) == TERN_DESC_ST_OK)
+			w->pages += WL_RUN_PAGES;
+		else
+			w->failed++;
 	}
 }
 
-static void stop_workload(pid_t pid)
+static void *wl_thread(void *arg)
 {
-	if (pid <= 0)
+	struct workload *w = arg;
+	struct tern_vf *vf = w->vf;
+	uint64_t nruns = vf->devmem_size / PAGE / WL_RUN_PAGES;
+	struct timespec tick = { 0, WL_TICK_NS };
+
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		double due = (now() - w->t0) * w->jobs_per_s;
+		uint64_t queued = w->queued;
+
+		wl_reap(w);
+		while (w->queued < due) {
+			uint64_t run = w->queued * WL_STRIDE % nruns;
+
+			/* a full ring means the engine is behind: retry later */
+			if (tern_queue(vf, TERN_DESC_OP_FILL,
+				       TERN_DESC_F_DST_DEVMEM, WL_RUN_PAGES * PAGE,
+				       fill_pattern(w->queued),
+				       run * WL_RUN_PAGES * PAGE, w->queued))
+				break;
+			w->queued++;
+		}
+		if (w->queued != queued)
+			tern_doorbell(vf);
+		nanosleep(&tick, NULL);
+	}
+	return NULL;
+}
+
+static void start_workload(struct workload *w, struct tern_vf *vf, double pct)
+{
+	memset(w, 0, sizeof(*w));
+	w->vf = vf;
+	w->pct = pct;
+	w->jobs_per_s = vf->devmem_size / PAGE * pct / 100 / WL_RUN_PAGES;
+	w->bytes0 = tern_vf_read64(vf, TERN_VF_REG_BYTES_LO);
+	w->t0 = now();
+	if (pct > 0 && pthread_create(&w->thread, NULL, wl_thread, w))
+		die("workload thread", EAGAIN);
+}
+
+/* The guest stops: no more jobs are queued (queued ones still run). */
+static void stop_workload(struct workload *w)
+{
+	if (w->pct <= 0)
 		return;
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	__atomic_store_n(&w->stop, true, __ATOMIC_RELEASE);
+	pthread_join(w->thread, NULL);
+}
+
+/*
+ * Once the VF is frozen: count the jobs completed before the freeze and
+ * return the achieved rewrite rate in % of device memory per second over
+ * the window from the workload's start to @t_end.
+ */
+static double workload_rate(struct workload *w, double t_end)
+{
+	uint64_t bytes;
+
+	if (w->pct <= 0)
+		return 0;
+	wl_reap(w);
+	bytes = tern_vf_read64(w->vf, TERN_VF_REG_BYTES_LO) - w->bytes0;
+	if (w->failed || bytes != w->pages * PAGE)
+		fprintf(stderr,
+			"workload: %llu pages completed, BYTES counter %llu, %llu failed\n",
+			(unsigned long long)w->pages, (unsigned long long)bytes,
+			(unsigned long long)w->failed);
+	return w->pages * PAGE * 100.0 / w->vf->devmem_size / (t_end - w->t0);
+}
+
+/* Once the VF runs again: let the jobs left on its ring complete. */
+static void drain_workload(struct workload *w)
+{
+	struct tern_desc_cpl cpl;
+
+	while (tern_pending(w->vf))
+		if (tern_reap(w->vf, &cpl, TERN_LIB_TIMEOUT_MS))
+			die("workload drain", ETIMEDOUT);
 }
 
 /* ---- migration ----------------------------------------------------------- */
@@ -135,10 +235,40 @@ static uint64_t pump(struct bench *b, int sfd, int rfd, int *end)
 	return moved;
 }
 
+/*
+ * One pre-copy pass: move at least @want bytes (what PRECOPY_INFO said was
+ * pending when the pass began) or until read() has nothing now (ENOMSG).
+ * Data that becomes dirty during the pass is left for the next one.
+ */
+static uint64_t pump_pass(struct bench *b, int sfd, int rfd, uint64_t want)
+{
+	uint64_t moved = 0;
+	ssize_t n;
+	int ret;
+
+	while (moved < want) {
+		n = read(sfd, b->buf, CHUNK);
+		if (n < 0 && errno == ENOMSG)
+			break;
+		if (n < 0)
+			die("pre-copy read", errno);
+		if (!n)
+			break;
+		ret = mig_stream_write(rfd, b->buf, n, n);
+		if (ret)
+			die("pre-copy write", ret);
+		moved += n;
+	}
+	return moved;
+}
+
 struct mig_result {
 	uint64_t differ;	/* pages differing between src and dst after */
+	uint64_t pre_bytes;	/* moved by the pre-copy passes */
 	uint64_t stop_bytes;
 	double stop_s;
+	double rate;		/* achieved rewrite rate, %/s */
+	double gap_s;		/* last PRECOPY_INFO to STOP_COPY */
 	unsigned int passes;
 };
 
@@ -154,7 +284,12 @@ static void set_state(struct tern_vf *vf, enum vfio_device_mig_state st,
 /*
  * Migrate src -> dst with or without pre-copy while the workload rewrites
  * @pct percent of the source's device memory per second. Pre-copy runs
- * passes until dirty_bytes stops shrinking (or MAX_PASSES).
+ * passes, as a VMM does: each reads the initial_bytes + dirty_bytes that
+ * PRECOPY_INFO reports at its start, until dirty_bytes stops shrinking or
+ * reaches 0 (at most MAX_PASSES passes). Stop-copy time
+ * runs from STOP_COPY until the destination is RUNNING; the device memory
+ * of both VFs is compared while both are stopped (the destination would
+ * otherwise run the FILL jobs that were parked in the source's engine).
  */
 static void migrate(struct bench *b, bool precopy, double pct,
 		    struct mig_result *r)
@@ -162,72 +297,97 @@ static void migrate(struct bench *b, bool precopy, double pct,
 	struct vfio_precopy_info info;
 	uint64_t last_dirty = UINT64_MAX;
 	int sfd = -1, rfd, end;
+	struct workload wl;
+	double t, t_run, t_info = 0;
 	size_t pg;
-	pid_t wl;
-	double t;
 
 	memset(r, 0, sizeof(*r));
 	set_state(&b->dst, VFIO_DEVICE_STATE_RESUMING, &rfd, "dst RESUMING");
-	wl = start_workload(&b->src, pct);
+	start_workload(&wl, &b->src, pct);
 	/* let the workload dirty memory for a moment in both modes */
 	usleep(200000);
 	if (precopy) {
 		set_state(&b->src, VFIO_DEVICE_STATE_PRE_COPY, &sfd,
 			  "src PRE_COPY");
 		for (;;) {
-			int ret;
+			int ret = vfio_mig_precopy_info(sfd, &info);
 
-			pump(b, sfd, rfd, &end);
-			r->passes++;
-			ret = vfio_mig_precopy_info(sfd, &info);
+			t_info = now();
 			if (ret)
 				die("PRECOPY_INFO", ret);
 			if (!info.initial_bytes &&
 			    (info.dirty_bytes >= last_dirty || !info.dirty_bytes))
 				break;
-			if (!info.initial_bytes)
-				last_dirty = info.dirty_bytes;
 			if (r->passes >= MAX_PASSES)
 				break;
+			if (!info.initial_bytes)
+				last_dirty = info.dirty_bytes;
+			r->pre_bytes += pump_pass(b, sfd, rfd, info.initial_bytes +
+						  info.dirty_bytes);
+			r->passes++;
 		}
 	}
-	stop_workload(wl);	/* the guest stops */
+	stop_workload(&wl);	/* the guest stops */
 	t = now();
 	set_state(&b->src, VFIO_DEVICE_STATE_STOP_COPY,
 		  precopy ? NULL : &sfd, "src STOP_COPY");
+	r->rate = workload_rate(&wl, t);
+	r->gap_s = precopy ? t - t_info : 0;
 	r->stop_bytes = pump(b, sfd, rfd, &end);
 	if (end)
 		die("stop-copy read", end);
 	set_state(&b->src, VFIO_DEVICE_STATE_STOP, NULL, "src STOP");
-	set_state(&b->dst, VFIO_DEVICE_STATE_RUNNING, NULL,
-		  "dst RUNNING (stream refused)");
+	set_state(&b->dst, VFIO_DEVICE_STATE_STOP, NULL,
+		  "dst STOP (stream refused)");
 	r->stop_s = now() - t;
 	for (pg = 0; pg < b->src.devmem_size / PAGE; pg++)
 		if (memcmp(b->src.devmem + pg * PAGE, b->dst.devmem + pg * PAGE,
 			   PAGE))
 			r->differ++;
+	t_run = now();
+	set_state(&b->dst, VFIO_DEVICE_STATE_RUNNING, NULL, "dst RUNNING");
+	r->stop_s += now() - t_run;
 	set_state(&b->src, VFIO_DEVICE_STATE_RUNNING, NULL, "src RUNNING");
+	drain_workload(&wl);
 	close(sfd);
 	close(rfd);
+}
+
+/* Fill all of the VF's device memory through its engine: no zero page. */
+static void fill_devmem(struct tern_vf *vf)
+{
+	uint64_t off;
+	int st;
+
+	for (off = 0; off < vf->devmem_size; off += TERN_DESC_MAX_LEN) {
+		st = tern_run(vf, TERN_DESC_OP_FILL, TERN_DESC_F_DST_DEVMEM,
+			      vf->devmem_size - off < TERN_DESC_MAX_LEN ?
+			      vf->devmem_size - off : TERN_DESC_MAX_LEN,
+			      fill_pattern(off), off, NULL);
+		if (st)
+			die("device memory FILL", st < 0 ? st : EIO);
+	}
 }
 
 static void bench_precopy(struct bench *b)
 {
 	static const double pcts[] = { 0, 1, 10 };
 	double bytes[MAX_REPS], secs[MAX_REPS], passes[MAX_REPS],
-	       full[MAX_REPS], left[MAX_REPS], differ[MAX_REPS];
-	uint64_t *mem = (uint64_t *)b->src.devmem, k;
+	       full[MAX_REPS], left[MAX_REPS], differ[MAX_REPS],
+	       rate[MAX_REPS], gap[MAX_REPS];
+	struct mig_result with, without;
 	char name[96];
 	unsigned int p, i;
+	int ret;
 
+	ret = tern_engine_start(&b->src, WL_RING);
+	if (ret)
+		die("engine start", ret);
 	/* non-zero contents everywhere, so that a full save is a full save */
-	for (k = 0; k < b->src.devmem_size / 8; k++)
-		mem[k] = k * 0x9e3779b97f4a7c15ull + 1;
+	fill_devmem(&b->src);
 
-	for (p = 0; p < sizeof(pcts) / sizeof(pcts[0]); p++) {
+	for (p = 0; p < ARRAY_SIZE(pcts); p++) {
 		for (i = 0; i < b->reps; i++) {
-			struct mig_result with, without;
-
 			migrate(b, false, pcts[p], &without);
 			migrate(b, true, pcts[p], &with);
 			bytes[i] = (double)with.stop_bytes / without.stop_bytes;
@@ -236,6 +396,15 @@ static void bench_precopy(struct bench *b)
 			full[i] = without.stop_bytes / 1048576.0;
 			left[i] = with.stop_bytes / 1048576.0;
 			differ[i] = with.differ + without.differ;
+			rate[i] = with.rate;
+			gap[i] = with.gap_s * 1000;
+			fprintf(stderr,
+				"precopy %g%%/s rep %u: stop-copy %llu / %llu bytes, %.3f / %.3f s, %u passes of %llu bytes, gap %.1f ms, achieved %.3f / %.3f %%/s\n",
+				pcts[p], i, (unsigned long long)with.stop_bytes,
+				(unsigned long long)without.stop_bytes,
+				with.stop_s, without.stop_s, with.passes,
+				(unsigned long long)with.pre_bytes, gap[i],
+				with.rate, without.rate);
 		}
 		snprintf(name, sizeof(name),
 			 "stop-copy bytes, pre-copy/none, %g%%/s rewrite", pcts[p]);
@@ -244,8 +413,14 @@ static void bench_precopy(struct bench *b)
 			 "stop-copy time, pre-copy/none, %g%%/s rewrite", pcts[p]);
 		row(b, name, "ratio", secs, b->reps);
 		snprintf(name, sizeof(name),
+			 "achieved rewrite rate, nominal %g%%/s", pcts[p]);
+		row(b, name, "%/s", rate, b->reps);
+		snprintf(name, sizeof(name),
 			 "pre-copy passes, %g%%/s rewrite", pcts[p]);
 		row(b, name, "passes", passes, b->reps);
+		snprintf(name, sizeof(name),
+			 "last PRECOPY_INFO to STOP_COPY, %g%%/s rewrite", pcts[p]);
+		row(b, name, "ms", gap, b->reps);
 		snprintf(name, sizeof(name),
 			 "stop-copy MiB without pre-copy, %g%%/s rewrite", pcts[p]);
 		row(b, name, "MiB", full, b->reps);
@@ -273,16 +448,21 @@ static void read_meminfo(struct meminfo *m)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		sscanf(line, "MemAvailable: %ld", &m->avail);
-		sscanf(line, "Slab: %ld", &m->slab);
-		sscanf(line, "VmallocUsed: %ld", &m->vmalloc);
+		long v;
+
+		if (sscanf(line, "MemAvailable: %ld", &v) == 1)
+			m->avail = v;
+		else if (sscanf(line, "Slab: %ld", &v) == 1)
+			m->slab = v;
+		else if (sscanf(line, "VmallocUsed: %ld", &v) == 1)
+			m->vmalloc = v;
 	}
 	fclose(f);
 }
 
 struct sampler {
 	pthread_t thread;
-	volatile bool stop;
+	bool stop;		/* accessed with __atomic builtins */
 	struct meminfo base;
 	long max_avail_drop, max_kern_rise;	/* KiB */
 };
@@ -291,7 +471,7 @@ static void *sampler_fn(void *arg)
 {
 	struct sampler *s = arg;
 
-	while (!s->stop) {
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 		struct meminfo m;
 		long drop, rise;
 
@@ -343,7 +523,7 @@ static void bench_stream(struct bench *b)
 			  "src STOP_COPY");
 		total = pump(b, sfd, -1, &end);
 		t_save = now() - t_save;
-		smp.stop = true;
+		__atomic_store_n(&smp.stop, true, __ATOMIC_RELEASE);
 		pthread_join(smp.thread, NULL);
 		close(sfd);
 		set_state(&b->src, VFIO_DEVICE_STATE_STOP, NULL, "src STOP");
@@ -404,11 +584,9 @@ static void bench_stream(struct bench *b)
 
 /* ---- DMA logging --------------------------------------------------------- */
 
-typedef struct vfio_device_feature_dma_logging_range range_t;
-
 static int log_start(struct tern_vf *vf, uint64_t iova, uint64_t len)
 {
-	range_t r = { iova, len };
+	struct vfio_device_feature_dma_logging_range r = { iova, len };
 	uint64_t page_size = PAGE;
 
 	return vfio_dma_log_start(&vf->dev, &r, 1, &page_size);
@@ -484,7 +662,8 @@ static void bench_log_report(struct bench *b)
 		ret = vfio_dma_map(&b->src.dev, block, DIRTY_BLOCK,
 				   block_iova(k, &nblocks));
 		if (ret) {
-			fprintf(stderr, "tern-bench: vfio_dma_map at 0x%llx: %s: skipping the REPORT row\n",
+			fprintf(stderr,
+				"tern-bench: vfio_dma_map at 0x%llx: %s: skipping the REPORT row\n",
 				(unsigned long long)block_iova(k, &nblocks),
 				strerror(-ret));
 			while (k--)
@@ -599,14 +778,24 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': b.reps = strtoul(optarg, NULL, 0); break;
-		case 'j': json = optarg; break;
-		case 'o': only = optarg; break;
-		default: return 2;
+		case 'r':
+			b.reps = strtoul(optarg, NULL, 0);
+			break;
+		case 'j':
+			json = optarg;
+			break;
+		case 'o':
+			only = optarg;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (argc - optind != 2 || !b.reps || b.reps > MAX_REPS) {
-		fprintf(stderr, "usage: tern-bench [--reps N] [--json FILE] [--only precopy,stream,log,engine] SRC_BDF DST_BDF\n");
+		fprintf(stderr,
+			"usage: %s [--reps N] [--json FILE] [--only ROWS] SRC_BDF DST_BDF\n",
+			argv[0]);
+		fprintf(stderr, "  ROWS: comma-separated subset of precopy,stream,log,engine\n");
 		return 2;
 	}
 	ret = tern_vf_open(&b.src, argv[optind], VFIO_PATH_CDEV);

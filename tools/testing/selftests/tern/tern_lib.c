@@ -193,6 +193,11 @@ void tern_doorbell(struct tern_vf *vf)
 	tern_vf_write(vf, TERN_VF_REG_RING_TAIL, vf->tail);
 }
 
+uint32_t tern_pending(const struct tern_vf *vf)
+{
+	return (vf->tail - vf->done) & (vf->ring_size - 1);
+}
+
 static bool tern_cpl_ready(struct tern_vf *vf, struct tern_desc_cpl *out)
 {
 	volatile struct tern_desc_cpl *c = &vf->cpl[vf->done];

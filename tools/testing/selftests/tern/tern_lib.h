@@ -75,6 +75,8 @@ int tern_queue(struct tern_vf *vf, uint8_t op, uint8_t flags, uint32_t len,
 	       uint64_t src, uint64_t dst, uint64_t cookie);
 /* Make queued descriptors visible: write RING_TAIL. */
 void tern_doorbell(struct tern_vf *vf);
+/* Descriptors queued whose completion has not been consumed yet. */
+uint32_t tern_pending(const struct tern_vf *vf);
 /*
  * Consume the next completion into @cpl, waiting up to @timeout_ms on the
  * JOB eventfd if it is not there yet. Returns 0, or -ETIMEDOUT.
