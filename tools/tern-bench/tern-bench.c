@@ -378,13 +378,6 @@ static void bench_precopy(struct bench *b)
 	struct mig_result with, without;
 	char name[96];
 	unsigned int p, i;
-	int ret;
-
-	ret = tern_engine_start(&b->src, WL_RING);
-	if (ret)
-		die("engine start", ret);
-	/* non-zero contents everywhere, so that a full save is a full save */
-	fill_devmem(&b->src);
 
 	for (p = 0; p < ARRAY_SIZE(pcts); p++) {
 		for (i = 0; i < b->reps; i++) {
@@ -818,6 +811,11 @@ int main(int argc, char **argv)
 	}
 	printf("tern-bench: %zu MiB device memory per VF, %u repetitions, median [min, max]\n",
 	       b.src.devmem_size >> 20, b.reps);
+	/* the rewrite workload's ring, and a source with no zero page */
+	ret = tern_engine_start(&b.src, WL_RING);
+	if (ret)
+		die("engine start", ret);
+	fill_devmem(&b.src);
 	if (strstr(only, "precopy"))
 		bench_precopy(&b);
 	if (strstr(only, "stream"))
