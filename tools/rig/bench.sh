@@ -9,6 +9,14 @@
 #   BENCH_DEVMEM_MB   device memory per VF (default 256)
 #   BENCH_REPS        repetitions per figure (default 5)
 #   BENCH_ONLY        subset, e.g. "precopy,stream" (default: all rows)
+#
+# Profiling the L0 QEMU process (the VM runs under TCG, so the device
+# model's firmware and the guest both execute in it):
+#   BENCH_TRACE       QEMU trace event patterns, comma-separated, e.g.
+#                     "tern_admin_*,tern_save_*": logged with timestamps to
+#                     $out/trace.log (the model's tools/qemu/tern/trace-events)
+#   BENCH_PERF        1: run QEMU under `perf record` into $out/perf.data
+#   BENCH_PERF_ARGS   extra perf record options (default "-F 999")
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -30,9 +38,35 @@ make -s -C "$RIG_TOP/tools/tern-bench" OUTPUT="$out/bin" \
 }
 "$RIG_TOP/tools/rig/mkinitramfs.sh" "$kbuild" "$out/initramfs.cpio" \
 	"$out/bin" "tern-bench" "${modules[@]}"
+# QEMU, or a wrapper around it that adds tracing or perf to the VM's run
+# (run-vm.sh also calls it for `-device help`, which stays unwrapped)
+vmqemu=$qemu
+if [ -n "${BENCH_TRACE:-}${BENCH_PERF:-}" ]; then
+	vmqemu="$out/qemu-wrap.sh"
+	{
+		echo '#!/bin/bash'
+		echo 'case " $* " in *" -kernel "*) ;; *) exec "$REAL_QEMU" "$@" ;; esac'
+		if [ -n "${BENCH_TRACE:-}" ]; then
+			echo 'set -- -msg timestamp=on -D "$OUT/trace.log" "$@"'
+			IFS=, read -ra events <<< "$BENCH_TRACE"
+			for ev in "${events[@]}"; do
+				printf 'set -- -trace enable=%q "$@"\n' "$ev"
+			done
+		fi
+		if [ -n "${BENCH_PERF:-}" ]; then
+			echo 'exec perf record ${PERF_ARGS:--F 999} -o "$OUT/perf.data" -- "$REAL_QEMU" "$@"'
+		else
+			echo 'exec "$REAL_QEMU" "$@"'
+		fi
+	} > "$vmqemu"
+	chmod +x "$vmqemu"
+	export REAL_QEMU=$qemu OUT=$out PERF_ARGS=${BENCH_PERF_ARGS:-}
+	command -v perf >/dev/null || [ -z "${BENCH_PERF:-}" ] ||
+		die "BENCH_PERF: no perf on this host (Debian: linux-perf)"
+fi
 RIG_APPEND="tern.bench_reps=${BENCH_REPS:-5} ${BENCH_ONLY:+tern.bench_only=$BENCH_ONLY} ${RIG_APPEND:-}" \
 TERN_PF_OPTS=${TERN_PF_OPTS-devmem-mb=${BENCH_DEVMEM_MB:-256}} \
-	"$RIG_TOP/tools/rig/run-vm.sh" "$qemu" "$kbuild/arch/x86/boot/bzImage" \
+	"$RIG_TOP/tools/rig/run-vm.sh" "$vmqemu" "$kbuild/arch/x86/boot/bzImage" \
 	"$out/initramfs.cpio" bench "$out" "${RIG_TIMEOUT:-3600}"
 
 sed -n 's/^BENCH-JSON: //p' "$out/tap.log" > "$out/bench.json"

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Split migration time into firmware time and the rest, from a QEMU trace.
+
+Reads the log of `BENCH_TRACE=tern_admin_submit,tern_admin_complete make
+bench` ($out/trace.log, QEMU's log trace backend with -msg timestamp=on).
+An admin command's firmware time runs from its submit event (the model
+fetched it from the ring after the doorbell) to its complete event (result
+and completion written); the firmware latency (fw-latency-us) is included.
+
+Prints, per opcode, the count and firmware time, and for every save session
+(SAVE_BEGIN .. SAVE_END) and load session (LOAD_BEGIN .. LOAD_COMMIT or
+LOAD_ABORT) of at least --min-mib MiB: wall time, firmware-busy time (union
+of the commands' intervals) and the rest, which is the driver, the guest
+userspace and the guest's own copies (everything the VM does between
+firmware commands).
+
+usage: trace-stats.py TRACE_LOG [--min-mib N]
+"""
+import argparse
+import re
+import statistics
+
+OPS = {
+    0x01: "IDENTIFY", 0x02: "VF_QUIESCE", 0x03: "VF_FREEZE", 0x04: "VF_RUN",
+    0x05: "VF_RESET", 0x10: "SAVE_BEGIN", 0x11: "SAVE_QUERY",
+    0x12: "SAVE_READ", 0x13: "SAVE_END", 0x20: "LOAD_BEGIN",
+    0x21: "LOAD_WRITE", 0x22: "LOAD_COMMIT", 0x23: "LOAD_ABORT",
+    0x30: "DIRTY_START", 0x31: "DIRTY_READ_CLEAR", 0x32: "DIRTY_STOP",
+    0x7f: "FAULT_INJECT",
+}
+LINE = re.compile(r"^\d+@(\d+\.\d+):(tern_admin_submit|tern_admin_complete) "
+                  r"cid (\d+) opcode 0x([0-9a-f]+) vf (\d+)"
+                  r"(?: status 0x([0-9a-f]+) result0 0x([0-9a-f]+))?")
+
+
+def union(intervals):
+    total, end = 0.0, None
+    for a, b in sorted(intervals):
+        if end is None or a > end:
+            total += b - a
+            end = b
+        elif b > end:
+            total += b - end
+            end = b
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("log")
+    ap.add_argument("--min-mib", type=float, default=64)
+    args = ap.parse_args()
+
+    cmds = []           # (op, vf, t_submit, t_complete, result0)
+    open_cmds = {}
+    with open(args.log, errors="replace") as f:
+        for line in f:
+            m = LINE.match(line)
+            if not m:
+                continue
+            t, ev, cid, op, vf = (float(m[1]), m[2], int(m[3]),
+                                  int(m[4], 16), int(m[5]))
+            if ev == "tern_admin_submit":
+                open_cmds[cid] = (op, vf, t)
+            elif cid in open_cmds:
+                op0, vf0, t0 = open_cmds.pop(cid)
+                cmds.append((op0, vf0, t0, t, int(m[7] or "0", 16)))
+    cmds.sort(key=lambda c: c[2])
+
+    print(f"{'opcode':18} {'count':>7} {'fw ms total':>12} "
+          f"{'fw us median':>13} {'fw us max':>10}")
+    for op in sorted({c[0] for c in cmds}):
+        d = [(c[3] - c[2]) * 1e6 for c in cmds if c[0] == op]
+        print(f"{OPS.get(op, hex(op)):18} {len(d):7} {sum(d) / 1e3:12.1f} "
+              f"{statistics.median(d):13.0f} {max(d):10.0f}")
+
+    print()
+    print(f"{'session':8} {'vf':>3} {'MiB':>7} {'cmds':>5} {'wall s':>8} "
+          f"{'fw s':>7} {'fw %':>5} {'rest s':>7}  (rest: driver, guest)")
+    kinds = {0x10: ("save", {0x13}), 0x20: ("load", {0x22, 0x23})}
+    for i, c in enumerate(cmds):
+        if c[0] not in kinds:
+            continue
+        name, ends = kinds[c[0]]
+        sess = [c]
+        for d in cmds[i + 1:]:
+            if d[1] != c[1]:
+                continue
+            sess.append(d)
+            if d[0] in ends:
+                break
+        if sess[-1][0] not in ends:
+            continue
+        data = [d for d in sess if d[0] in (0x12, 0x21)]
+        if name == "save":
+            mib = sum(d[4] for d in data) / 2**20
+        else:
+            mib = len(data)     # LOAD_WRITE: one driver chunk (1 MiB) each
+        if mib < args.min_mib:
+            continue
+        wall = sess[-1][3] - sess[0][2]
+        fw = union([(d[2], d[3]) for d in sess])
+        print(f"{name:8} {c[1]:3} {mib:7.1f} {len(sess):5} {wall:8.3f} "
+              f"{fw:7.3f} {100 * fw / wall:5.1f} {wall - fw:7.3f}")
+
+
+if __name__ == "__main__":
+    main()
