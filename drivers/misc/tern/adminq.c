@@ -296,7 +296,15 @@ int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,
 		dma_sync_sgtable_for_cpu(dev, &buf->sgt, DMA_BIDIRECTIONAL);
 	trace_tern_cmd_complete(core->pdev, cmd->opcode, vf, cid, status, err,
 				latency);
-	if (err && status_name)
+	/*
+	 * A stream the firmware rejects came from userspace (the VMM's
+	 * resume data): an error for the caller, not for the kernel log.
+	 */
+	if (err && status >= TERN_ST_STREAM_MAGIC &&
+	    status <= TERN_ST_STREAM_TRAILING)
+		dev_dbg(dev, "%s (vf %u) rejected: %s (0x%02x)\n",
+			tern_opcode_name(cmd->opcode), vf, status_name, status);
+	else if (err && status_name)
 		dev_err_ratelimited(dev, "%s (vf %u) failed: %s (0x%02x, %pe)\n",
 				    tern_opcode_name(cmd->opcode), vf,
 				    status_name, status, ERR_PTR(err));
