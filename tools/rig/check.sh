@@ -55,7 +55,8 @@ make -s -C "$RIG_TOP/tools/tern-migrate" OUTPUT="$out/selftests" \
 	KHDR_INCLUDES="-I$kbuild/usr-headers/include" >&2
 
 step "initramfs and VM run"
-"$RIG_TOP/tools/rig/mkinitramfs.sh" "$kbuild" "$out/initramfs.cpio" \
+# the VM also carries this QEMU: the end-to-end tests run it as the VMM
+RIG_L1_QEMU=$qemu "$RIG_TOP/tools/rig/mkinitramfs.sh" "$kbuild" "$out/initramfs.cpio" \
 	"$out/selftests" "$tests tern-migrate" "${modules[@]}"
 "$RIG_TOP/tools/rig/run-vm.sh" "$qemu" "$kbuild/arch/x86/boot/bzImage" \
 	"$out/initramfs.cpio" "$suite" "$out" "${RIG_TIMEOUT:-1200}"

@@ -5,6 +5,10 @@
 # plus the project's modules (in updates/, depmod'ed), the selftest
 # binaries and the guest scripts.
 #
+# With RIG_L1_QEMU=path/to/qemu-system-x86_64 the image also carries that
+# QEMU (stripped), the libraries ldd lists for it and SeaBIOS, so that the
+# VM can run QEMU itself as the VMM of the end-to-end tests (~13 MB).
+#
 # usage: mkinitramfs.sh KBUILD_DIR OUT.cpio TEST_BIN_DIR "TESTS" [MODULE.ko...]
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -35,6 +39,17 @@ for t in $tests; do
 done
 # the list holds the kselftests; other binaries (tools) ride along
 echo "$tests" | tr ' ' '\n' | { grep -v '^tern-migrate$\|^tern-bench$' || true; } > "$stage/tests/list"
+if [ -n "${RIG_L1_QEMU:-}" ]; then
+	mkdir -p "$stage/usr/bin" "$stage/usr/share/qemu"
+	strip -o "$stage/usr/bin/qemu-system-x86_64" "$RIG_L1_QEMU"
+	# the dynamic loader and libraries, at the paths the binary names
+	ldd "$RIG_L1_QEMU" | grep -o '/[^ ]*' | while read -r lib; do
+		mkdir -p "$stage$(dirname "$lib")"
+		cp -L "$lib" "$stage$lib"
+	done
+	cp /usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin \
+		"$stage/usr/share/qemu/"
+fi
 [ -d "$RIG_TOP/tools/rig/guest/extra" ] && cp -a "$RIG_TOP/tools/rig/guest/extra/." "$stage/"
 
 (cd "$stage" && find . | cpio -o -H newc --quiet) > "$out"
