@@ -16,7 +16,8 @@
 #                     "tern_admin_*,tern_save_*": logged with timestamps to
 #                     $out/trace.log (the model's tools/qemu/tern/trace-events)
 #   BENCH_PERF        1: run QEMU under `perf record` into $out/perf.data
-#   BENCH_PERF_ARGS   extra perf record options (default "-F 999")
+#   BENCH_PERF_ARGS   perf record options (default "-F 999 -k CLOCK_REALTIME",
+#                     the trace's clock, for trace-stats.py --perf)
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -54,7 +55,7 @@ if [ -n "${BENCH_TRACE:-}${BENCH_PERF:-}" ]; then
 			done
 		fi
 		if [ -n "${BENCH_PERF:-}" ]; then
-			echo 'exec perf record ${PERF_ARGS:--F 999} -o "$OUT/perf.data" -- "$REAL_QEMU" "$@"'
+			echo 'exec perf record ${PERF_ARGS:--F 999 -k CLOCK_REALTIME} -o "$OUT/perf.data" -- "$REAL_QEMU" "$@"'
 		else
 			echo 'exec "$REAL_QEMU" "$@"'
 		fi

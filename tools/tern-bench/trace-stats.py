@@ -15,9 +15,16 @@ of the commands' intervals) and the rest, which is the driver, the guest
 userspace and the guest's own copies (everything the VM does between
 firmware commands).
 
-usage: trace-stats.py TRACE_LOG [--min-mib N]
+With --perf, also reads `perf script -F tid,time,ip,sym,dso` of the same
+run (BENCH_PERF=1) and prints where the QEMU threads spent their samples
+during the save, load and DMA-log report windows. perf's timestamps must
+be on the trace's clock (BENCH_PERF_ARGS="-F 999 -k CLOCK_REALTIME"), or
+--clock-offset gives the seconds to add to them.
+
+usage: trace-stats.py TRACE_LOG [--min-mib N] [--perf FILE [--clock-offset S]]
 """
 import argparse
+import collections
 import re
 import statistics
 
@@ -46,10 +53,42 @@ def union(intervals):
     return total
 
 
+def perf_windows(path, offset, windows, top=12):
+    """Samples per thread and symbol inside @windows [(start, end)]."""
+    count, threads, n = collections.Counter(), collections.Counter(), 0
+    with open(path, errors="replace") as f:
+        for line in f:
+            p = line.split()
+            if len(p) < 3:
+                continue
+            try:
+                t = float(p[1].rstrip(":")) + offset
+            except ValueError:
+                continue
+            if not any(a <= t <= b for a, b in windows):
+                continue
+            sym = p[3] if len(p) > 4 else "?"
+            if sym == "[unknown]" and "perf-" in p[-1]:
+                sym = "<TCG translated guest code>"
+            count[(p[0], sym)] += 1
+            threads[p[0]] += 1
+            n += 1
+    if not n:
+        print("  no samples in these windows (clock offset?)")
+        return
+    wall = sum(b - a for a, b in windows)
+    print(f"  {len(windows)} windows, {wall:.3f} s, {n} samples; threads: " +
+          ", ".join(f"{t} {100 * c / n:.0f}%" for t, c in threads.most_common()))
+    for (tid, sym), c in count.most_common(top):
+        print(f"  {100 * c / n:5.1f}%  {tid:>8}  {sym}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("log")
     ap.add_argument("--min-mib", type=float, default=64)
+    ap.add_argument("--perf")
+    ap.add_argument("--clock-offset", type=float, default=0.0)
     args = ap.parse_args()
 
     cmds = []           # (op, vf, t_submit, t_complete, result0)
@@ -79,6 +118,7 @@ def main():
     print(f"{'session':8} {'vf':>3} {'MiB':>7} {'cmds':>5} {'wall s':>8} "
           f"{'fw s':>7} {'fw %':>5} {'rest s':>7}  (rest: driver, guest)")
     kinds = {0x10: ("save", {0x13}), 0x20: ("load", {0x22, 0x23})}
+    windows = {}
     for i, c in enumerate(cmds):
         if c[0] not in kinds:
             continue
@@ -103,6 +143,15 @@ def main():
         fw = union([(d[2], d[3]) for d in sess])
         print(f"{name:8} {c[1]:3} {mib:7.1f} {len(sess):5} {wall:8.3f} "
               f"{fw:7.3f} {100 * fw / wall:5.1f} {wall - fw:7.3f}")
+        windows.setdefault(name, []).append((sess[0][2], sess[-1][3]))
+
+    if not args.perf:
+        return
+    windows["report"] = [(c[2], c[3]) for c in cmds if c[0] == 0x31]
+    for name, w in windows.items():
+        print()
+        print(f"perf samples during {name} sessions:")
+        perf_windows(args.perf, args.clock_offset, w)
 
 
 if __name__ == "__main__":
