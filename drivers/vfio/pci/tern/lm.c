@@ -51,6 +51,10 @@ MODULE_PARM_DESC(chunk_kb,
  * @precopy_bytes: save: bytes read before the VF was frozen
  * @precopy_passes: save: times the pre-copy data ran out (-ENOMSG)
  * @error: resume: sticky error of a failed LOAD_WRITE
+ * @rec_end: resume: stream offset where the stream header or the record
+ *	being written ends
+ * @rec_hdr: resume: the next record's header, as far as written
+ * @rec_hdr_len: resume: bytes of @rec_hdr written so far
  * @prefetch_err: save: error of the last background fill, for read()
  * @poll_wait: poll() sleepers
  * @poll_recheck: wakes poll() sleepers to ask the firmware again
@@ -72,6 +76,9 @@ struct tern_mig_file {
 	u64 precopy_bytes;
 	u64 precopy_passes;
 	int error;
+	u64 rec_end;
+	u8 rec_hdr[sizeof(struct tern_rec_hdr)];
+	u8 rec_hdr_len;
 	int prefetch_err;
 	wait_queue_head_t poll_wait;
 	struct delayed_work poll_recheck;
@@ -284,6 +291,40 @@ static int tern_resume_flush(struct tern_mig_file *migf)
 	return 0;
 }
 
+/*
+ * Follow the stream's framing over the @n bytes just written (at @boff in
+ * the buffer, ending at stream offset @migf->offset), so that write() can
+ * tell when it ends on a record boundary.
+ */
+static void tern_resume_track(struct tern_mig_file *migf, size_t boff,
+			      size_t n)
+{
+	u64 pos = migf->offset - n;
+
+	while (n) {
+		size_t k;
+
+		if (pos < migf->rec_end) {
+			k = min_t(u64, n, migf->rec_end - pos);
+		} else {
+			k = min_t(size_t, n,
+				  sizeof(migf->rec_hdr) - migf->rec_hdr_len);
+			tern_core_buf_read(migf->buf, boff,
+					   migf->rec_hdr + migf->rec_hdr_len, k);
+			migf->rec_hdr_len += k;
+			if (migf->rec_hdr_len == sizeof(migf->rec_hdr)) {
+				struct tern_rec_hdr *h = (void *)migf->rec_hdr;
+
+				migf->rec_end = pos + k + le32_to_cpu(h->len);
+				migf->rec_hdr_len = 0;
+			}
+		}
+		pos += k;
+		boff += k;
+		n -= k;
+	}
+}
+
 static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 				 size_t len, loff_t *pos)
 {
@@ -307,12 +348,21 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 					      ubuf + done, n);
 		if (ret)
 			break;
-		migf->buf_len += n;
 		migf->offset += n;
+		tern_resume_track(migf, migf->buf_len, n);
+		migf->buf_len += n;
 		done += n;
 		if (migf->buf_len == migf->buf->size)
 			ret = tern_resume_flush(migf);
 	}
+	/*
+	 * Hand complete records to the firmware now: a bad one then fails
+	 * the write() that delivered it, which a VMM reports as a failed
+	 * migration, rather than the state change after it, when a VMM
+	 * such as QEMU already considers the stream delivered.
+	 */
+	if (!ret && migf->offset == migf->rec_end && !migf->rec_hdr_len)
+		ret = tern_resume_flush(migf);
 out:
 	mutex_unlock(&migf->lock);
 	/* a rejected stream is reported at once, not as a short write */
@@ -379,6 +429,7 @@ static struct tern_mig_file *tern_mig_file_create(struct tern_vf *tvf,
 	INIT_DELAYED_WORK(&migf->poll_recheck, tern_poll_recheck);
 	INIT_WORK(&migf->prefetch, tern_save_prefetch);
 	migf->saving = saving;
+	migf->rec_end = sizeof(struct tern_stream_hdr);
 	migf->tvf = tvf;
 	/* the file may outlive the device's registration */
 	get_device(&tvf->core_device.vdev.device);

@@ -605,6 +605,30 @@ TEST_F(mig, resume_rejects_bad_streams)
 	mig_stream_free(&s);
 }
 
+/*
+ * A damaged record fails the write() that completes it, not only the state
+ * change after it: a VMM such as QEMU treats a stream whose writes all
+ * succeeded as delivered, and leaves RESUMING only once the VM starts.
+ */
+TEST_F(mig, resume_write_rejects_last_record)
+{
+	struct vf *a = &self->vf[0], *b = &self->vf[1];
+	struct mig_stream s = {};
+	int fd;
+
+	fill_devmem(a, 12);
+	save_stop_copy(_metadata, a, &s);
+	s.data[s.len - 1] ^= 0xff;	/* the END record */
+	ASSERT_EQ(0, vfio_mig_set_state(&b->dev, VFIO_DEVICE_STATE_RESUMING,
+					&fd));
+	ASSERT_EQ(-1, write(fd, s.data, s.len));
+	ASSERT_EQ(EINVAL, errno);
+	close(fd);
+	ASSERT_NE(0, vfio_mig_set_state(&b->dev, VFIO_DEVICE_STATE_STOP, NULL));
+	ASSERT_EQ(0, device_reset(&b->dev));
+	mig_stream_free(&s);
+}
+
 /* A reset in PRE_COPY ends the session: RUNNING, and the fd is dead. */
 TEST_F(mig, reset_during_pre_copy)
 {
