@@ -40,7 +40,7 @@
 #define L2_DEVFN(i)		(L2_SLOT(i) << 3)
 #define L2_REGS(i)		(0xe0000000ull + (i) * 0x100000ull)
 #define L2_MSIX(i)		(L2_REGS(i) + 0x10000)
-#define L2_DEVMEM(i)		(0xc0000000ull + (i) * 0x1000000ull)
+#define L2_DEVMEM(i)		(0xc0000000ull + (i) * 0x4000000ull)
 #define L2_RING(i)		(0x100000ull + (i) * 0x10000ull)
 #define L2_CPL(i)		(L2_RING(i) + 0x8000)
 #define L2_SRCBUF(i)		(0x200000ull + (i) * 0x100000ull)
@@ -52,6 +52,7 @@
 #define DIRTY_ROUNDS		4
 #define ROUND_TIMEOUT_MS	60000
 #define MIG_TIMEOUT_MS		300000
+#define CORRUPT_STOP_COPY	(DIRTY_ROUNDS + 1)
 
 struct l2_vf {
 	struct vmm *vm;
@@ -149,7 +150,7 @@ static void l2_vf_init(struct __test_metadata *_metadata, struct l2_vf *v,
 	v->size = vmm_pci_map_bar(vm, L2_DEVFN(idx), TERN_VF_BAR_DEVMEM,
 				  v->devmem);
 	ASSERT_LE(4 * MIB, v->size);
-	ASSERT_GE(16 * MIB, v->size);
+	ASSERT_GE(64 * MIB, v->size);	/* the L2_DEVMEM() spacing */
 	ASSERT_EQ(TERN_VF_BAR_MSIX_SIZE,
 		  vmm_pci_map_bar(vm, L2_DEVFN(idx), TERN_VF_BAR_MSIX,
 				  L2_MSIX(idx)));
@@ -358,6 +359,7 @@ static int start_tern_vmm(FIXTURE_DATA(qemu) *self, struct vmm *vm,
 	return vmm_start(vm, name, args, incoming);
 }
 
+/* start both VMMs, play the source's guest driver and start migrating */
 static void setup_migration(struct __test_metadata *_metadata,
 			    FIXTURE_DATA(qemu) *self, int nvfs)
 {
@@ -384,6 +386,17 @@ static void setup_migration(struct __test_metadata *_metadata,
 		MIG_URI));
 }
 
+/* the firmware corrupts the next chunk any VF of the PF saves */
+static void arm_corrupt_chunk(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(qemu) *self)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tern_core/%s/fw_fault",
+		 self->pf);
+	ASSERT_EQ(0, sysfs_write(path, "corrupt 1"));
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -405,7 +418,9 @@ static uint64_t vfio_sent(struct vmm *vm, bool *active)
  * Dirty device memory and guest RAM while the migration is in pre-copy,
  * DIRTY_ROUNDS times, each time until QEMU's next pre-copy iteration has
  * sent device data again. With @corrupt_round, the firmware corrupts the
- * next saved chunk from that round on. Then lift the switchover hold.
+ * next saved chunk from that round on; CORRUPT_STOP_COPY: once pre-copy
+ * has nothing left, so that the next chunk with data is the stop-copy one.
+ * Then lift the switchover hold.
  * Returns the number of rounds whose changes QEMU went on to send.
  */
 static int dirty_during_migration(struct __test_metadata *_metadata,
@@ -414,16 +429,11 @@ static int dirty_during_migration(struct __test_metadata *_metadata,
 	uint64_t before, after;
 	int round, resent = 0, i;
 	bool active = true;
-	char path[128];
 	int64_t end;
 
 	for (round = 1; round <= DIRTY_ROUNDS && active; round++) {
-		if (round == corrupt_round) {
-			snprintf(path, sizeof(path),
-				 "/sys/kernel/debug/tern_core/%s/fw_fault",
-				 self->pf);
-			ASSERT_EQ(0, sysfs_write(path, "corrupt 1"));
-		}
+		if (round == corrupt_round)
+			arm_corrupt_chunk(_metadata, self);
 		for (i = 0; i < self->nvfs; i++)
 			l2_vf_dirty(_metadata, &self->vf[i], round);
 		before = vfio_sent(&self->src, &active);
@@ -438,6 +448,19 @@ static int dirty_during_migration(struct __test_metadata *_metadata,
 			resent++;
 		}
 	}
+	if (corrupt_round == CORRUPT_STOP_COPY) {
+		/* wait for an iteration that left nothing to send */
+		long from = vmm_trace_size(&self->src);
+
+		end = now_ms() + ROUND_TIMEOUT_MS;
+		while (vmm_trace_find(&self->src, from, "vfio_save_iterate ",
+				      "initial size 0 precopy dirty size 0",
+				      NULL) < 0) {
+			ASSERT_GT(end, now_ms());
+			poll(NULL, 0, 20);
+		}
+		arm_corrupt_chunk(_metadata, self);
+	}
 	ASSERT_EQ(0, vmm_qmp_ok(&self->src,
 		"{\"execute\": \"migrate-set-parameters\", \"arguments\": "
 		"{\"downtime-limit\": 300, \"avail-switchover-bandwidth\": 0}}"));
@@ -447,7 +470,7 @@ static int dirty_during_migration(struct __test_metadata *_metadata,
 /* device bytes QEMU read before and after the switchover, from its trace */
 static void trace_device_bytes(struct vmm *vm, long *pre, long *stop)
 {
-	long split = vmm_trace_find(vm, "vfio_save_complete_precopy_start",
+	long split = vmm_trace_find(vm, 0, "vfio_save_complete_precopy_start",
 				    NULL);
 	char path[96], line[512];
 	FILE *f;
@@ -479,17 +502,19 @@ static void print_stats(struct vmm *src)
 	trace_device_bytes(src, &pre, &stop);
 	if (!r)
 		return;
-	printf("# QEMU: status %s, total %llu ms, downtime %llu ms, setup %llu ms\n",
-	       src->last_event,
-	       (unsigned long long)json_u64(r, "total-time"),
-	       (unsigned long long)json_u64(r, "downtime"),
-	       (unsigned long long)json_u64(r, "setup-time"));
-	printf("# QEMU: RAM %llu KiB; VFIO devices %llu KiB: pre-copy %ld KiB, stop-copy %ld KiB\n",
+	printf("# QEMU: %-22s %s\n", "migration", src->last_event);
+	printf("# QEMU: %-22s %llu ms\n", "total time",
+	       (unsigned long long)json_u64(r, "total-time"));
+	printf("# QEMU: %-22s %llu ms\n", "downtime",
+	       (unsigned long long)json_u64(r, "downtime"));
+	printf("# QEMU: %-22s %llu KiB\n", "RAM sent",
 	       (unsigned long long)json_u64(strstr(r, "\"ram\"") ?: "",
-					    "transferred") >> 10,
+					    "transferred") >> 10);
+	printf("# QEMU: %-22s %llu KiB\n", "device data sent",
 	       (unsigned long long)json_u64(strstr(r, "\"vfio\"") ?: "",
-					    "transferred") >> 10,
-	       pre >> 10, stop >> 10);
+					    "transferred") >> 10);
+	printf("# QEMU: %-22s %ld KiB\n", "  in pre-copy", pre >> 10);
+	printf("# QEMU: %-22s %ld KiB\n", "  in stop-copy", stop >> 10);
 }
 
 /* the states each VF went through, from QEMU's vfio trace */
@@ -506,7 +531,7 @@ static void check_trace(struct __test_metadata *_metadata,
 				     "vfio_device_dirty_tracking_start", NULL));
 	/* pre-copy iterations that carried device data */
 	ASSERT_LE(1, vmm_trace_count(&self->src, "vfio_save_iterate ", NULL));
-	pos = vmm_trace_find(&self->src, "vfio_save_complete_precopy_start",
+	pos = vmm_trace_find(&self->src, 0, "vfio_save_complete_precopy_start",
 			     NULL);
 	ASSERT_LT(0, pos);
 	trace_device_bytes(&self->src, &pre, &stop);
@@ -520,7 +545,7 @@ static void check_trace(struct __test_metadata *_metadata,
 					     "new state PRE_COPY,", NULL));
 		ASSERT_LE(1, vmm_trace_count(&self->src, "set_state ", bdf,
 					     "new state STOP_COPY", NULL));
-		pos = vmm_trace_find(&self->src, "set_state ", bdf,
+		pos = vmm_trace_find(&self->src, 0, "set_state ", bdf,
 				     "new state STOP_COPY", NULL);
 		if (stop_copy_first < 0 || pos < stop_copy_first)
 			stop_copy_first = pos;
@@ -531,10 +556,10 @@ static void check_trace(struct __test_metadata *_metadata,
 	}
 	/* every VF is in a P2P state before the first one stops */
 	for (i = 0; i < self->nvfs; i++) {
-		p2p = vmm_trace_find(&self->src, "set_state ", self->bdf[i],
+		p2p = vmm_trace_find(&self->src, 0, "set_state ", self->bdf[i],
 				     "new state PRE_COPY_P2P", NULL);
 		if (p2p < 0)
-			p2p = vmm_trace_find(&self->src, "set_state ",
+			p2p = vmm_trace_find(&self->src, 0, "set_state ",
 					     self->bdf[i],
 					     "new state RUNNING_P2P", NULL);
 		ASSERT_LE(0, p2p);
@@ -576,18 +601,22 @@ TEST_F_TIMEOUT(qemu, two_vfs, 600)
 }
 
 /*
- * The firmware corrupts a chunk of the source's stream: the destination's
- * device rejects it, QEMU fails the migration, the source VM keeps
- * running with a working VF and the kernel logs nothing.
+ * The firmware corrupts one chunk of the source's stream, in pre-copy or
+ * in stop-copy: the destination's device rejects it, QEMU fails the
+ * migration, the source VM keeps (or goes back to) running with a working
+ * VF, and the kernel logs no warning.
  */
-TEST_F_TIMEOUT(qemu, dest_rejects_stream, 600)
+static void dest_rejects(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(qemu) *self, bool stop_copy)
 {
 	int kmsg = kmsg_open();
 	const char *r;
+	long stop;
 
 	ASSERT_LE(0, kmsg);
 	setup_migration(_metadata, self, 1);
-	dirty_during_migration(_metadata, self, 1);
+	dirty_during_migration(_metadata, self,
+			       stop_copy ? CORRUPT_STOP_COPY : 1);
 	ASSERT_EQ(0, vmm_wait_migration(&self->src, "completed|failed",
 					MIG_TIMEOUT_MS));
 	ASSERT_STREQ("failed", self->src.last_event);
@@ -600,12 +629,29 @@ TEST_F_TIMEOUT(qemu, dest_rejects_stream, 600)
 	r = vmm_qmp(&self->src, "{\"execute\": \"query-status\"}");
 	ASSERT_NE(NULL, r);
 	ASSERT_NE(NULL, strstr(r, "\"status\": \"running\""));
-	ASSERT_LE(1, vmm_trace_count(&self->src, "set_state ", self->bdf[0],
+	stop = vmm_trace_find(&self->src, 0, "set_state ", self->bdf[0],
+			      "new state STOP_COPY", NULL);
+	if (stop_copy) {
+		ASSERT_LE(0, stop);
+	} else {
+		ASSERT_EQ(-1, stop);
+	}
+	ASSERT_LE(2, vmm_trace_count(&self->src, "set_state ", self->bdf[0],
 				     "new state RUNNING,", NULL));
 	/* the source VF still holds its state and runs jobs */
 	l2_vf_verify(_metadata, &self->vf[0], &self->src);
 	ASSERT_EQ(0, WEXITSTATUS(vmm_stop(&self->src)));
 	ASSERT_EQ(0, kmsg_warnings(kmsg));
+}
+
+TEST_F_TIMEOUT(qemu, dest_rejects_precopy_chunk, 600)
+{
+	dest_rejects(_metadata, self, false);
+}
+
+TEST_F_TIMEOUT(qemu, dest_rejects_stopcopy_chunk, 600)
+{
+	dest_rejects(_metadata, self, true);
 }
 
 /* ---- baseline: the kernel's mtty sample -------------------------------- */

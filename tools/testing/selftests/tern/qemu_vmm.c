@@ -292,6 +292,8 @@ int vmm_start(struct vmm *vm, const char *name, const char *const *args,
 	argv[argc++] = qmp_arg;
 	argv[argc++] = "-qtest";
 	argv[argc++] = qtest_arg;
+	argv[argc++] = "-qtest-log";	/* default: every command to stderr */
+	argv[argc++] = "/dev/null";
 	argv[argc++] = "-D";
 	argv[argc++] = trace_path;
 	argv[argc++] = "-trace";
@@ -332,7 +334,9 @@ int vmm_start(struct vmm *vm, const char *name, const char *const *args,
 	    vmm_qmp_ok(vm, "{\"execute\": \"qmp_capabilities\"}") ||
 	    vmm_qmp_ok(vm, "{\"execute\": \"migrate-set-capabilities\", "
 		       "\"arguments\": {\"capabilities\": [{\"capability\": "
-		       "\"events\", \"state\": true}]}}")) {
+		       "\"events\", \"state\": true}, {\"capability\": "
+		       "\"return-path\", \"state\": true}, {\"capability\": "
+		       "\"switchover-ack\", \"state\": true}]}}")) {
 		ret = ret ?: -EIO;
 		goto out_kill;
 	}
@@ -543,7 +547,16 @@ uint64_t vmm_pci_map_bar(struct vmm *vm, int devfn, int bar, uint64_t addr)
 
 /* ---- trace log ------------------------------------------------------------ */
 
-static long trace_scan(struct vmm *vm, bool first, va_list ap)
+long vmm_trace_size(struct vmm *vm)
+{
+	char path[96];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/trace.log", vm->dir);
+	return stat(path, &st) ? 0 : st.st_size;
+}
+
+static long trace_scan(struct vmm *vm, long from, bool first, va_list ap)
 {
 	const char *words[8];
 	char path[96], line[1024];
@@ -557,6 +570,10 @@ static long trace_scan(struct vmm *vm, bool first, va_list ap)
 	f = fopen(path, "r");
 	if (!f)
 		return first ? -1 : 0;
+	if (from) {
+		fseek(f, from, SEEK_SET);
+		pos = from;
+	}
 	while (fgets(line, sizeof(line), f)) {
 		for (i = 0; i < n && strstr(line, words[i]); i++)
 			;
@@ -579,18 +596,18 @@ int vmm_trace_count(struct vmm *vm, ...)
 	long n;
 
 	va_start(ap, vm);
-	n = trace_scan(vm, false, ap);
+	n = trace_scan(vm, 0, false, ap);
 	va_end(ap);
 	return n;
 }
 
-long vmm_trace_find(struct vmm *vm, ...)
+long vmm_trace_find(struct vmm *vm, long from, ...)
 {
 	va_list ap;
 	long n;
 
-	va_start(ap, vm);
-	n = trace_scan(vm, true, ap);
+	va_start(ap, from);
+	n = trace_scan(vm, from, true, ap);
 	va_end(ap);
 	return n;
 }

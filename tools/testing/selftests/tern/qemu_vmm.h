@@ -34,7 +34,11 @@ struct vmm {
  * @name with the extra arguments @args (NULL-terminated), and connect its
  * QMP and qtest sockets; with @incoming, wait for a migration on that URI.
  * QEMU's output goes to <dir>/qemu.log, its vfio trace events to
- * <dir>/trace.log. Returns 0 or -errno (QEMU's log is printed on failure).
+ * <dir>/trace.log. Migration events are on, and so is switchover-ack (with
+ * the return path it needs): the source does not switch over before the
+ * destination has loaded the devices' initial pre-copy data, as a VMM
+ * migrating VFIO devices would ask. Returns 0 or -errno (QEMU's log is
+ * printed on failure).
  */
 int vmm_start(struct vmm *vm, const char *name, const char *const *args,
 	      const char *incoming);
@@ -86,7 +90,12 @@ uint64_t vmm_pci_map_bar(struct vmm *vm, int devfn, int bar, uint64_t addr);
 
 /* lines of <dir>/trace.log containing every one of the NULL-ended words */
 int vmm_trace_count(struct vmm *vm, ...) __attribute__((sentinel));
-/* byte offset in trace.log of the first line matching like vmm_trace_count */
-long vmm_trace_find(struct vmm *vm, ...) __attribute__((sentinel));
+/*
+ * Byte offset in trace.log of the first line at or after offset @from
+ * matching like vmm_trace_count(), or -1. QEMU flushes every trace line.
+ */
+long vmm_trace_find(struct vmm *vm, long from, ...) __attribute__((sentinel));
+/* current length of trace.log */
+long vmm_trace_size(struct vmm *vm);
 
 #endif
