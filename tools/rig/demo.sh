@@ -14,7 +14,10 @@ with the tern device model, boots a small VM under QEMU's TCG emulation
 (q35 machine, emulated Intel IOMMU) and runs the demo suite inside it.
 It then live-migrates one VF's state to another with tools/tern-migrate,
 the way a VMM does, with and without pre-copy, while a workload keeps
-changing the source's device memory.
+changing the source's device memory. It ends with QEMU itself as the VMM:
+two QEMU processes inside the VM migrate a machine with two tern VFs
+assigned, with pre-copy and device dirty tracking, and QEMU's migration
+statistics are printed.
 First run: ~20 minutes of builds; later runs: about a minute.
 
 EOT

@@ -31,3 +31,22 @@ migrate stop-copy "VF $1 -> VF $2 stop-copy only (no pre-copy)" \
 say ""
 say "With pre-copy only the pages changed since the last pass travel while"
 say "the VF is stopped; without it the whole device memory does."
+
+say ""
+if [ -x /usr/bin/qemu-system-x86_64 ]; then
+	say "QEMU as the VMM: two QEMU 10.0 processes in this VM are the source"
+	say "and destination of a machine with two tern VFs assigned (vfio-pci,"
+	say "iommufd). Its guest is played over QEMU's qtest protocol; it keeps"
+	say "writing device memory, and the engine keeps writing guest RAM, while"
+	say "QEMU migrates it with pre-copy and the VFs' DMA dirty logging:"
+	/tests/qemu_migration -t two_vfs > /tmp/qemu.out 2>&1
+	rc=$?
+	echo "TERN-RIG: run qemu_migration"
+	cat /tmp/qemu.out
+	echo "TERN-RIG: exit qemu_migration $rc"
+	sed -n 's/^# QEMU: /DEMO:   /p' /tmp/qemu.out
+	[ $rc = 0 ] && say "Both VFs verified on the destination (registers, jobs," &&
+		say "device memory checksum, guest RAM written by DMA)."
+else
+	say "(no QEMU in this VM: skipped the QEMU migration)"
+fi

@@ -27,7 +27,7 @@
 #define VMM_REPLY_MS	60000
 #define QTEST_LINE	(2 * 65536 + 64)
 
-static int64_t now_ms(void)
+int64_t vmm_now_ms(void)
 {
 	struct timespec ts;
 
@@ -68,7 +68,7 @@ static void dump_log(struct vmm *vm)
 
 bool vmm_exited(struct vmm *vm, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = vmm_now_ms() + timeout_ms;
 	int status;
 
 	if (vm->exit_status >= 0)
@@ -80,7 +80,7 @@ bool vmm_exited(struct vmm *vm, int timeout_ms)
 			vm->exit_status = status;
 			return true;
 		}
-		if (now_ms() >= end)
+		if (vmm_now_ms() >= end)
 			return false;
 		/* a child's exit has no fd to poll; re-check every 10 ms */
 		poll(NULL, 0, 10);
@@ -92,7 +92,7 @@ static int accept_qemu(struct vmm *vm, int lfd, int64_t end)
 {
 	struct pollfd p = { .fd = lfd, .events = POLLIN };
 
-	while (now_ms() < end) {
+	while (vmm_now_ms() < end) {
 		if (poll(&p, 1, 100) > 0)
 			return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (vmm_exited(vm, 0))
@@ -104,7 +104,7 @@ static int accept_qemu(struct vmm *vm, int lfd, int64_t end)
 static int read_line(struct vmm *vm, int fd, char *buf, size_t *len,
 		     size_t size, char *out, size_t outlen, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = vmm_now_ms() + timeout_ms;
 
 	for (;;) {
 		char *nl = memchr(buf, '\n', *len);
@@ -124,7 +124,7 @@ static int read_line(struct vmm *vm, int fd, char *buf, size_t *len,
 		}
 		if (*len == size)
 			return -E2BIG;
-		if (poll(&p, 1, end - now_ms() > 0 ? end - now_ms() : 0) <= 0)
+		if (poll(&p, 1, end - vmm_now_ms() > 0 ? end - vmm_now_ms() : 0) <= 0)
 			return -ETIMEDOUT;
 		n = read(fd, buf + *len, size - *len);
 		if (n <= 0)
@@ -193,7 +193,7 @@ int vmm_qmp_ok(struct vmm *vm, const char *fmt, ...)
 
 int vmm_wait_migration(struct vmm *vm, const char *statuses, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = vmm_now_ms() + timeout_ms;
 	char line[4096], want[256];
 
 	for (;;) {
@@ -205,11 +205,11 @@ int vmm_wait_migration(struct vmm *vm, const char *statuses, int timeout_ms)
 			if (strstr(want, key))
 				return 0;
 		}
-		if (now_ms() >= end)
+		if (vmm_now_ms() >= end)
 			return -ETIMEDOUT;
 		if (read_line(vm, vm->qmp_fd, vm->qmp_buf, &vm->qmp_len,
 			      sizeof(vm->qmp_buf), line, sizeof(line),
-			      end - now_ms()))
+			      end - vmm_now_ms()))
 			return -ETIMEDOUT;
 		note_event(vm, line);
 	}
@@ -320,7 +320,7 @@ int vmm_start(struct vmm *vm, const char *name, const char *const *args,
 		_exit(127);
 	}
 
-	end = now_ms() + VMM_START_MS;
+	end = vmm_now_ms() + VMM_START_MS;
 	vm->qmp_fd = accept_qemu(vm, lqmp, end);
 	vm->qtest_fd = vm->qmp_fd < 0 ? -1 : accept_qemu(vm, lqtest, end);
 	if (vm->qmp_fd < 0 || vm->qtest_fd < 0) {

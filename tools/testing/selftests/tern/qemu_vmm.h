@@ -88,6 +88,9 @@ void vmm_pci_write(struct vmm *vm, int devfn, int reg, uint32_t val);
  */
 uint64_t vmm_pci_map_bar(struct vmm *vm, int devfn, int bar, uint64_t addr);
 
+/* CLOCK_MONOTONIC in milliseconds, for the callers' deadlines */
+int64_t vmm_now_ms(void);
+
 /* lines of <dir>/trace.log containing every one of the NULL-ended words */
 int vmm_trace_count(struct vmm *vm, ...) __attribute__((sentinel));
 /*
