@@ -3,7 +3,8 @@
  * tern-vfio-pci: the VF device state shared by the driver's files.
  *
  * main.c     vfio glue, probe/remove, open/close, reset_done
- * lm.c       migration state machine and the save/resume files
+ * lm.c       migration state machine
+ * mig_file.c the save and resume files
  * dirty.c    DMA dirty-page logging (vfio log ops)
  * cmds.c     firmware command wrappers
  */
@@ -152,6 +153,15 @@ void tern_vf_mig_release(struct tern_vf *tvf);
 void tern_vf_mig_debugfs_init(struct tern_vf *tvf);
 void tern_vf_state_mutex_unlock(struct tern_vf *tvf);
 void tern_vf_mig_reset(struct tern_vf *tvf);
+
+/* mig_file.c: the save and resume files (callers hold state_mutex) */
+struct file *tern_save_start(struct tern_vf *tvf, u32 mode);
+int tern_save_freeze(struct tern_vf *tvf);
+int tern_save_stop(struct tern_vf *tvf);
+struct file *tern_resume_start(struct tern_vf *tvf);
+int tern_resume_commit(struct tern_vf *tvf);
+void tern_vf_disable_files(struct tern_vf *tvf);
+void tern_mig_file_orphan(struct tern_mig_file **slot);
 
 /* dirty.c */
 extern const struct vfio_log_ops tern_vf_log_ops;
