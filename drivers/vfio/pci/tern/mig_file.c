@@ -105,20 +105,32 @@ static int tern_save_fill(struct tern_mig_file *migf)
 	return 0;
 }
 
+/*
+ * Entry of read() and write(): streams have no position, and a file whose
+ * session ended fails. Returns 0 with @migf->lock held, or an error.
+ */
+static int tern_mig_file_lock(struct tern_mig_file *migf, loff_t *pos)
+{
+	if (pos)
+		return -ESPIPE;
+	mutex_lock(&migf->lock);
+	if (READ_ONCE(migf->disabled)) {
+		mutex_unlock(&migf->lock);
+		return -ENODEV;
+	}
+	return 0;
+}
+
 static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 			      size_t len, loff_t *pos)
 {
 	struct tern_mig_file *migf = filp->private_data;
 	ssize_t done = 0;
-	int ret = 0;
+	int ret;
 
-	if (pos)
-		return -ESPIPE;
-	mutex_lock(&migf->lock);
-	if (READ_ONCE(migf->disabled)) {
-		ret = -ENODEV;
-		goto out;
-	}
+	ret = tern_mig_file_lock(migf, pos);
+	if (ret)
+		return ret;
 	/* a background fill that failed reports here, once */
 	ret = migf->prefetch_err;
 	migf->prefetch_err = 0;
@@ -159,7 +171,6 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 	 */
 	if (done && migf->buf_off == migf->buf_len && !migf->end)
 		queue_work(system_unbound_wq, &migf->prefetch);
-out:
 	mutex_unlock(&migf->lock);
 	return done ? done : ret;
 }
@@ -325,15 +336,11 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 {
 	struct tern_mig_file *migf = filp->private_data;
 	ssize_t done = 0;
-	int ret = 0;
+	int ret;
 
-	if (pos)
-		return -ESPIPE;
-	mutex_lock(&migf->lock);
-	if (READ_ONCE(migf->disabled)) {
-		ret = -ENODEV;
-		goto out;
-	}
+	ret = tern_mig_file_lock(migf, pos);
+	if (ret)
+		return ret;
 	ret = migf->error;
 	while (!ret && done < len) {
 		size_t n = min_t(size_t, len - done,
@@ -358,7 +365,6 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 	 */
 	if (!ret && migf->offset == migf->rec_end && !migf->rec_hdr_len)
 		ret = tern_resume_flush(migf);
-out:
 	mutex_unlock(&migf->lock);
 	/* a rejected stream is reported at once, not as a short write */
 	return ret ? ret : done;
