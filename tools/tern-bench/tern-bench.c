@@ -47,14 +47,6 @@ struct bench {
 	bool json_first;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void die(const char *what, int err)
 {
 	fprintf(stderr, "tern-bench: %s: %s\n", what, strerror(err < 0 ? -err : err));
@@ -148,7 +140,7 @@ static void *wl_thread(void *arg)
 	struct timespec tick = { 0, WL_TICK_NS };
 
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
-		double due = (now() - w->t0) * w->jobs_per_s;
+		double due = (monotonic_s() - w->t0) * w->jobs_per_s;
 		uint64_t queued = w->queued;
 
 		wl_reap(w);
@@ -177,7 +169,7 @@ static void start_workload(struct workload *w, struct tern_vf *vf, double pct)
 	w->pct = pct;
 	w->jobs_per_s = vf->devmem_size / PAGE * pct / 100 / WL_RUN_PAGES;
 	w->bytes0 = tern_vf_read64(vf, TERN_VF_REG_BYTES_LO);
-	w->t0 = now();
+	w->t0 = monotonic_s();
 	if (pct > 0 && pthread_create(&w->thread, NULL, wl_thread, w))
 		die("workload thread", EAGAIN);
 }
@@ -312,7 +304,7 @@ static void migrate(struct bench *b, bool precopy, double pct,
 		for (;;) {
 			int ret = vfio_mig_precopy_info(sfd, &info);
 
-			t_info = now();
+			t_info = monotonic_s();
 			if (ret)
 				die("PRECOPY_INFO", ret);
 			if (!info.initial_bytes &&
@@ -328,7 +320,7 @@ static void migrate(struct bench *b, bool precopy, double pct,
 		}
 	}
 	stop_workload(&wl);	/* the guest stops */
-	t = now();
+	t = monotonic_s();
 	set_state(&b->src, VFIO_DEVICE_STATE_STOP_COPY,
 		  precopy ? NULL : &sfd, "src STOP_COPY");
 	r->rate = workload_rate(&wl, t);
@@ -339,14 +331,14 @@ static void migrate(struct bench *b, bool precopy, double pct,
 	set_state(&b->src, VFIO_DEVICE_STATE_STOP, NULL, "src STOP");
 	set_state(&b->dst, VFIO_DEVICE_STATE_STOP, NULL,
 		  "dst STOP (stream refused)");
-	r->stop_s = now() - t;
+	r->stop_s = monotonic_s() - t;
 	for (pg = 0; pg < b->src.devmem_size / PAGE; pg++)
 		if (memcmp(b->src.devmem + pg * PAGE, b->dst.devmem + pg * PAGE,
 			   PAGE))
 			r->differ++;
-	t_run = now();
+	t_run = monotonic_s();
 	set_state(&b->dst, VFIO_DEVICE_STATE_RUNNING, NULL, "dst RUNNING");
-	r->stop_s += now() - t_run;
+	r->stop_s += monotonic_s() - t_run;
 	set_state(&b->src, VFIO_DEVICE_STATE_RUNNING, NULL, "src RUNNING");
 	drain_workload(&wl);
 	close(sfd);
@@ -483,13 +475,13 @@ static void *sampler_fn(void *arg)
 /* memcpy of @size bytes, 1 MiB at a time, from @src to @dst: seconds. */
 static double time_memcpy(uint8_t *dst, const uint8_t *src, size_t size)
 {
-	double t = now();
+	double t = monotonic_s();
 	size_t off;
 
 	for (off = 0; off < size; off += CHUNK)
 		memcpy(dst + off, src + off, CHUNK);
 	__asm__ volatile("" : : "r"(dst) : "memory");
-	return now() - t;
+	return monotonic_s() - t;
 }
 
 static void bench_stream(struct bench *b)
@@ -511,11 +503,11 @@ static void bench_stream(struct bench *b)
 		read_meminfo(&smp.base);
 		pthread_create(&smp.thread, NULL, sampler_fn, &smp);
 		usleep(5000);
-		t_save = now();
+		t_save = monotonic_s();
 		set_state(&b->src, VFIO_DEVICE_STATE_STOP_COPY, &sfd,
 			  "src STOP_COPY");
 		total = pump(b, sfd, -1, &end);
-		t_save = now() - t_save;
+		t_save = monotonic_s() - t_save;
 		__atomic_store_n(&smp.stop, true, __ATOMIC_RELEASE);
 		pthread_join(smp.thread, NULL);
 		close(sfd);
@@ -536,13 +528,13 @@ static void bench_stream(struct bench *b)
 		set_state(&b->dst, VFIO_DEVICE_STATE_STOP, NULL, "dst STOP");
 		set_state(&b->dst, VFIO_DEVICE_STATE_RESUMING, &rfd,
 			  "dst RESUMING");
-		t_res = now();
+		t_res = monotonic_s();
 		ret = mig_stream_write(rfd, s.data, s.len, CHUNK);
 		if (ret)
 			die("resume write", ret);
 		set_state(&b->dst, VFIO_DEVICE_STATE_STOP, NULL,
 			  "dst STOP (stream refused)");
-		t_res = now() - t_res;
+		t_res = monotonic_s() - t_res;
 		close(rfd);
 		set_state(&b->dst, VFIO_DEVICE_STATE_RUNNING, NULL,
 			  "dst RUNNING");
@@ -674,9 +666,9 @@ static void bench_log_report(struct bench *b)
 		run_jobs(&b->src, nblocks, TERN_DESC_OP_FILL, DIRTY_BLOCK,
 			 fill_src, block_iova, &nblocks);
 		memset(bm, 0, bm_size);
-		t_rep = now();
+		t_rep = monotonic_s();
 		ret = log_report(&b->src, LOG_BASE, LOG_SPAN, bm);
-		t_rep = now() - t_rep;
+		t_rep = monotonic_s() - t_rep;
 		if (ret)
 			die("DMA_LOGGING_REPORT", ret);
 		for (bits = 0, k = 0; k < bm_size / 8; k++)
@@ -687,10 +679,10 @@ static void bench_log_report(struct bench *b)
 		ret = log_stop(&b->src);
 		if (ret)
 			die("DMA_LOGGING_STOP", ret);
-		t_cpy = now();
+		t_cpy = monotonic_s();
 		memcpy(bm2, bm, bm_size);
 		__asm__ volatile("" : : "r"(bm2) : "memory");
-		t_cpy = now() - t_cpy;
+		t_cpy = monotonic_s() - t_cpy;
 		ratio[i] = t_rep / t_cpy;
 		fprintf(stderr, "report rep %u: %u dirty pages, report %.6fs copy %.6fs\n",
 			i, bits, t_rep, t_cpy);
@@ -736,18 +728,18 @@ static void bench_engine(struct bench *b)
 	for (i = 0; i < b->reps; i++) {
 		double t_off, t_on;
 
-		t_off = now();
+		t_off = monotonic_s();
 		run_jobs(&b->src, jobs, TERN_DESC_OP_COPY, len, copy_src,
 			 copy_dst, &c);
-		t_off = now() - t_off;
+		t_off = monotonic_s() - t_off;
 		ret = log_start(&b->src, TERN_LIB_ARENA_IOVA,
 				TERN_LIB_ARENA_SIZE);
 		if (ret)
 			die("DMA_LOGGING_START", ret);
-		t_on = now();
+		t_on = monotonic_s();
 		run_jobs(&b->src, jobs, TERN_DESC_OP_COPY, len, copy_src,
 			 copy_dst, &c);
-		t_on = now() - t_on;
+		t_on = monotonic_s() - t_on;
 		ret = log_stop(&b->src);
 		if (ret)
 			die("DMA_LOGGING_STOP", ret);

@@ -51,14 +51,6 @@ struct totals {
 	double total_s;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void die(const char *what, int err)
 {
 	fprintf(stderr, "tern-migrate: %s: %s\n", what, strerror(-err));
@@ -110,7 +102,7 @@ static void migrate(struct vfio_dev *src, struct vfio_dev *dst,
 		    const struct opts *o, pid_t *workload, struct totals *t)
 {
 	struct vfio_precopy_info info;
-	double start = now(), stop;
+	double start = monotonic_s(), stop;
 	int sfd, rfd, end, ret;
 
 	ret = vfio_mig_set_state(dst, VFIO_DEVICE_STATE_RESUMING, &rfd);
@@ -144,7 +136,7 @@ static void migrate(struct vfio_dev *src, struct vfio_dev *dst,
 		*workload = 0;
 	}
 
-	stop = now();
+	stop = monotonic_s();
 	if (o->precopy) {
 		ret = vfio_mig_set_state(src, VFIO_DEVICE_STATE_STOP_COPY, NULL);
 	} else {
@@ -162,8 +154,8 @@ static void migrate(struct vfio_dev *src, struct vfio_dev *dst,
 	ret = vfio_mig_set_state(dst, VFIO_DEVICE_STATE_RUNNING, NULL);
 	if (ret)
 		die("destination RUNNING (stream refused)", ret);
-	t->stopcopy_s = now() - stop;
-	t->total_s = now() - start;
+	t->stopcopy_s = monotonic_s() - stop;
+	t->total_s = monotonic_s() - start;
 	close(sfd);
 	close(rfd);
 }

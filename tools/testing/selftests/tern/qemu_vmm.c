@@ -18,10 +18,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "qemu_vmm.h"
+#include "vfio_util.h"
 
 #define VMM_START_MS	60000	/* QEMU start-up under TCG takes ~2 s */
 #define VMM_REPLY_MS	60000
@@ -29,10 +29,7 @@
 
 int64_t vmm_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+	return monotonic_s() * 1000;
 }
 
 static int listen_unix(const char *path)

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <linux/tern/tern_if.h>
@@ -20,14 +19,6 @@
 
 #define DEBUGFS		"/sys/kernel/debug/tern_core"
 #define TIMEOUT_PARAM	"/sys/module/tern_core/parameters/cmd_timeout_ms"
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static enum vfio_device_mig_state get_state(struct vfio_dev *dev)
 {
@@ -150,11 +141,11 @@ TEST_F(core, firmware_stall_times_out)
 	snprintf(val, sizeof(val), "%d", timeout_ms);
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, val));
 	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x02 1"));
-	t = now();
+	t = monotonic_s();
 	ASSERT_EQ(-ETIMEDOUT, vfio_mig_set_state(&self->dev,
 						 VFIO_DEVICE_STATE_RUNNING_P2P,
 						 NULL));
-	t = now() - t;
+	t = monotonic_s() - t;
 	ASSERT_GE(t, timeout_ms / 1000.0 * 0.9);
 	ASSERT_LT(t, timeout_ms / 1000.0 * 10);
 	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, get_state(&self->dev));

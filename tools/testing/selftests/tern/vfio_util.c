@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -636,4 +637,12 @@ int vfio_dma_log_report(struct vfio_dev *dev, uint64_t iova, uint64_t length,
 	return vfio_device_feature(dev, VFIO_DEVICE_FEATURE_GET |
 				   VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
 				   &report, sizeof(report));
+}
+
+double monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }

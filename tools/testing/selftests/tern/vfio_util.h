@@ -115,6 +115,9 @@ int vfio_dma_log_stop(struct vfio_dev *dev);
 int vfio_dma_log_report(struct vfio_dev *dev, uint64_t iova, uint64_t length,
 			uint64_t page_size, uint64_t *bitmap);
 
+/* CLOCK_MONOTONIC in seconds, for durations and deadlines. */
+double monotonic_s(void);
+
 /* PCI sysfs helpers. */
 int pci_find_devices(uint16_t vendor, uint16_t device, char (*bdfs)[16],
 		     int max);
