@@ -232,7 +232,7 @@ static void l2_vf_verify(struct __test_metadata *_metadata, struct l2_vf *v,
 			 struct vmm *vm)
 {
 	uint8_t page[PAGE], expect[PAGE];
-	uint32_t crc = 0;
+	uint32_t crc = 0, expect_crc;
 	size_t p, bad = 0;
 	unsigned int r;
 	int i;
@@ -268,7 +268,8 @@ static void l2_vf_verify(struct __test_metadata *_metadata, struct l2_vf *v,
 	ASSERT_EQ(TERN_DESC_ST_OK,
 		  l2_job(v, TERN_DESC_OP_CHECKSUM, TERN_DESC_F_SRC_DEVMEM,
 			 v->size, 0, 0, &crc));
-	if (crc != tern_crc32c(v->shadow, v->size)) {
+	expect_crc = tern_crc32c(v->shadow, v->size);
+	if (crc != expect_crc) {
 		/* ... and on a mismatch the test finds the pages */
 		for (p = 0; p < v->size / PAGE; p++) {
 			ASSERT_EQ(0, vmm_memread(vm, v->devmem + p * PAGE, page,
@@ -280,7 +281,7 @@ static void l2_vf_verify(struct __test_metadata *_metadata, struct l2_vf *v,
 		}
 		TH_LOG("VF %d: %zu pages differ", v->idx, bad);
 	}
-	ASSERT_EQ(tern_crc32c(v->shadow, v->size), crc);
+	ASSERT_EQ(expect_crc, crc);
 }
 
 /* /dev/kmsg positioned at its end: what the kernel logs from now on */

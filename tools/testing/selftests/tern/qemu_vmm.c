@@ -193,8 +193,8 @@ int vmm_wait_migration(struct vmm *vm, const char *statuses, int timeout_ms)
 	int64_t end = vmm_now_ms() + timeout_ms;
 	char line[4096], want[256];
 
+	snprintf(want, sizeof(want), "|%s|", statuses);
 	for (;;) {
-		snprintf(want, sizeof(want), "|%s|", statuses);
 		if (vm->last_event[0]) {
 			char key[80];
 
@@ -264,6 +264,10 @@ int vmm_start(struct vmm *vm, const char *name, const char *const *args,
 	snprintf(qmp_arg, sizeof(qmp_arg), "unix:%s", qmp_path);
 	snprintf(qtest_arg, sizeof(qtest_arg), "unix:%s", qtest_path);
 
+	/* a qtest reply line holds up to QTEST_CHUNK bytes in hex */
+	vm->qtest_buf = malloc(QTEST_LINE);
+	if (!vm->qtest_buf)
+		return -ENOMEM;
 	lqmp = listen_unix(qmp_path);
 	lqtest = listen_unix(qtest_path);
 	if (lqmp < 0 || lqtest < 0) {
@@ -354,6 +358,8 @@ out_close:
 		close(vm->qmp_fd);
 	if (vm->qtest_fd >= 0)
 		close(vm->qtest_fd);
+	free(vm->qtest_buf);
+	vm->qtest_buf = NULL;
 	vm->pid = 0;
 	return ret;
 }
@@ -371,6 +377,8 @@ int vmm_stop(struct vmm *vm)
 	}
 	close(vm->qmp_fd);
 	close(vm->qtest_fd);
+	free(vm->qtest_buf);
+	vm->qtest_buf = NULL;
 	vm->pid = 0;
 	if (!WIFEXITED(vm->exit_status) || WEXITSTATUS(vm->exit_status))
 		dump_log(vm);
@@ -379,8 +387,6 @@ int vmm_stop(struct vmm *vm)
 
 /* ---- qtest ---------------------------------------------------------------- */
 
-static char qtest_in[QTEST_LINE];
-static size_t qtest_in_len;
 static char qtest_reply[QTEST_LINE];
 
 static const char *qtest_cmd(struct vmm *vm, const char *fmt, ...)
@@ -398,9 +404,8 @@ static const char *qtest_cmd(struct vmm *vm, const char *fmt, ...)
 	cmd[n++] = '\n';
 	if (write(vm->qtest_fd, cmd, n) != n)
 		return "FAIL write";
-	/* the connection carries one VM's replies only */
-	if (read_line(vm, vm->qtest_fd, qtest_in, &qtest_in_len,
-		      sizeof(qtest_in), qtest_reply, sizeof(qtest_reply),
+	if (read_line(vm, vm->qtest_fd, vm->qtest_buf, &vm->qtest_len,
+		      QTEST_LINE, qtest_reply, sizeof(qtest_reply),
 		      VMM_REPLY_MS))
 		return "FAIL no reply";
 	if (strncmp(qtest_reply, "OK", 2))

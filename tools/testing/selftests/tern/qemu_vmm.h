@@ -25,6 +25,8 @@ struct vmm {
 	int qtest_fd;
 	char qmp_buf[65536];	/* unconsumed QMP input */
 	size_t qmp_len;
+	char *qtest_buf;	/* unconsumed qtest input */
+	size_t qtest_len;
 	char last_event[256];	/* latest MIGRATION event status */
 	int exit_status;	/* once reaped: wait status, else -1 */
 };
