@@ -37,7 +37,7 @@
 
 #define TERN_MAGIC			0x4e524554u	/* "TERN" */
 #define TERN_ABI_MAJOR			1
-#define TERN_ABI_MINOR			0
+#define TERN_ABI_MINOR			1
 #define TERN_ABI_VERSION		((TERN_ABI_MAJOR << 16) | TERN_ABI_MINOR)
 #define TERN_FW_VERSION			0x00010000u
 
@@ -401,6 +401,13 @@ struct tern_admin_cpl {
 };
 
 TERN_ABI_CHECK_SIZE(struct tern_admin_cpl, 32);
+
+/*
+ * SAVE_QUERY result[0]: initial bytes in bits 62:0; bit 63 is set when a new
+ * first pass began (a re-init, ABI 1.1) since the previous SAVE_QUERY
+ */
+#define TERN_SAVE_Q_REINIT		0x8000000000000000ull
+#define TERN_SAVE_Q_INITIAL		(TERN_SAVE_Q_REINIT - 1)
 
 /* SAVE_READ result[1] flags */
 #define TERN_SAVE_F_END			0x1u	/* stream complete */

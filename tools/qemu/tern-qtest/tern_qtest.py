@@ -693,6 +693,75 @@ def t_precopy(r):
     return stream
 
 
+def pages_bytes(pages):
+    """Stream bytes of the PAGES records for a set of page numbers."""
+    total, run, prev = 0, 0, None
+    for pg in sorted(pages) + [None]:
+        if pg is not None and prev is not None and pg == prev + 1:
+            run += 1
+        else:
+            if run:
+                total += run * 4096 + -(-run // TERN_REC_MAX_PAGES) * 24
+            run = 1
+        prev = pg
+    return total
+
+
+def t_reinit(r):
+    """A re-based or resized engine ring during pre-copy re-inits."""
+    q = r.q
+    e = r.engine_setup(0)
+    pages = fill_vf(r, 0, e, 21)
+    st, res = r.run(TERN_OP_SAVE_BEGIN, 0,
+                    params=struct.pack('<II', TERN_SAVE_MODE_PRECOPY, 0))
+    initial = res[0]
+    st, res = r.run(TERN_OP_SAVE_QUERY, 0)
+    assert res[0] == initial, res
+    stream, flags = r.save_all(0, chunk=65536, nsge=1)
+    assert flags & TERN_SAVE_F_NO_DATA and len(stream) == initial
+    # the same ring enabled again is no re-init
+    ctrl = r.vf_reg(0, TERN_VF_REG_ENGINE_CTRL)
+    q.writel(ctrl, 0)
+    q.writel(ctrl, TERN_ENGINE_CTRL_ENABLE)
+    st, res = r.run(TERN_OP_SAVE_QUERY, 0)
+    assert res[0] == 0 and res[1] == 0, res
+    # clear a page the destination holds, change one, then resize the ring
+    q.memset(r.devmem(0) + 70 * 4096, 4096)
+    pages[70] = bytes(4096)
+    q.writel(r.devmem(0) + 300 * 4096, 0x5eed)
+    pages[300] = struct.pack('<I', 0x5eed) + pages[300][4:]
+    st, res = r.run(TERN_OP_SAVE_QUERY, 0)
+    assert res[0] == 0 and res[1] == 2 * 4096, res
+    r.engine_setup(0, size=32)
+    want = pages_bytes(pages) + 16 + 168
+    st, res = r.run(TERN_OP_SAVE_QUERY, 0)
+    assert res[0] == TERN_SAVE_Q_REINIT | want and res[1] == 0, res
+    # reported once; a second resize is a second re-init
+    st, res = r.run(TERN_OP_SAVE_QUERY, 0)
+    assert res[0] == want, res
+    more, flags = r.save_all(0, chunk=5000, nsge=1)
+    assert flags & TERN_SAVE_F_NO_DATA and len(more) == want, len(more)
+    st, res = r.run(TERN_OP_SAVE_QUERY, 0)
+    assert res[0] == 0 and res[1] == 0, res
+    hdr, recs = parse_stream(stream + more)
+    assert [rec[0] for rec in recs].count(TERN_REC_REGS) == 2
+    r.engine_setup(0, size=64)
+    st, res = r.run(TERN_OP_SAVE_QUERY, 0)
+    assert res[0] & TERN_SAVE_Q_REINIT, res
+    again, flags = r.save_all(0)
+    r.freeze(0)
+    tail, flags = r.save_all(0)
+    assert flags & TERN_SAVE_F_END
+    r.run(TERN_OP_SAVE_END, 0)
+    r.thaw(0)
+    r.freeze(1)
+    assert r.load(1, stream + more + again + tail) == 0
+    r.run(TERN_OP_LOAD_COMMIT, 1)
+    check_vf(r, 1, pages, 21)
+    assert q.readl(r.vf_reg(1, TERN_VF_REG_RING_SIZE)) == 64
+    r.thaw(1)
+
+
 def t_load_errors(r, good):
     q = r.q
     hdr, recs = parse_stream(good)
@@ -922,6 +991,7 @@ TESTS = [
     ('context registers, quiesce and freeze', t_context_and_quiesce),
     ('stop-copy round trip with pending jobs', t_stopcopy_roundtrip),
     ('pre-copy: initial and dirty bytes, round trip', t_precopy),
+    ('pre-copy: a re-based engine ring re-inits the first pass', t_reinit),
     ('load rejects bad streams', None),
     ('DMA dirty tracking', t_dirty),
     ('fault injection and firmware reset', None),

@@ -164,6 +164,7 @@ uint16_t tern_save_query(TernVFState *vf, uint64_t *result);
 uint16_t tern_save_read(TernPFState *pf, TernVFState *vf, TernData *d,
                         uint64_t *result);
 void tern_save_end(TernVFState *vf);
+void tern_save_engine_enabled(TernVFState *vf);
 uint16_t tern_load_begin(TernVFState *vf);
 uint16_t tern_load_write(TernVFState *vf, const uint8_t *buf, uint32_t len,
                          uint64_t *result);

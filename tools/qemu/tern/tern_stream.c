@@ -5,7 +5,8 @@
  * drains: the stream header, the first pass (every device memory page that
  * was non-zero at SAVE_BEGIN, then REGS), then pages changed since they were
  * last sent, and, once the VF is frozen and nothing is left, REGS, ENGINE
- * and END. Changed pages come from the devmem region's dirty log (CPU
+ * and END. A re-init (the guest re-bases or resizes its engine ring during
+ * pre-copy) starts a new first pass after the record being delivered. Changed pages come from the devmem region's dirty log (CPU
  * writes through BAR2, and engine writes, which mark the region dirty).
  *
  * Load parses any split of the byte stream, writes pages straight into the
@@ -33,7 +34,8 @@ struct TernSave {
     uint32_t mode;
     unsigned long *first;       /* first-pass pages not yet sent */
     unsigned long *dirty;       /* pages changed since last sent */
-    uint64_t first_total;       /* stream bytes of the whole first pass */
+    uint64_t first_total;       /* stream offset where the (latest) first
+                                   pass ends */
     uint64_t gen;               /* stream bytes generated */
     uint64_t read;              /* stream bytes delivered by SAVE_READ */
     uint32_t seq;
@@ -41,6 +43,9 @@ struct TernSave {
     bool first_regs_sent;
     bool end_sent;
     bool failed;
+    bool reinit;                /* not yet reported by SAVE_QUERY */
+    uint64_t ring_base;         /* engine ring geometry the first pass */
+    uint32_t ring_size;         /*   was produced for */
     uint8_t *stage;
     uint32_t stage_len;
     uint32_t stage_off;
@@ -308,6 +313,8 @@ uint16_t tern_save_begin(TernVFState *vf, uint32_t mode, uint64_t *result)
     s->first_total = sizeof(struct tern_stream_hdr) +
                      tern_pages_bytes(s->first, vf->devmem_pages) +
                      TERN_REC_HDR_LEN + sizeof(struct tern_rec_regs);
+    s->ring_base = vf->engine.ring_base;
+    s->ring_size = vf->engine.ring_size;
     result[0] = s->first_total;
     trace_tern_save_begin(vf->index, mode, s->first_total);
     return TERN_ST_SUCCESS;
@@ -327,6 +334,10 @@ uint16_t tern_save_query(TernVFState *vf, uint64_t *result)
     bitmap_andnot(changed, s->dirty, s->first, vf->devmem_pages);
     pending = MAX(s->first_total, s->gen) - s->read;
     result[0] = s->first_total > s->read ? s->first_total - s->read : 0;
+    if (s->reinit) {
+        result[0] |= TERN_SAVE_Q_REINIT;
+        s->reinit = false;
+    }
     result[1] = (uint64_t)bitmap_count_one(changed, vf->devmem_pages) *
                 TERN_DEVMEM_PAGE_SIZE;
     if (s->end_sent) {
@@ -386,6 +397,39 @@ uint16_t tern_save_read(TernPFState *pf, TernVFState *vf, TernData *d,
     result[1] = flags;
     result[2] = s->read;
     return TERN_ST_SUCCESS;
+}
+
+void tern_save_engine_enabled(TernVFState *vf)
+{
+    TernSave *s = vf->save;
+    TernEngine *e = &vf->engine;
+    uint64_t start;
+
+    if (!s || s->mode != TERN_SAVE_MODE_PRECOPY || s->failed ||
+        s->end_sent || vf->mig_state == TERN_VF_STATE_FROZEN ||
+        (e->ring_base == s->ring_base && e->ring_size == s->ring_size)) {
+        return;
+    }
+    s->ring_base = e->ring_base;
+    s->ring_size = e->ring_size;
+    /* every page the destination must hold now, including cleared ones */
+    tern_save_sync(vf);
+    for (uint32_t p = 0; p < vf->devmem_pages; p++) {
+        if (!buffer_is_zero(vf->devmem_ptr +
+                            (uint64_t)p * TERN_DEVMEM_PAGE_SIZE,
+                            TERN_DEVMEM_PAGE_SIZE)) {
+            set_bit(p, s->first);
+        }
+    }
+    bitmap_or(s->first, s->first, s->dirty, vf->devmem_pages);
+    bitmap_zero(s->dirty, vf->devmem_pages);
+    s->first_regs_sent = false;
+    /* the new pass follows the staged record, or the header */
+    start = s->hdr_sent ? s->gen : sizeof(struct tern_stream_hdr);
+    s->first_total = start + tern_pages_bytes(s->first, vf->devmem_pages) +
+                     TERN_REC_HDR_LEN + sizeof(struct tern_rec_regs);
+    s->reinit = true;
+    trace_tern_save_reinit(vf->index, start, s->first_total);
 }
 
 void tern_save_end(TernVFState *vf)

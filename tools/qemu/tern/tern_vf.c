@@ -341,6 +341,8 @@ static void tern_engine_enable(TernVFState *vf, bool enable)
         return;
     }
     e->status = TERN_ENGINE_STS_ENABLED;
+    /* a re-based or resized ring re-inits a pre-copy save session */
+    tern_save_engine_enabled(vf);
 }
 
 /* ---- migration state and resets --------------------------------------- */
