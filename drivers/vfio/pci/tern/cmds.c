@@ -68,7 +68,8 @@ int tern_vf_cmd_save_query(struct tern_vf *tvf, struct tern_save_sizes *sizes)
 	ret = tern_vf_exec(tvf, &cmd, NULL, 0, result);
 	if (ret)
 		return ret;
-	sizes->initial_bytes = result[0];
+	sizes->initial_bytes = result[0] & TERN_SAVE_Q_INITIAL;
+	sizes->reinit = result[0] & TERN_SAVE_Q_REINIT;
 	sizes->dirty_bytes = result[1];
 	sizes->total_bytes = result[2];
 	return 0;

@@ -12,11 +12,13 @@ struct tern_vf;
  * @initial_bytes: bytes of the first pass not yet read
  * @dirty_bytes: changed device memory not yet re-sent, page granular
  * @total_bytes: what a stop-copy would transfer now
+ * @reinit: a new first pass began since the previous SAVE_QUERY
  */
 struct tern_save_sizes {
 	u64 initial_bytes;
 	u64 dirty_bytes;
 	u64 total_bytes;
+	bool reinit;
 };
 
 int tern_vf_cmd_quiesce(struct tern_vf *tvf);

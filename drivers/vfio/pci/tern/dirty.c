@@ -30,6 +30,7 @@
 #include <linux/vfio.h>
 
 #include "cmds.h"
+#include "compat.h"
 #include "tern_vfio.h"
 #include "trace.h"
 
@@ -458,7 +459,9 @@ const struct vfio_log_ops tern_vf_log_ops = {
  * tern_vf_dirty_init() - set up DMA logging of a new VF device
  * @tvf: the VF, whose @debugfs directory exists (or is an error pointer)
  *
- * Installs the log ops and the "dirty" debugfs counters.
+ * Installs the log ops, where the kernel can report what they log (a VMM
+ * then uses the IOMMU's dirty tracking instead), and the "dirty" debugfs
+ * counters.
  */
 void tern_vf_dirty_init(struct tern_vf *tvf)
 {
@@ -466,7 +469,8 @@ void tern_vf_dirty_init(struct tern_vf *tvf)
 	struct dentry *dir;
 
 	xa_init(&d->carry);
-	tvf->core_device.vdev.log_ops = &tern_vf_log_ops;
+	if (tern_have_dma_logging())
+		tvf->core_device.vdev.log_ops = &tern_vf_log_ops;
 
 	dir = debugfs_create_dir("dirty", tvf->debugfs);
 	d->debugfs = dir;

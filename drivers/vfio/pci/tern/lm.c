@@ -160,7 +160,7 @@ static int tern_vf_get_data_size(struct vfio_device *vdev,
 
 	mutex_lock(&tvf->state_mutex);
 	if (tvf->save_file) {
-		ret = tern_vf_cmd_save_query(tvf, &sizes);
+		ret = tern_save_query_sizes(tvf, &sizes);
 		goto out;
 	}
 	switch (tvf->mig_state) {

@@ -8,12 +8,15 @@
  * PF core driver: the guest never reaches the migration controls, which
  * live on the PF.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/debugfs.h>
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
 
+#include "compat.h"
 #include "tern_vfio.h"
 
 /* <debugfs>/tern_vfio_pci/<VF>/ */
@@ -86,12 +89,14 @@ static const struct vfio_device_ops tern_vf_ops = {
 	.open_device = tern_vf_open_device,
 	.close_device = tern_vf_close_device,
 	.ioctl = vfio_pci_core_ioctl,
+	TERN_VFIO_OP_REGION_INFO
 	.device_feature = vfio_pci_core_ioctl_feature,
 	.read = vfio_pci_core_read,
 	.write = vfio_pci_core_write,
 	.mmap = vfio_pci_core_mmap,
 	.request = vfio_pci_core_request,
 	.match = vfio_pci_core_match,
+	TERN_VFIO_OP_MATCH_TOKEN
 	.bind_iommufd = vfio_iommufd_physical_bind,
 	.unbind_iommufd = vfio_iommufd_physical_unbind,
 	.attach_ioas = vfio_iommufd_physical_attach_ioas,
@@ -171,6 +176,8 @@ static int __init tern_vf_init(void)
 {
 	int ret;
 
+	if (!tern_have_dma_logging())
+		pr_info("no DMA dirty logging: kernel built without CONFIG_IOMMUFD_DRIVER; VMMs fall back to IOMMU dirty tracking\n");
 	tern_vf_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	ret = pci_register_driver(&tern_vf_driver);
 	if (ret)
@@ -188,4 +195,4 @@ module_exit(tern_vf_exit);
 
 MODULE_DESCRIPTION("VFIO variant driver for tern SR-IOV VFs (live migration)");
 MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS(IOMMUFD);
+TERN_IMPORT_NS_IOMMUFD();

@@ -18,6 +18,7 @@
 #include <linux/workqueue.h>
 
 #include "cmds.h"
+#include "compat.h"
 #include "tern_vfio.h"
 
 static unsigned int chunk_kb = 1024;
@@ -41,7 +42,9 @@ MODULE_PARM_DESC(chunk_kb,
  * @buf: the chunk buffer (NULL once disabled)
  * @buf_len: save: valid bytes in @buf; resume: bytes not yet sent
  * @buf_off: save: bytes of @buf already copied to userspace
- * @initial_total: save: length of the first pre-copy pass, in stream bytes
+ * @initial_end: save: stream offset where the first pre-copy pass ends
+ *	(moved on by a re-init, which starts a new first pass)
+ * @reinit: save: a re-init the firmware reported and PRECOPY_INFO did not
  * @offset: stream bytes delivered to (save) or taken from (resume) userspace
  * @precopy_bytes: save: bytes read before the VF was frozen
  * @precopy_passes: save: times the pre-copy data ran out (-ENOMSG)
@@ -66,7 +69,8 @@ struct tern_mig_file {
 	struct tern_dma_buf *buf;
 	size_t buf_len;
 	size_t buf_off;
-	u64 initial_total;
+	u64 initial_end;
+	bool reinit;
 	u64 offset;
 	u64 precopy_bytes;
 	u64 precopy_passes;
@@ -192,6 +196,44 @@ static void tern_save_prefetch(struct work_struct *work)
 	mutex_unlock(&migf->lock);
 }
 
+/*
+ * SAVE_QUERY for an open save file (@migf->lock held). A re-init is
+ * reported once by the firmware: remember it for PRECOPY_INFO, and where
+ * the new first pass ends, counting the bytes the driver already holds.
+ */
+static int tern_save_file_query(struct tern_mig_file *migf,
+				struct tern_save_sizes *sizes)
+{
+	int ret;
+
+	ret = tern_vf_cmd_save_query(migf->tvf, sizes);
+	if (ret || !sizes->reinit)
+		return ret;
+	migf->initial_end = migf->offset + (migf->buf_len - migf->buf_off) +
+			    sizes->initial_bytes;
+	migf->reinit = true;
+	return 0;
+}
+
+/**
+ * tern_save_query_sizes() - SAVE_QUERY on the VF's open save file
+ * @tvf: the VF, with state_mutex held and a save file open
+ * @sizes: the firmware's answer
+ *
+ * Return: 0, or the errno of the failed command.
+ */
+int tern_save_query_sizes(struct tern_vf *tvf, struct tern_save_sizes *sizes)
+{
+	struct tern_mig_file *migf = tvf->save_file;
+	int ret;
+
+	lockdep_assert_held(&tvf->state_mutex);
+	mutex_lock(&migf->lock);
+	ret = tern_save_file_query(migf, sizes);
+	mutex_unlock(&migf->lock);
+	return ret;
+}
+
 static __poll_t tern_save_poll(struct file *filp, poll_table *wait)
 {
 	struct tern_mig_file *migf = filp->private_data;
@@ -205,7 +247,7 @@ static __poll_t tern_save_poll(struct file *filp, poll_table *wait)
 	} else if (migf->buf_off < migf->buf_len || migf->end ||
 		   migf->frozen) {
 		mask = EPOLLIN | EPOLLRDNORM;
-	} else if (tern_vf_cmd_save_query(migf->tvf, &sizes)) {
+	} else if (tern_save_file_query(migf, &sizes)) {
 		mask = EPOLLERR;
 	} else if (sizes.initial_bytes || sizes.dirty_bytes) {
 		mask = EPOLLIN | EPOLLRDNORM;
@@ -238,13 +280,14 @@ static long tern_mig_file_ioctl(struct file *filp, unsigned int cmd,
 	u64 buffered_end, dirty_from;
 	int ret;
 
-	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
-		return -ENOTTY;
-	if (copy_from_user(&info, (void __user *)arg, minsz))
-		return -EFAULT;
+	ret = tern_check_precopy_ioctl(&tvf->core_device.vdev, cmd, arg, &info);
+	if (ret)
+		return ret;
 	/* pre-copy sizes exist only for a save file, per the uAPI */
-	if (info.argsz < minsz || !migf->saving)
+	if (!migf->saving)
 		return -EINVAL;
+	/* an output field, or reserved: never the caller's bits echoed back */
+	info.flags = 0;
 
 	mutex_lock(&tvf->state_mutex);
 	if (tvf->mig_state != VFIO_DEVICE_STATE_PRE_COPY &&
@@ -257,17 +300,23 @@ static long tern_mig_file_ioctl(struct file *filp, unsigned int cmd,
 		ret = -ENODEV;
 		goto out;
 	}
-	ret = tern_vf_cmd_save_query(tvf, &sizes);
+	ret = tern_save_file_query(migf, &sizes);
 	if (ret)
 		goto out;
 	/*
-	 * Stream bytes [0, initial_total) are the first pass. Bytes the
-	 * driver holds but userspace has not read count where they belong.
+	 * Stream bytes up to initial_end are initial data: the first pass,
+	 * or after a re-init what is left before the new first pass ends.
+	 * Bytes the driver holds but userspace has not read count where they
+	 * belong. REINIT goes only to a caller that opted in to the v2 flags;
+	 * either way each re-init is reported once.
 	 */
-	info.initial_bytes = migf->initial_total > migf->offset ?
-			     migf->initial_total - migf->offset : 0;
+	info.initial_bytes = migf->initial_end > migf->offset ?
+			     migf->initial_end - migf->offset : 0;
+	if (migf->reinit && tern_precopy_info_v2(&tvf->core_device.vdev))
+		info.flags |= VFIO_PRECOPY_INFO_REINIT;
+	migf->reinit = false;
 	buffered_end = migf->offset + (migf->buf_len - migf->buf_off);
-	dirty_from = max(migf->offset, migf->initial_total);
+	dirty_from = max(migf->offset, migf->initial_end);
 	info.dirty_bytes = sizes.dirty_bytes +
 			   (buffered_end > dirty_from ? buffered_end - dirty_from : 0);
 out:
@@ -512,7 +561,7 @@ struct file *tern_save_start(struct tern_vf *tvf, u32 mode)
 		fput(migf->filp);
 		return ERR_PTR(ret);
 	}
-	migf->initial_total = mode == TERN_SAVE_MODE_PRECOPY ? initial : 0;
+	migf->initial_end = mode == TERN_SAVE_MODE_PRECOPY ? initial : 0;
 	migf->frozen = mode == TERN_SAVE_MODE_STOPCOPY;
 	tvf->save_file = migf;
 	tvf->stats.save_sessions++;

@@ -18,6 +18,7 @@
 #include <linux/tern/tern_core.h>
 
 struct tern_mig_file;
+struct tern_save_sizes;
 
 /**
  * struct tern_mig_stats - per-VF migration counters (debugfs)
@@ -158,6 +159,7 @@ void tern_vf_mig_reset(struct tern_vf *tvf);
 struct file *tern_save_start(struct tern_vf *tvf, u32 mode);
 int tern_save_freeze(struct tern_vf *tvf);
 int tern_save_stop(struct tern_vf *tvf);
+int tern_save_query_sizes(struct tern_vf *tvf, struct tern_save_sizes *sizes);
 struct file *tern_resume_start(struct tern_vf *tvf);
 int tern_resume_commit(struct tern_vf *tvf);
 void tern_vf_disable_files(struct tern_vf *tvf);
