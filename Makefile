@@ -4,7 +4,8 @@
 #
 #   make                 build the modules against KDIR (default: running kernel)
 #   make demo            build everything, boot the emulated host, show it working
-#   make check           every test and static check (what CI runs)
+#   make check           every test and static check on every kernel (what CI
+#                        runs); KERNELS=debug,stock,current picks some
 #   make bench           pre-copy, stream and dirty-logging figures (slow, not in check)
 #   make check-kasan     the same suite on a KASAN kernel (slower)
 #   make setup           install the packages the rig needs (Debian bookworm)
@@ -23,18 +24,20 @@ modules:
 modules_install:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(TERN_CONFIG) modules_install
 
-clean:
+modules_clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+
+clean: modules_clean
 	$(MAKE) -C tools/testing/selftests/tern clean
 
 setup:
 	bash tools/rig/setup.sh
 
 check:
-	bash tools/rig/check.sh check
+	KERNELS="$(KERNELS)" bash tools/rig/check.sh check
 
 check-kasan:
-	RIG_KERNEL_FRAGMENTS=kernel-kasan.config bash tools/rig/check.sh check
+	KERNELS=kasan bash tools/rig/check.sh check
 
 demo:
 	bash tools/rig/demo.sh
@@ -44,7 +47,9 @@ bench:
 
 cache-clean:
 	rm -rf $(TERN_CACHE)/qemu-* $(TERN_CACHE)/kernel-* $(TERN_CACHE)/run \
-		$(TERN_CACHE)/qemu $(TERN_CACHE)/src
+		$(TERN_CACHE)/qemu $(TERN_CACHE)/src $(TERN_CACHE)/stock-* \
+		$(TERN_CACHE)/uapi-* $(TERN_CACHE)/modules $(TERN_CACHE)/apt \
+		$(TERN_CACHE)/dkms
 
-.PHONY: all modules modules_install clean setup check check-kasan demo bench \
+.PHONY: all modules modules_install modules_clean clean setup check check-kasan demo bench \
 	cache-clean

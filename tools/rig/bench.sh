@@ -18,8 +18,10 @@
 #   BENCH_PERF        1: run QEMU under `perf record` into $out/perf.data
 #   BENCH_PERF_ARGS   perf record options (default "-F 999 -k CLOCK_REALTIME",
 #                     the trace's clock, for trace-stats.py --perf)
+#   KERNELS           the kernel to run on (tools/rig/kernels.sh; default debug)
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
+. "$RIG_TOP/tools/rig/kernels.sh"
 
 out="$RIG_CACHE/run/${RIG_RUN_NAME:-bench}"
 rm -rf "$out"
@@ -27,17 +29,22 @@ mkdir -p "$out/bin"
 t0=$(date +%s)
 
 qemu=$("$RIG_TOP/tools/rig/build-qemu.sh")
-kbuild=$("$RIG_TOP/tools/rig/build-kernel.sh" ${RIG_KERNEL_FRAGMENTS:-})
-make -s -C "$RIG_TOP" KDIR="$kbuild" modules >&2
+kernel=${KERNELS:-debug}
+rig_kernel "$kernel"
+bdir="$RIG_CACHE/modules/$kernel"
+"$RIG_TOP/tools/rig/static-checks.sh" "$K_KDIR" "$bdir" /dev/null "$kernel" ||
+	die "the modules do not build cleanly for the $kernel kernel"
 modules=()
 while IFS= read -r ko; do modules+=("$ko"); done < <(
-	find "$RIG_TOP/drivers" -name '*.ko' 2>/dev/null | sort)
+	find "$bdir/drivers" -name '*.ko' 2>/dev/null | sort)
 make -s -C "$RIG_TOP/tools/tern-bench" OUTPUT="$out/bin" \
-	KHDR_INCLUDES="-I$kbuild/usr-headers/include" >&2 2> "$out/build.log" || {
+	KHDR_INCLUDES="-I$("$RIG_TOP/tools/rig/uapi-headers.sh" linux-source-7.3)" \
+	>&2 2> "$out/build.log" || {
 	cat "$out/build.log" >&2
 	exit 1
 }
-"$RIG_TOP/tools/rig/mkinitramfs.sh" "$kbuild" "$out/initramfs.cpio" \
+RIG_GUEST_MODULES=$K_GUEST_MODULES \
+	"$RIG_TOP/tools/rig/mkinitramfs.sh" "$K_MODDIR" "$out/initramfs.cpio" \
 	"$out/bin" "tern-bench" "${modules[@]}"
 # QEMU, or a wrapper around it that adds tracing or perf to the VM's run
 # (run-vm.sh also calls it for `-device help`, which stays unwrapped)
@@ -65,9 +72,9 @@ if [ -n "${BENCH_TRACE:-}${BENCH_PERF:-}" ]; then
 	command -v perf >/dev/null || [ -z "${BENCH_PERF:-}" ] ||
 		die "BENCH_PERF: no perf on this host (Debian: linux-perf)"
 fi
-RIG_APPEND="tern.bench_reps=${BENCH_REPS:-5} ${BENCH_ONLY:+tern.bench_only=$BENCH_ONLY} ${RIG_APPEND:-}" \
+RIG_APPEND="tern.bench_reps=${BENCH_REPS:-5} ${BENCH_ONLY:+tern.bench_only=$BENCH_ONLY} tern.lacks=${K_LACKS:-none} ${RIG_APPEND:-}" \
 TERN_PF_OPTS=${TERN_PF_OPTS-devmem-mb=${BENCH_DEVMEM_MB:-256}} \
-	"$RIG_TOP/tools/rig/run-vm.sh" "$vmqemu" "$kbuild/arch/x86/boot/bzImage" \
+	"$RIG_TOP/tools/rig/run-vm.sh" "$vmqemu" "$K_IMAGE" \
 	"$out/initramfs.cpio" bench "$out" "${RIG_TIMEOUT:-3600}"
 
 sed -n 's/^BENCH-JSON: //p' "$out/tap.log" > "$out/bench.json"

@@ -1,17 +1,24 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build the test VM kernel from Debian's linux-source-6.12 with the rig's
+# Build a test VM kernel from one of Debian's kernel sources with the rig's
 # config fragment(s), out of tree (O=) in a cache directory keyed by the
 # source version and the fragments. Prints the build directory.
 #
-# usage: build-kernel.sh [extra-fragment ...]   (e.g. kernel-kasan.config)
+# usage: [RIG_KSRC=SOURCE] build-kernel.sh [extra-fragment ...]
+#   SOURCE: linux-source-6.12 (default) or linux-source-7.3, as unpacked
+#   into the cache by setup.sh; extra fragments: e.g. kernel-kasan.config
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-src="$RIG_CACHE/src/linux-source-6.12"
+srcname=${RIG_KSRC:-linux-source-6.12}
+src="$RIG_CACHE/src/$srcname"
 [ -f "$src/Makefile" ] || die "no kernel source in $src: run tools/rig/setup.sh"
-ver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+if [ -f "$src/.deb-version" ]; then
+	ver=$(cat "$src/.deb-version")
+else
+	ver=$(dpkg-query -W -f='${Version}' "$srcname")
+fi
 
 frags=("$RIG_TOP/tools/rig/kernel.config")
 for f in "$@"; do frags+=("$RIG_TOP/tools/rig/$f"); done
@@ -24,7 +31,7 @@ if [ -f "$out/.rig-done" ]; then
 fi
 
 build_lock
-log "building kernel $ver in $out (cold: ~11 min on 2 cores)"
+log "building $srcname $ver in $out (cold: ~11 min on 2 cores)"
 mkdir -p "$out"
 cat "${frags[@]}" > "$out/rig.fragment"
 make -s -C "$src" O="$out" ARCH=x86_64 KCONFIG_ALLCONFIG="$out/rig.fragment" \

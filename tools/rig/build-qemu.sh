@@ -23,16 +23,17 @@ have_model=0
 [ -f "$model/meson.build" ] && have_model=1
 
 key=$( { echo "$src"; echo "$CONFIGURE_OPTS";
-	cat "$RIG_TOP/tools/rig/qemu-devices.mak" "$0"; } | sha256sum | cut -c1-16)
+	cat "$RIG_TOP/tools/rig/qemu-devices.mak"; } | sha256sum | cut -c1-16)
 build="$RIG_CACHE/qemu-$key"
-
-build_lock
 
 # The source tree is shared by all keyed builds: integrate the model into it
 # idempotently. Registration is a one-line hook per meson/Kconfig file.
-cp "$RIG_TOP/tools/rig/qemu-devices.mak" "$src/configs/devices/x86_64-softmmu/tern.mak"
+# (files rewritten only when they change: meson reconfigures on any mtime)
+{ cat "$RIG_TOP/tools/rig/qemu-devices.mak"
+  [ $have_model = 0 ] || echo "CONFIG_TERN=y"; } > "$RIG_CACHE/.tern.mak"
+cmp -s "$RIG_CACHE/.tern.mak" "$src/configs/devices/x86_64-softmmu/tern.mak" ||
+	cp "$RIG_CACHE/.tern.mak" "$src/configs/devices/x86_64-softmmu/tern.mak"
 if [ $have_model = 1 ]; then
-	echo "CONFIG_TERN=y" >> "$src/configs/devices/x86_64-softmmu/tern.mak"
 	mkdir -p "$src/hw/misc/tern"
 	rsync -rc --delete "$model/" "$src/hw/misc/tern/"
 	# the single device ABI header, shared with the kernel drivers
@@ -49,6 +50,15 @@ if [ $have_model = 1 ]; then
 	fi
 fi
 
+# an up-to-date build needs no lock: a warm run never waits for another
+# run's kernel build
+if [ -f "$build/build.ninja" ] &&
+   ninja -C "$build" -n qemu-system-x86_64 2>/dev/null | grep -q '^ninja: no work to do'; then
+	ln -sfn "$build" "$RIG_CACHE/qemu"
+	echo "$build/qemu-system-x86_64"
+	exit 0
+fi
+build_lock
 if [ ! -f "$build/build.ninja" ]; then
 	log "configuring QEMU in $build"
 	rm -rf "$build"

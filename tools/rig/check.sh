@@ -2,20 +2,32 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The whole `make check`: install what is missing, build (or reuse) the
-# cached kernel and QEMU, build the modules with W=1, run sparse and
-# checkpatch, build the selftests and the initramfs, boot the VM, run the
-# suite and judge the logs. Ends with "N passed, N failed, N skipped".
+# cached QEMU and kernels, run checkpatch and the model tests, build the
+# selftests, then for each kernel build the modules with W=1, run sparse,
+# build the initramfs, boot the VM, run the suite and judge the logs. Ends
+# with one "kernel K: N passed, N failed, N skipped" line per kernel and
+# the total "N passed, N failed, N skipped" as the last line.
 #
 # usage: check.sh [SUITE]    (default: check)
+#   KERNELS   kernels to run on, space or comma separated (tools/rig/
+#             kernels.sh); default: all of them for the check suite, the
+#             debug kernel for the others (demo, bench)
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
+. "$RIG_TOP/tools/rig/kernels.sh"
 
 suite=${1:-check}
+if [ "$suite" = check ]; then
+	kernels=${KERNELS:-$RIG_ALL_KERNELS}
+else
+	kernels=${KERNELS:-debug}
+fi
+kernels=${kernels//,/ }
 # RIG_RUN_NAME keeps concurrent runs (e.g. two developers) apart
 out="$RIG_CACHE/run/${RIG_RUN_NAME:-$suite}"
 rm -rf "$out"
 mkdir -p "$out"
-results="$out/static.results"
+results="$out/host.results"
 : > "$results"
 t0=$(date +%s)
 
@@ -25,15 +37,17 @@ step "setup (packages, sources)"
 "$RIG_TOP/tools/rig/setup.sh"
 step "QEMU with the tern model"
 qemu=$("$RIG_TOP/tools/rig/build-qemu.sh")
-step "kernel"
-kbuild=$("$RIG_TOP/tools/rig/build-kernel.sh" ${RIG_KERNEL_FRAGMENTS:-})
-ksrc="$RIG_CACHE/src/linux-source-6.12"
 
-step "modules (W=1), sparse, checkpatch"
-modules=()
-if "$RIG_TOP/tools/rig/static-checks.sh" "$kbuild" "$results"; then :; fi
-while IFS= read -r ko; do modules+=("$ko"); done < <(
-	find "$RIG_TOP/drivers" -name '*.ko' 2>/dev/null | sort)
+step "checkpatch --strict"
+mapfile -t ksources < <(cd "$RIG_TOP" && git ls-files -co --exclude-standard \
+	'drivers/*.[ch]' 'include/*.h' | sort)
+if (cd "$RIG_TOP" && "$RIG_CACHE/src/linux-source-6.12/scripts/checkpatch.pl" \
+	--strict --no-tree --quiet -f "${ksources[@]}") >"$out/checkpatch.log" 2>&1; then
+	echo "PASS static: checkpatch --strict" >> "$results"
+else
+	echo "FAIL static: checkpatch --strict (see $out/checkpatch.log)" >> "$results"
+	cat "$out/checkpatch.log" >&2
+fi
 
 step "device model tests (qtest, no guest)"
 python3 "$RIG_TOP/tools/qemu/tern-qtest/tern_qtest.py" "$qemu" \
@@ -46,23 +60,78 @@ grep -q '^1\.\.' "$out/qtest.log" && [ "$(grep -c '^ok \|^not ok ' "$out/qtest.l
 	echo "FAIL model: qtest run incomplete (see $out/qtest.log)" >> "$results"
 
 step "selftests"
+# one build for every kernel, against the newest uAPI headers: the tests
+# find out at run time what the kernel under test offers
+uapi=$("$RIG_TOP/tools/rig/uapi-headers.sh" linux-source-7.3)
 tests=$(make -s -C "$RIG_TOP/tools/testing/selftests/tern" print-tests)
 mkdir -p "$out/selftests"
 make -s -C "$RIG_TOP/tools/testing/selftests/tern" OUTPUT="$out/selftests" \
-	KSFT_DIR="$ksrc/tools/testing/selftests" \
-	KHDR_INCLUDES="-I$kbuild/usr-headers/include" >&2
+	KSFT_DIR="$RIG_CACHE/src/linux-source-6.12/tools/testing/selftests" \
+	KHDR_INCLUDES="-I$uapi" >&2
 make -s -C "$RIG_TOP/tools/tern-migrate" OUTPUT="$out/selftests" \
-	KHDR_INCLUDES="-I$kbuild/usr-headers/include" >&2
+	KHDR_INCLUDES="-I$uapi" >&2
 
-step "initramfs and VM run"
-# the VM also carries this QEMU: the end-to-end tests run it as the VMM
-RIG_L1_QEMU=$qemu "$RIG_TOP/tools/rig/mkinitramfs.sh" "$kbuild" "$out/initramfs.cpio" \
-	"$out/selftests" "$tests tern-migrate" "${modules[@]}"
-"$RIG_TOP/tools/rig/run-vm.sh" "$qemu" "$kbuild/arch/x86/boot/bzImage" \
-	"$out/initramfs.cpio" "$suite" "$out" "${RIG_TIMEOUT:-1200}"
+summaries=()
+for k in $kernels; do
+	step "kernel $k"
+	rig_kernel "$k"
+	kout="$out/$k"
+	mkdir -p "$kout"
+	cp "$results" "$kout/static.results"
 
-log "total time $(( $(date +%s) - t0 ))s"
-step "results (logs in $out)"
-# the summary line "N passed, N failed, N skipped" is the run's last line
-exec python3 "$RIG_TOP/tools/rig/tap-summary.py" "$out/tap.log" \
-	"$out/console.log" "$results"
+	step "$k: modules (W=1), sparse"
+	bdir="$RIG_CACHE/modules/$k"
+	"$RIG_TOP/tools/rig/static-checks.sh" "$K_KDIR" "$bdir" \
+		"$kout/static.results" "static($k)" || true
+	if [ -n "$K_INTREE" ]; then
+		step "$k: in-tree build (W=1)"
+		if "$RIG_TOP/tools/rig/intree.sh" "$K_INTREE" "$K_KDIR" \
+			"$kout/intree.log" >&2; then
+			echo "PASS static($k): in-tree build, W=1" >> "$kout/static.results"
+		else
+			echo "FAIL static($k): in-tree build, W=1 (see $kout/intree.log)" \
+				>> "$kout/static.results"
+		fi
+	fi
+	modules=()
+	if [ "$K_DKMS" = 1 ]; then
+		step "$k: dkms build and install"
+		if "$RIG_TOP/tools/rig/dkms.sh" "$K_RELEASE" "$K_KDIR" \
+			"$RIG_CACHE/dkms/$k" > "$kout/dkms.modules" 2> "$kout/dkms.log"; then
+			echo "PASS static($k): dkms build and install" >> "$kout/static.results"
+		else
+			echo "FAIL static($k): dkms build and install (see $kout/dkms.log)" \
+				>> "$kout/static.results"
+		fi
+		mapfile -t modules < "$kout/dkms.modules"
+	else
+		while IFS= read -r ko; do modules+=("$ko"); done < <(
+			find "$bdir/drivers" -name '*.ko' 2>/dev/null | sort)
+	fi
+
+	step "$k: initramfs and VM run"
+	# the VM also carries this QEMU: the end-to-end tests run it as the VMM
+	RIG_L1_QEMU=$qemu RIG_GUEST_MODULES=$K_GUEST_MODULES \
+		"$RIG_TOP/tools/rig/mkinitramfs.sh" "$K_MODDIR" "$kout/initramfs.cpio" \
+		"$out/selftests" "$tests tern-migrate" "${modules[@]}"
+	RIG_APPEND="${RIG_APPEND:-} tern.kernel=$k tern.lacks=${K_LACKS:-none}" \
+		"$RIG_TOP/tools/rig/run-vm.sh" "$qemu" "$K_IMAGE" \
+		"$kout/initramfs.cpio" "$suite" "$kout" "${RIG_TIMEOUT:-1200}"
+	python3 "$RIG_TOP/tools/rig/tap-summary.py" "$kout/tap.log" \
+		"$kout/console.log" "$kout/static.results" "${K_KNOWN_SPLATS:-none}" \
+		> "$kout/summary" || true
+	sed "s/^/[$k] /" "$kout/summary" | sed '$d'
+	summaries+=("kernel $k: $(tail -1 "$kout/summary")")
+	# host-side results count once, with the first kernel
+	: > "$results"
+done
+
+log "total time $(( $(date +%s) - t0 ))s (logs in $out)"
+printf '%s\n' "${summaries[@]}"
+# the total is the run's last line: "N passed, N failed, N skipped"
+printf '%s\n' "${summaries[@]}" | awk '
+	{ for (i = 1; i < NF; i++) {
+		if ($(i + 1) ~ /^passed/) p += $i
+		if ($(i + 1) ~ /^failed/) f += $i
+		if ($(i + 1) ~ /^skipped/) s += $i } }
+	END { printf "%d passed, %d failed, %d skipped\n", p, f, s; exit (f > 0 || p == 0) }'

@@ -6,6 +6,7 @@
 RIG_CACHE=${TERN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tern}
 RIG_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RIG_JOBS=${RIG_JOBS:-$(nproc)}
+RIG_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 log() { printf '[rig] %s\n' "$*" >&2; }
 die() { printf '[rig] error: %s\n' "$*" >&2; exit 1; }
@@ -16,4 +17,45 @@ build_lock() {
 	mkdir -p "$RIG_CACHE"
 	exec 9>"$RIG_CACHE/.build.lock"
 	flock 9
+}
+
+# The Debian archive this machine uses (a local mirror or proxy on most
+# sites), as its own apt configuration names it for bookworm: every apt
+# entry the rig writes takes its URI from here, never from the repository.
+rig_archive_uri() {
+	local uri
+	uri=$(apt-get indextargets --no-release-info \
+		--format '$(RELEASE) $(TARGET_OF) $(REPO_URI)' 'Created-By: Packages' |
+		awk '$1 == "bookworm" && $2 == "deb" { print $3; exit }')
+	[ -n "$uri" ] || die "no bookworm 'deb' entry in this machine's apt sources"
+	echo "${uri%/}"
+}
+
+# rig_apt NAME SUITE... -- APT-GET-ARGS...: apt-get with an apt
+# configuration of the rig's own ($RIG_CACHE/apt/NAME: its source list,
+# lists, package cache and an empty dpkg status), for packages of other
+# Debian releases that are unpacked, never installed into this system.
+# Downloads land in $RIG_CACHE/apt/NAME/archives (or the current directory
+# for `download`).
+rig_apt() {
+	local name=$1 dir suite
+	shift
+	dir="$RIG_CACHE/apt/$name"
+	mkdir -p "$dir/lists/partial" "$dir/archives/partial" "$dir/parts"
+	if [ ! -f "$dir/sources.list" ]; then
+		local uri
+		uri=$(rig_archive_uri)
+		while [ "$1" != -- ]; do
+			echo "deb [signed-by=$RIG_KEYRING] $uri $1 main"
+			shift
+		done > "$dir/sources.list"
+	fi
+	while [ "$1" != -- ]; do shift; done
+	shift
+	: > "$dir/status"
+	apt-get -q -o Dir::Etc::SourceList="$dir/sources.list" \
+		-o Dir::Etc::SourceParts="$dir/parts" \
+		-o Dir::State::Lists="$dir/lists" -o Dir::State::status="$dir/status" \
+		-o Dir::Cache="$dir" -o Dir::Cache::archives="$dir/archives" \
+		-o APT::Sandbox::User=root "$@"
 }

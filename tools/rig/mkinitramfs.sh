@@ -1,21 +1,26 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build the test VM's initramfs: busybox-static, the rig kernel's modules
+# Build the test VM's initramfs: busybox-static, the kernel's modules
 # plus the project's modules (in updates/, depmod'ed), the selftest
 # binaries and the guest scripts.
+#
+# MODDIR is the kernel's lib/modules/<release> directory. The rig's own
+# kernels have few modules and all of them go in; for a distribution kernel
+# set RIG_GUEST_MODULES to the modules the suite loads, and only they and
+# their dependencies go in (decompressed: busybox modprobe reads plain .ko).
 #
 # With RIG_L1_QEMU=path/to/qemu-system-x86_64 the image also carries that
 # QEMU (stripped), the libraries ldd lists for it and SeaBIOS, so that the
 # VM can run QEMU itself as the VMM of the end-to-end tests (~13 MB).
 #
-# usage: mkinitramfs.sh KBUILD_DIR OUT.cpio TEST_BIN_DIR "TESTS" [MODULE.ko...]
+# usage: mkinitramfs.sh MODDIR OUT.cpio TEST_BIN_DIR "TESTS" [MODULE.ko...]
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-kbuild=$1 out=$2 testdir=$3 tests=$4
+moddir=$1 out=$2 testdir=$3 tests=$4
 shift 4
-kver=$(cat "$kbuild/include/config/kernel.release")
+kver=$(basename "$moddir")
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 
@@ -26,12 +31,31 @@ cp "$RIG_TOP/tools/rig/guest/init" "$stage/init"
 cp "$RIG_TOP"/tools/rig/guest/*.sh "$stage/rig/"
 chmod +x "$stage/init"
 
-cp -a "$kbuild/mod-install/lib/modules/$kver" "$stage/lib/modules/"
-rm -f "$stage/lib/modules/$kver/build" "$stage/lib/modules/$kver/source"
-if [ $# -gt 0 ]; then
-	mkdir -p "$stage/lib/modules/$kver/updates"
-	cp "$@" "$stage/lib/modules/$kver/updates/"
+if [ -z "${RIG_GUEST_MODULES:-}" ]; then
+	cp -a "$moddir" "$stage/lib/modules/"
+	rm -f "$stage/lib/modules/$kver/build" "$stage/lib/modules/$kver/source"
+else
+	mkdir -p "$stage/lib/modules/$kver"
+	cp "$moddir"/modules.order "$moddir"/modules.builtin* "$stage/lib/modules/$kver/"
+	# shellcheck disable=SC2086
+	/sbin/modprobe -d "${moddir%/lib/modules/*}" -S "$kver" --show-depends \
+		-a $RIG_GUEST_MODULES | awk '$1 == "insmod" { print $2 }' | sort -u |
+	while read -r ko; do
+		rel=${ko#"$moddir"/}
+		mkdir -p "$stage/lib/modules/$kver/$(dirname "$rel")"
+		case "$ko" in
+		*.xz) xz -dc "$ko" > "$stage/lib/modules/$kver/${rel%.xz}" ;;
+		*) cp "$ko" "$stage/lib/modules/$kver/$rel" ;;
+		esac
+	done
 fi
+mkdir -p "$stage/lib/modules/$kver/updates"
+for ko in "$@"; do
+	case "$ko" in
+	*.xz) xz -dc "$ko" > "$stage/lib/modules/$kver/updates/$(basename "${ko%.xz}")" ;;
+	*) cp "$ko" "$stage/lib/modules/$kver/updates/" ;;
+	esac
+done
 /sbin/depmod -b "$stage" "$kver"
 
 for t in $tests; do

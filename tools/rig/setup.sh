@@ -12,33 +12,37 @@ SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
 APT_LIST=/etc/apt/sources.list.d/tern-rig.sources
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
+# The entry's URI is the machine's own archive (see rig_archive_uri).
 add_apt_entries() {
-	[ -f "$APT_LIST" ] && return 0
-	log "adding bookworm-backports and trixie deb-src apt entries"
-	$SUDO tee "$APT_LIST" >/dev/null <<EOT
+	local uri want
+	uri=$(rig_archive_uri)
+	want=$(cat <<EOT
 # Added by tern tools/rig/setup.sh: meson 1.7 and python3-pycotap come from
 # bookworm-backports; QEMU 10.0 source comes from trixie (deb-src only).
 Types: deb deb-src
-URIs: http://deb.debian.org/debian
+URIs: $uri
 Suites: bookworm-backports
 Components: main
-Signed-By: $KEYRING
+Signed-By: $RIG_KEYRING
 
 Types: deb-src
-URIs: http://deb.debian.org/debian
+URIs: $uri
 Suites: trixie
 Components: main
-Signed-By: $KEYRING
+Signed-By: $RIG_KEYRING
 EOT
+)
+	[ -f "$APT_LIST" ] && [ "$(cat "$APT_LIST")" = "$want" ] && return 0
+	log "adding bookworm-backports and trixie deb-src apt entries ($uri)"
+	echo "$want" | $SUDO tee "$APT_LIST" >/dev/null
 	rm -f "$RIG_CACHE/.apt-updated"
 }
 
 PKGS="linux-source-6.12 build-essential bc flex bison libelf-dev libssl-dev
       sparse ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev
       dpkg-dev busybox-static cpio rsync seabios qemu-system-data python3
-      python3-venv xz-utils kmod git"
+      python3-venv xz-utils kmod git dwarves dkms"
 BPO_PKGS="meson python3-pycotap"
 
 missing_pkgs() {
@@ -89,5 +93,43 @@ if [ ! -d "$RIG_CACHE/src/linux-source-6.12" ]; then
 	log "unpacking $tarball"
 	mkdir -p "$RIG_CACHE/src"
 	tar -C "$RIG_CACHE/src" -xf "$tarball"
+fi
+# The current kernel: linux-source-7.3 from trixie-backports, fetched with
+# the rig's own apt configuration and unpacked, never installed.
+if [ ! -f "$RIG_CACHE/src/linux-source-7.3/Makefile" ]; then
+	log "fetching linux-source-7.3 (trixie-backports)"
+	tmp=$(mktemp -d "$RIG_CACHE/src/.fetch.XXXXXX")
+	rig_apt trixie trixie trixie-backports -- update >/dev/null
+	(cd "$tmp" && rig_apt trixie -- download linux-source-7.3 >/dev/null)
+	dpkg-deb -x "$tmp"/linux-source-7.3_*.deb "$tmp/deb"
+	rm -rf "$RIG_CACHE/src/linux-source-7.3"
+	tar -C "$RIG_CACHE/src" -xf "$tmp"/deb/usr/src/linux-source-7.3.tar.xz
+	dpkg-deb -f "$tmp"/linux-source-7.3_*.deb Version \
+		> "$RIG_CACHE/src/linux-source-7.3/.deb-version"
+	rm -rf "$tmp"
+fi
+
+# Debian's stock kernel, the one a bookworm host runs: the image with its
+# modules and the matching headers (with the kbuild tools they need), of the
+# same upstream release as linux-source-6.12. Unpacked, not installed; the
+# headers' absolute paths are pointed into the unpacked tree.
+stock_abi="$(dpkg-query -W -f='${Version}' linux-source-6.12 | sed 's/-.*//')+deb12"
+stock="$RIG_CACHE/stock-$stock_abi"
+if [ ! -f "$stock/.rig-done" ]; then
+	log "fetching Debian's stock kernel $stock_abi-amd64"
+	rm -rf "$stock"
+	mkdir -p "$stock/debs"
+	(cd "$stock/debs" && apt-get download -q -o APT::Sandbox::User=root \
+		"linux-image-$stock_abi-amd64" "linux-headers-$stock_abi-amd64" \
+		"linux-headers-$stock_abi-common" "linux-kbuild-$stock_abi" >/dev/null)
+	for deb in "$stock"/debs/*.deb; do
+		dpkg-deb -x "$deb" "$stock/root"
+	done
+	sed -i "s|^include /usr/src/|include $stock/root/usr/src/|" \
+		"$stock/root/usr/src/linux-headers-$stock_abi-amd64/Makefile"
+	rm -rf "$stock/debs"
+	# the package's postinst would run depmod: the rig reads modules.dep
+	/sbin/depmod -b "$stock/root" "$stock_abi-amd64"
+	touch "$stock/.rig-done"
 fi
 log "setup done"

@@ -4,7 +4,7 @@
 # which tools/rig/bench.sh extracts on the host.
 . /rig/lib.sh
 
-load vfio-pci tern_core tern-vfio-pci
+load vfio-pci vfio_iommu_type1 pci-pf-stub tern_core tern-vfio-pci
 set -- $(tern_vfs 2)
 reps=$(sed -n 's/.* *tern\.bench_reps=\([0-9]*\).*/\1/p' /proc/cmdline)
 only=$(sed -n 's/.* *tern\.bench_only=\([a-z,]*\).*/\1/p' /proc/cmdline)

@@ -2,12 +2,16 @@
 # The `make check` suite: every kselftest in /tests, in the order listed.
 . /rig/lib.sh
 
-load vfio-pci mtty tern_core tern-vfio-pci
+load vfio-pci vfio_iommu_type1 pci-pf-stub tern_core tern-vfio-pci
+kernel_lacks mtty || load mtty
 for t in $(cat /tests/list); do
 	run_test "$t" "/tests/$t"
 done
 
 # the migration tool, as a VMM would run it, with a live workload
+# (through the container where the kernel has no iommufd)
 vfs=$(tern_vfs 2)
-run_cmd_test tern-migrate /tests/tern-migrate --fill 7 --workload 4 \
+path=
+kernel_lacks cdev && path=--legacy
+run_cmd_test tern-migrate /tests/tern-migrate $path --fill 7 --workload 4 \
 	--verify $vfs

@@ -6,7 +6,7 @@
 say() { echo "DEMO: $*"; }
 
 say "kernel $(uname -r) booted under TCG with an emulated Intel IOMMU"
-load vfio-pci mtty tern_core tern-vfio-pci
+load vfio-pci vfio_iommu_type1 pci-pf-stub mtty tern_core tern-vfio-pci
 say "loaded tern_core (PF: firmware admin queue) and tern-vfio-pci (VFs)"
 vfs=$(tern_vfs 2)
 set -- $vfs

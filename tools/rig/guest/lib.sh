@@ -12,9 +12,21 @@ run_test() {
 	echo "TERN-RIG: exit $name $RIG_LAST_STATUS"
 }
 
+# kernel_lacks FEATURE: the kernel lacks FEATURE by design (tern.lacks=)
+kernel_lacks() {
+	case ",$TERN_KERNEL_LACKS," in
+	*",$1,"*) return 0 ;;
+	esac
+	return 1
+}
+
 # load MODULE...: modprobe, reporting failures as a failed rig step.
+# Built-in modules count as loaded.
 load() {
 	for m in "$@"; do
+		ko=$(echo "$m" | tr _ -)
+		grep -q "/\($ko\|$(echo "$m" | tr - _)\)\.ko" \
+			"/lib/modules/$(uname -r)/modules.builtin" && continue
 		modprobe "$m" || echo "TERN-RIG: fail modprobe $m"
 	done
 }

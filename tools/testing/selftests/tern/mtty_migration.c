@@ -45,6 +45,8 @@ FIXTURE_SETUP(mtty)
 	char sysfs[128];
 	int i;
 
+	SKIP_UNLESS_PATH_AVAILABLE(variant->path);
+	SKIP_UNLESS_KERNEL_HAS(!access(MTTY_CREATE, F_OK), "mtty");
 	for (i = 0; i < 2; i++) {
 		snprintf(sysfs, sizeof(sysfs), "/sys/bus/mdev/devices/%s",
 			 mtty_uuid[i]);

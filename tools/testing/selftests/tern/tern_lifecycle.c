@@ -51,7 +51,7 @@ TEST_F_TIMEOUT(cycle, bind_unbind_100, 600)
 	for (i = 0; i < 100; i++) {
 		ASSERT_EQ(0, sysfs_write(path, bdf[0])) TH_LOG("round %d", i);
 		ASSERT_EQ(0, pci_bind_driver(bdf[0], TERN_VF_DRIVER));
-		ASSERT_EQ(0, vfio_dev_open(&dev, sysfs, VFIO_PATH_CDEV));
+		ASSERT_EQ(0, vfio_dev_open(&dev, sysfs, VFIO_PATH_LEGACY));
 		vfio_dev_close(&dev);
 	}
 }
@@ -142,7 +142,7 @@ TEST_F_TIMEOUT(cycle, forced_removal_fails_outstanding_commands, 120)
 	ASSERT_EQ(1, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 1, bdf,
 				      pf));
 	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", bdf[0]);
-	ASSERT_EQ(0, vfio_dev_open(&dev, sysfs, VFIO_PATH_CDEV));
+	ASSERT_EQ(0, vfio_dev_open(&dev, sysfs, VFIO_PATH_LEGACY));
 	ASSERT_EQ(0, sysfs_read(TIMEOUT_PARAM, timeout, sizeof(timeout)));
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "60000"));
 	snprintf(path, sizeof(path), DEBUGFS "/%s/fw_fault", pf);

@@ -11,6 +11,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -44,6 +45,7 @@ FIXTURE_SETUP(engine_mig)
 {
 	char bdf[2][16];
 
+	SKIP_UNLESS_PATH_AVAILABLE(variant->path);
 	ASSERT_EQ(2, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, bdf,
 				      NULL));
 	ASSERT_EQ(0, tern_vf_open(&self->vf[0], bdf[0], variant->path));
@@ -190,6 +192,124 @@ TEST_F(engine_mig, pending_jobs_complete_on_destination)
 	ASSERT_EQ(0, memcmp(b->devmem + 16 * PAGE, src + PAGE, PAGE));
 	ASSERT_EQ(jobs + 3, tern_vf_read64(b, TERN_VF_REG_JOBS_LO));
 	mig_stream_free(&s);
+}
+
+/* VFIO_MIG_GET_PRECOPY_INFO with the caller's @flags in the argument. */
+static int precopy_info(int fd, uint32_t flags, struct vfio_precopy_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->argsz = sizeof(*info);
+	info->flags = flags;
+	return ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, info) ? -errno : 0;
+}
+
+/* Without the v2 opt-in the flags are reserved: never the caller's bits. */
+TEST_F(engine_mig, precopy_info_flags_not_echoed)
+{
+	struct vfio_precopy_info info;
+	int fd;
+
+	ASSERT_EQ(0, vfio_mig_set_state(&self->vf[0].dev,
+					VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	ASSERT_EQ(0, precopy_info(fd, 0xffffffff, &info));
+	ASSERT_EQ(0, info.flags);
+	ASSERT_NE(0, info.initial_bytes);
+	close(fd);
+	ASSERT_EQ(0, vfio_mig_set_state(&self->vf[0].dev,
+					VFIO_DEVICE_STATE_RUNNING, NULL));
+}
+
+/* Pre-copy data until the temporary end; PRECOPY_INFO then reports none. */
+static void read_pre_copy(struct __test_metadata *_metadata, int fd,
+			  struct mig_stream *s)
+{
+	struct vfio_precopy_info info;
+
+	ASSERT_EQ(-ENOMSG, mig_stream_read(fd, s, 1 << 20));
+	ASSERT_EQ(0, precopy_info(fd, 0, &info));
+	ASSERT_EQ(0, info.flags);
+	ASSERT_EQ(0, info.initial_bytes);
+	ASSERT_EQ(0, info.dirty_bytes);
+}
+
+/*
+ * The guest re-bases and resizes its engine ring during pre-copy, twice:
+ * each time the device sends its initial data again (initial_bytes grows
+ * back to what device memory holds), a v2 caller sees REINIT exactly once
+ * per event and a v1 caller never, and the destination, loading a stream
+ * with three first passes, ends up with the source's device memory and
+ * ring and runs jobs.
+ */
+static void reinit_round_trip(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(engine_mig) *self, bool v2)
+{
+	struct tern_vf *a = &self->vf[0], *b = &self->vf[1];
+	const uint32_t ring_sizes[] = { 32, 128 };
+	struct vfio_precopy_info info;
+	struct mig_stream s = {};
+	uint32_t result;
+	int fd, i;
+
+	if (v2)
+		ASSERT_EQ(0, vfio_device_feature(&a->dev,
+			VFIO_DEVICE_FEATURE_SET |
+			VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2, NULL, 0));
+	fill(a->devmem, 64 * PAGE, 3);
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_EQ(0, precopy_info(fd, 0, &info));
+	ASSERT_EQ(0, info.flags);
+	ASSERT_LT(64 * PAGE, info.initial_bytes);
+	read_pre_copy(_metadata, fd, &s);
+
+	/* a page the destination already holds is cleared: it travels too */
+	memset(a->devmem + 5 * PAGE, 0, PAGE);
+	for (i = 0; i < 2; i++) {
+		tern_engine_stop(a);
+		ASSERT_EQ(0, tern_engine_start(a, ring_sizes[i]));
+		ASSERT_EQ(0, precopy_info(fd, 0, &info));
+		ASSERT_EQ(v2 ? VFIO_PRECOPY_INFO_REINIT : 0, info.flags);
+		ASSERT_LT(63 * PAGE, info.initial_bytes);
+		ASSERT_EQ(0, info.dirty_bytes);
+		/* once per event */
+		ASSERT_EQ(0, precopy_info(fd, 0, &info));
+		ASSERT_EQ(0, info.flags);
+		ASSERT_LT(63 * PAGE, info.initial_bytes);
+		read_pre_copy(_metadata, fd, &s);
+	}
+
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_STOP_COPY,
+					NULL));
+	ASSERT_EQ(0, mig_stream_read(fd, &s, 1 << 20));
+	close(fd);
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_STOP, NULL));
+
+	adopt_ring(b, a);
+	ASSERT_EQ(0, vfio_mig_set_state(&b->dev, VFIO_DEVICE_STATE_RESUMING,
+					&fd));
+	ASSERT_EQ(0, mig_stream_write(fd, s.data, s.len, 65536));
+	close(fd);
+	ASSERT_EQ(0, vfio_mig_set_state(&b->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	ASSERT_EQ(0, memcmp(a->devmem, b->devmem, b->devmem_size));
+	ASSERT_EQ(ring_sizes[1], tern_vf_read(b, TERN_VF_REG_RING_SIZE));
+	ASSERT_EQ(TERN_DESC_ST_OK, tern_run(b, TERN_DESC_OP_CHECKSUM,
+					    TERN_DESC_F_SRC_DEVMEM, 64 * PAGE,
+					    0, 0, &result));
+	ASSERT_EQ(tern_crc32c(a->devmem, 64 * PAGE), result);
+	mig_stream_free(&s);
+}
+
+TEST_F(engine_mig, reinit_precopy_info_v1)
+{
+	reinit_round_trip(_metadata, self, false);
+}
+
+TEST_F(engine_mig, reinit_precopy_info_v2)
+{
+	SKIP_UNLESS_KERNEL_HAS(vfio_precopy_info_v2_available(&self->vf[0].dev),
+			       "precopy_info_v2");
+	reinit_round_trip(_metadata, self, true);
 }
 
 TEST_HARNESS_MAIN

@@ -65,6 +65,7 @@ FIXTURE_SETUP(mig)
 	char bdf[2][16], sysfs[64];
 	int i;
 
+	SKIP_UNLESS_PATH_AVAILABLE(variant->path);
 	ASSERT_EQ(2, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, bdf,
 				      NULL));
 	for (i = 0; i < 2; i++) {

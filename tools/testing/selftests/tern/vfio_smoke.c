@@ -55,6 +55,7 @@ FIXTURE_SETUP(edu)
 	char bdf[4][16], sysfs[64];
 	int n;
 
+	SKIP_UNLESS_PATH_AVAILABLE(variant->path);
 	n = pci_find_devices(EDU_VENDOR, EDU_DEVICE, bdf, 4);
 	ASSERT_GE(n, 1) TH_LOG("no edu device in the VM");
 	ASSERT_EQ(0, pci_bind_driver(bdf[0], "vfio-pci"));

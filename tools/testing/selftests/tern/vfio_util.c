@@ -646,3 +646,39 @@ double monotonic_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+bool kernel_may_lack(const char *feature)
+{
+	const char *lacks = getenv("TERN_KERNEL_LACKS");
+	size_t n = strlen(feature);
+	const char *p;
+
+	if (!lacks)
+		return true;
+	for (p = lacks; (p = strstr(p, feature)); p += n) {
+		if ((p == lacks || p[-1] == ',') && (!p[n] || p[n] == ','))
+			return true;
+	}
+	return false;
+}
+
+bool vfio_cdev_available(void)
+{
+	return !access("/dev/iommu", F_OK);
+}
+
+bool vfio_precopy_info_v2_available(struct vfio_dev *dev)
+{
+	return !vfio_device_feature(dev, VFIO_DEVICE_FEATURE_PROBE |
+				    VFIO_DEVICE_FEATURE_SET |
+				    VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2,
+				    NULL, 0);
+}
+
+bool vfio_dma_logging_available(struct vfio_dev *dev)
+{
+	return !vfio_device_feature(dev, VFIO_DEVICE_FEATURE_PROBE |
+				    VFIO_DEVICE_FEATURE_SET |
+				    VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+				    NULL, 0);
+}

@@ -115,6 +115,38 @@ int vfio_dma_log_stop(struct vfio_dev *dev);
 int vfio_dma_log_report(struct vfio_dev *dev, uint64_t iova, uint64_t length,
 			uint64_t page_size, uint64_t *bitmap);
 
+/*
+ * What the kernel under test offers. A kernel may lack a feature by design
+ * (Debian's stock 6.12 has no iommufd, so no vfio cdev and no DMA logging
+ * reports): the rig lists those features in TERN_KERNEL_LACKS
+ * (comma-separated; "none" for a kernel with everything), and a test that
+ * needs one SKIPs there, and only there. Outside the rig (unset) any
+ * feature may be missing.
+ */
+bool kernel_may_lack(const char *feature);
+/* The iommufd cdev path (/dev/iommu): feature "cdev" */
+bool vfio_cdev_available(void);
+/* DMA logging on an open device: feature "dma_logging" */
+bool vfio_dma_logging_available(struct vfio_dev *dev);
+/* PRECOPY_INFOv2 and its REINIT flag (Linux 7.1+): "precopy_info_v2" */
+bool vfio_precopy_info_v2_available(struct vfio_dev *dev);
+
+/*
+ * In a FIXTURE_SETUP or TEST_F (kselftest harness): SKIP with the reason
+ * when @present is false and the kernel may lack @feature; otherwise carry
+ * on, and the test fails on what is missing.
+ */
+#define SKIP_UNLESS_KERNEL_HAS(present, feature)				\
+	do {								\
+		if (!(present) && kernel_may_lack(feature))		\
+			SKIP(return, "this kernel has no %s", feature);	\
+	} while (0)
+
+/* The same for a VFIO access path (cdev needs iommufd). */
+#define SKIP_UNLESS_PATH_AVAILABLE(path)					\
+	SKIP_UNLESS_KERNEL_HAS((path) != VFIO_PATH_CDEV ||		\
+			       vfio_cdev_available(), "cdev")
+
 /* CLOCK_MONOTONIC in seconds, for durations and deadlines. */
 double monotonic_s(void);
 

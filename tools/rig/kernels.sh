@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: GPL-2.0
+# The kernels `make check` runs the suite on. Sourced, not run.
+#
+#   debug    Debian's linux-source-6.12 built with tools/rig/kernel.config
+#            (lockdep, kmemleak, debug objects): the fast loop
+#   kasan    the same with tools/rig/kernel-kasan.config (make check-kasan)
+#   stock    Debian's own linux-image-6.12.*+deb12-amd64 and its modules, as
+#            a bookworm host runs it, unpacked by setup.sh, not rebuilt; tern
+#            is built against the matching linux-headers package
+#   current  linux-source-7.3 from trixie-backports with kernel.config
+#
+# rig_kernel NAME sets:
+#   K_IMAGE    the bzImage to boot
+#   K_MODDIR   its lib/modules/<release> directory
+#   K_RELEASE  its release string (uname -r)
+#   K_KDIR     the directory to build out-of-tree modules against
+#   K_DKMS     1: the VM loads tern as DKMS built and installed it for this
+#              kernel (the host path), else the rig's own W=1 build
+#   K_INTREE   the source to check the in-tree build in (tools/rig/intree.sh)
+#   K_KNOWN_SPLATS  kernel warnings that are the kernel's own (named in
+#              tools/rig/tap-summary.py): listed, not failed
+#   K_LACKS    features the kernel lacks by design, as the guest's
+#              tern.lacks= list: a test needing one SKIPs there, and only
+#              there (everywhere else a missing feature fails the test)
+#   K_GUEST_MODULES  for a distribution kernel: the modules the suite
+#              needs in the initramfs (with their dependencies)
+RIG_ALL_KERNELS="debug stock current"
+
+rig_kernel() {
+	local name=$1 abi
+	K_LACKS= K_GUEST_MODULES= K_DKMS=0 K_INTREE= K_KNOWN_SPLATS=
+	case "$name" in
+	debug|kasan|current)
+		local frags=() src=linux-source-6.12
+		[ "$name" = kasan ] && frags=(kernel-kasan.config)
+		[ "$name" = current ] && src=linux-source-7.3
+		K_KDIR=$(RIG_KSRC=$src "$RIG_TOP/tools/rig/build-kernel.sh" "${frags[@]}")
+		K_IMAGE="$K_KDIR/arch/x86/boot/bzImage"
+		K_RELEASE=$(cat "$K_KDIR/include/config/kernel.release")
+		K_MODDIR="$K_KDIR/mod-install/lib/modules/$K_RELEASE"
+		[ "$name" = current ] && K_DKMS=1 K_INTREE=$src \
+			K_KNOWN_SPLATS=sriov_remove_lockdep
+		# PRECOPY_INFOv2 and its REINIT flag came with 7.1
+		[ "$name" = current ] || K_LACKS=precopy_info_v2
+		;;
+	stock)
+		abi="$(dpkg-query -W -f='${Version}' linux-source-6.12 | sed 's/-.*//')+deb12-amd64"
+		local root="$RIG_CACHE/stock-${abi%-amd64}/root"
+		[ -f "$root/boot/vmlinuz-$abi" ] ||
+			die "no stock kernel in $root: run tools/rig/setup.sh"
+		K_RELEASE=$abi
+		K_DKMS=1
+		K_KDIR="$root/usr/src/linux-headers-$abi"
+		K_IMAGE="$root/boot/vmlinuz-$abi"
+		K_MODDIR="$root/lib/modules/$abi"
+		# Debian's config: no IOMMUFD (so no vfio cdev and no
+		# IOMMUFD_DRIVER), no CONFIG_SAMPLES, no FAULT_INJECTION; 6.12
+		K_LACKS="cdev,dma_logging,mtty,fault_injection,precopy_info_v2"
+		K_GUEST_MODULES="vfio-pci vfio_iommu_type1 pci-pf-stub"
+		;;
+	*)
+		die "unknown kernel '$name' (known: $RIG_ALL_KERNELS kasan)"
+		;;
+	esac
+}
