@@ -415,6 +415,13 @@ static void setup_migration(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, vmm_qmp_ok(&self->src,
 		"{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"%s\"}}",
 		MIG_URI));
+	/*
+	 * The rounds below tell a running migration by its status: wait
+	 * until setup (dirty tracking started, devices in PRE_COPY) is over.
+	 */
+	ASSERT_EQ(0, vmm_wait_migration(&self->src, "active|completed|failed",
+					MIG_TIMEOUT_MS));
+	ASSERT_STREQ("active", self->src.last_event);
 }
 
 /* the firmware corrupts the next chunk any VF of the PF saves */
