@@ -31,7 +31,12 @@ if [ -f "$out/.rig-done" ]; then
 fi
 
 build_lock
-log "building $srcname $ver in $out (cold: ~11 min on 2 cores)"
+# another run (or check.sh's background build) may have built it meanwhile
+if [ -f "$out/.rig-done" ]; then
+	echo "$out"
+	exit 0
+fi
+log "building $srcname $ver in $out (cold: ~12 min on 2 cores)"
 mkdir -p "$out"
 cat "${frags[@]}" > "$out/rig.fragment"
 make -s -C "$src" O="$out" ARCH=x86_64 KCONFIG_ALLCONFIG="$out/rig.fragment" \

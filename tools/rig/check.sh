@@ -71,6 +71,17 @@ make -s -C "$RIG_TOP/tools/testing/selftests/tern" OUTPUT="$out/selftests" \
 make -s -C "$RIG_TOP/tools/tern-migrate" OUTPUT="$out/selftests" \
 	KHDR_INCLUDES="-I$uapi" >&2
 
+# Build the kernels in the background, in order, at the lowest priority:
+# while the first kernel's VM runs, the next kernel builds in the CPU time
+# the VM leaves idle, and a VM run never waits for a build it does not need.
+(
+	for k in $kernels; do
+		nice -n 19 bash -c '. "$0/tools/rig/common.sh"; . "$0/tools/rig/kernels.sh";
+			rig_kernel_build "$1"' "$RIG_TOP" "$k" || exit 1
+	done
+) 2> "$out/kernel-builds.log" &
+kernel_builds=$!
+
 summaries=()
 for k in $kernels; do
 	step "kernel $k"
@@ -126,6 +137,7 @@ for k in $kernels; do
 	: > "$results"
 done
 
+wait "$kernel_builds" || true
 log "total time $(( $(date +%s) - t0 ))s (logs in $out)"
 printf '%s\n' "${summaries[@]}"
 # the total is the run's last line: "N passed, N failed, N skipped"

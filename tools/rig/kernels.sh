@@ -26,6 +26,17 @@
 #              needs in the initramfs (with their dependencies)
 RIG_ALL_KERNELS="debug stock current"
 
+# rig_kernel_build NAME: build NAME if it is one of the rig's own kernels
+# (what rig_kernel would do first), printing nothing
+rig_kernel_build() {
+	case "$1" in
+	debug) RIG_KSRC=linux-source-6.12 "$RIG_TOP/tools/rig/build-kernel.sh" ;;
+	kasan) RIG_KSRC=linux-source-6.12 "$RIG_TOP/tools/rig/build-kernel.sh" \
+		kernel-kasan.config ;;
+	current) RIG_KSRC=linux-source-7.3 "$RIG_TOP/tools/rig/build-kernel.sh" ;;
+	esac >/dev/null
+}
+
 rig_kernel() {
 	local name=$1 abi
 	K_LACKS= K_GUEST_MODULES= K_DKMS=0 K_INTREE= K_KNOWN_SPLATS=
