@@ -19,15 +19,23 @@ build_lock() {
 	flock 9
 }
 
-# The Debian archive this machine uses (a local mirror or proxy on most
-# sites), as its own apt configuration names it for bookworm: every apt
-# entry the rig writes takes its URI from here, never from the repository.
+# rig_archive_uri [SUITE]: the Debian archive this machine uses for SUITE
+# (a local mirror or proxy on most sites), as its own apt configuration
+# names it; for a suite it does not list (trixie), the one it uses for
+# bookworm. Every apt entry the rig writes takes its URI from here, never
+# from the repository.
 rig_archive_uri() {
-	local uri
+	local suite=${1:-bookworm} uri
 	uri=$(apt-get indextargets --no-release-info \
 		--format '$(RELEASE) $(TARGET_OF) $(REPO_URI)' 'Created-By: Packages' |
-		awk '$1 == "bookworm" && $2 == "deb" { print $3; exit }')
-	[ -n "$uri" ] || die "no bookworm 'deb' entry in this machine's apt sources"
+		awk -v s="$suite" '$1 == s && $2 == "deb" { print $3; exit }')
+	if [ -z "$uri" ]; then
+		case "$suite" in
+		bookworm|*-security)
+			die "no '$suite' deb entry in this machine's apt sources" ;;
+		esac
+		uri=$(rig_archive_uri bookworm)
+	fi
 	echo "${uri%/}"
 }
 
@@ -43,10 +51,8 @@ rig_apt() {
 	dir="$RIG_CACHE/apt/$name"
 	mkdir -p "$dir/lists/partial" "$dir/archives/partial" "$dir/parts"
 	if [ ! -f "$dir/sources.list" ]; then
-		local uri
-		uri=$(rig_archive_uri)
 		while [ "$1" != -- ]; do
-			echo "deb [signed-by=$RIG_KEYRING] $uri $1 main"
+			echo "deb [signed-by=$RIG_KEYRING] $(rig_archive_uri "$1") $1 main"
 			shift
 		done > "$dir/sources.list"
 	fi

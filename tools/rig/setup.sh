@@ -111,15 +111,18 @@ fi
 
 # Debian's stock kernel, the one a bookworm host runs: the image with its
 # modules and the matching headers (with the kbuild tools they need), of the
-# same upstream release as linux-source-6.12. Unpacked, not installed; the
-# headers' absolute paths are pointed into the unpacked tree.
+# same upstream release as linux-source-6.12, fetched with the rig's own apt
+# configuration like the 7.3 source. Unpacked, not installed; the headers'
+# absolute paths are pointed into the unpacked tree.
 stock_abi="$(dpkg-query -W -f='${Version}' linux-source-6.12 | sed 's/-.*//')+deb12"
 stock="$RIG_CACHE/stock-$stock_abi"
 if [ ! -f "$stock/.rig-done" ]; then
 	log "fetching Debian's stock kernel $stock_abi-amd64"
 	rm -rf "$stock"
 	mkdir -p "$stock/debs"
-	(cd "$stock/debs" && apt-get download -q -o APT::Sandbox::User=root \
+	rig_apt bookworm bookworm bookworm-updates bookworm-security -- \
+		update >/dev/null
+	(cd "$stock/debs" && rig_apt bookworm -- download \
 		"linux-image-$stock_abi-amd64" "linux-headers-$stock_abi-amd64" \
 		"linux-headers-$stock_abi-common" "linux-kbuild-$stock_abi" >/dev/null)
 	for deb in "$stock"/debs/*.deb; do
