@@ -25,7 +25,7 @@ rc=0
 # the demo shows the spec's default 64 MiB of device memory per VF
 TERN_PF_OPTS=${TERN_PF_OPTS-devmem-mb=64} "$RIG_TOP/tools/rig/check.sh" demo ||
 	rc=$?
-out="$RIG_CACHE/run/${RIG_RUN_NAME:-demo}"
+out="$RIG_CACHE/run/${RIG_RUN_NAME:-demo}/${KERNELS:-debug}"
 echo
 echo "What happened inside the VM (from $out/tap.log):"
 grep '^DEMO:' "$out/tap.log" | sed 's/^DEMO: /  /' || true
