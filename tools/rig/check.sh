@@ -77,7 +77,7 @@ make -s -C "$RIG_TOP/tools/tern-migrate" OUTPUT="$out/selftests" \
 (
 	for k in $kernels; do
 		nice -n 19 bash -c '. "$0/tools/rig/common.sh"; . "$0/tools/rig/kernels.sh";
-			rig_kernel_build "$1"' "$RIG_TOP" "$k" || exit 1
+			rig_kernel_build "$1" >/dev/null' "$RIG_TOP" "$k" || exit 1
 	done
 ) 2> "$out/kernel-builds.log" &
 kernel_builds=$!

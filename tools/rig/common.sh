@@ -39,6 +39,12 @@ rig_archive_uri() {
 	echo "${uri%/}"
 }
 
+# The ABI name of Debian's stock bookworm kernel of the same upstream
+# release as linux-source-6.12 (6.12.117-1~deb12u1 -> 6.12.117+deb12)
+rig_stock_abi() {
+	echo "$(dpkg-query -W -f='${Version}' linux-source-6.12 | sed 's/-.*//')+deb12"
+}
+
 # rig_apt NAME SUITE... -- APT-GET-ARGS...: apt-get with an apt
 # configuration of the rig's own ($RIG_CACHE/apt/NAME: its source list,
 # lists, package cache and an empty dpkg status), for packages of other

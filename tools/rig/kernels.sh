@@ -26,15 +26,15 @@
 #              needs in the initramfs (with their dependencies)
 RIG_ALL_KERNELS="debug stock current"
 
-# rig_kernel_build NAME: build NAME if it is one of the rig's own kernels
-# (what rig_kernel would do first), printing nothing
+# rig_kernel_build NAME: build NAME (or reuse the cached build) if it is
+# one of the rig's own kernels, and print its build directory
 rig_kernel_build() {
 	case "$1" in
 	debug) RIG_KSRC=linux-source-6.12 "$RIG_TOP/tools/rig/build-kernel.sh" ;;
 	kasan) RIG_KSRC=linux-source-6.12 "$RIG_TOP/tools/rig/build-kernel.sh" \
 		kernel-kasan.config ;;
 	current) RIG_KSRC=linux-source-7.3 "$RIG_TOP/tools/rig/build-kernel.sh" ;;
-	esac >/dev/null
+	esac
 }
 
 rig_kernel() {
@@ -42,20 +42,17 @@ rig_kernel() {
 	K_LACKS= K_GUEST_MODULES= K_DKMS=0 K_INTREE= K_KNOWN_SPLATS=
 	case "$name" in
 	debug|kasan|current)
-		local frags=() src=linux-source-6.12
-		[ "$name" = kasan ] && frags=(kernel-kasan.config)
-		[ "$name" = current ] && src=linux-source-7.3
-		K_KDIR=$(RIG_KSRC=$src "$RIG_TOP/tools/rig/build-kernel.sh" "${frags[@]}")
+		K_KDIR=$(rig_kernel_build "$name")
 		K_IMAGE="$K_KDIR/arch/x86/boot/bzImage"
 		K_RELEASE=$(cat "$K_KDIR/include/config/kernel.release")
 		K_MODDIR="$K_KDIR/mod-install/lib/modules/$K_RELEASE"
-		[ "$name" = current ] && K_DKMS=1 K_INTREE=$src \
+		[ "$name" = current ] && K_DKMS=1 K_INTREE=linux-source-7.3 \
 			K_KNOWN_SPLATS=sriov_remove_lockdep
 		# PRECOPY_INFOv2 and its REINIT flag came with 7.1
 		[ "$name" = current ] || K_LACKS=precopy_info_v2
 		;;
 	stock)
-		abi="$(dpkg-query -W -f='${Version}' linux-source-6.12 | sed 's/-.*//')+deb12-amd64"
+		abi="$(rig_stock_abi)-amd64"
 		local root="$RIG_CACHE/stock-${abi%-amd64}/root"
 		[ -f "$root/boot/vmlinuz-$abi" ] ||
 			die "no stock kernel in $root: run tools/rig/setup.sh"

@@ -114,7 +114,7 @@ fi
 # same upstream release as linux-source-6.12, fetched with the rig's own apt
 # configuration like the 7.3 source. Unpacked, not installed; the headers'
 # absolute paths are pointed into the unpacked tree.
-stock_abi="$(dpkg-query -W -f='${Version}' linux-source-6.12 | sed 's/-.*//')+deb12"
+stock_abi=$(rig_stock_abi)
 stock="$RIG_CACHE/stock-$stock_abi"
 if [ ! -f "$stock/.rig-done" ]; then
 	log "fetching Debian's stock kernel $stock_abi-amd64"
