@@ -5,7 +5,8 @@
 #   make                 build the modules against KDIR (default: running kernel)
 #   make demo            build everything, boot the emulated host, show it working
 #   make check           every test and static check on every kernel (what CI
-#                        runs); KERNELS=debug,stock,current picks some
+#                        runs); KERNELS=debug,stock,current picks some;
+#                        T=name[,name] runs only those tests (debug kernel)
 #   make bench           pre-copy, stream and dirty-logging figures (slow, not in check)
 #   make check-kasan     the same suite on a KASAN kernel (slower)
 #   make setup           install the packages the rig needs (Debian bookworm)
@@ -34,7 +35,7 @@ setup:
 	bash tools/rig/setup.sh
 
 check:
-	KERNELS="$(KERNELS)" bash tools/rig/check.sh check
+	KERNELS="$(KERNELS)" T="$(T)" bash tools/rig/check.sh check
 
 check-kasan:
 	KERNELS=kasan bash tools/rig/check.sh check

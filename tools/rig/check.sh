@@ -11,13 +11,21 @@
 # usage: check.sh [SUITE]    (default: check)
 #   KERNELS   kernels to run on, space or comma separated (tools/rig/
 #             kernels.sh); default: all of them for the check suite, the
-#             debug kernel for the others (demo, bench)
+#             debug kernel for the others (demo, bench) and with T
+#   T         the quick loop: only these tests (comma-separated selftest
+#             binaries, TEST_F names or fixture.variant.test names, or
+#             tern-migrate), none of the static checks but the W=1 build
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 . "$RIG_TOP/tools/rig/kernels.sh"
 
 suite=${1:-check}
-if [ "$suite" = check ]; then
+only=${T:-}
+if [ -n "$only" ] && ! [[ "$only" =~ ^[A-Za-z0-9_.,-]+$ ]]; then
+	log "T=$only: expected comma-separated test names ([A-Za-z0-9_.-])"
+	exit 2
+fi
+if [ "$suite" = check ] && [ -z "$only" ]; then
 	kernels=${KERNELS:-$RIG_ALL_KERNELS}
 else
 	kernels=${KERNELS:-debug}
@@ -38,26 +46,29 @@ step "setup (packages, sources)"
 step "QEMU with the tern model"
 qemu=$("$RIG_TOP/tools/rig/build-qemu.sh")
 
-step "checkpatch --strict"
-mapfile -t ksources < <(cd "$RIG_TOP" && git ls-files -co --exclude-standard \
-	'drivers/*.[ch]' 'include/*.h' | sort)
-if (cd "$RIG_TOP" && "$RIG_CACHE/src/linux-source-6.12/scripts/checkpatch.pl" \
-	--strict --no-tree --quiet -f "${ksources[@]}") >"$out/checkpatch.log" 2>&1; then
-	echo "PASS static: checkpatch --strict" >> "$results"
-else
-	echo "FAIL static: checkpatch --strict (see $out/checkpatch.log)" >> "$results"
-	cat "$out/checkpatch.log" >&2
-fi
+host_checks() {
+	step "checkpatch --strict"
+	mapfile -t ksources < <(cd "$RIG_TOP" && git ls-files -co --exclude-standard \
+		'drivers/*.[ch]' 'include/*.h' | sort)
+	if (cd "$RIG_TOP" && "$RIG_CACHE/src/linux-source-6.12/scripts/checkpatch.pl" \
+		--strict --no-tree --quiet -f "${ksources[@]}") >"$out/checkpatch.log" 2>&1; then
+		echo "PASS static: checkpatch --strict" >> "$results"
+	else
+		echo "FAIL static: checkpatch --strict (see $out/checkpatch.log)" >> "$results"
+		cat "$out/checkpatch.log" >&2
+	fi
 
-step "device model tests (qtest, no guest)"
-python3 "$RIG_TOP/tools/qemu/tern-qtest/tern_qtest.py" "$qemu" \
-	> "$out/qtest.log" 2>&1 || true
-# the model's own TAP becomes host-side results ("PASS model: ...")
-sed -n -e 's/^ok [0-9]* - \(.*\)/PASS model: \1/p' \
-	-e 's/^not ok [0-9]* - \(.*\)/FAIL model: \1/p' "$out/qtest.log" >> "$results"
-grep -q '^1\.\.' "$out/qtest.log" && [ "$(grep -c '^ok \|^not ok ' "$out/qtest.log")" = \
-	"$(sed -n 's/^1\.\.//p' "$out/qtest.log")" ] ||
-	echo "FAIL model: qtest run incomplete (see $out/qtest.log)" >> "$results"
+	step "device model tests (qtest, no guest)"
+	python3 "$RIG_TOP/tools/qemu/tern-qtest/tern_qtest.py" "$qemu" \
+		> "$out/qtest.log" 2>&1 || true
+	# the model's own TAP becomes host-side results ("PASS model: ...")
+	sed -n -e 's/^ok [0-9]* - \(.*\)/PASS model: \1/p' \
+		-e 's/^not ok [0-9]* - \(.*\)/FAIL model: \1/p' "$out/qtest.log" >> "$results"
+	grep -q '^1\.\.' "$out/qtest.log" && [ "$(grep -c '^ok \|^not ok ' "$out/qtest.log")" = \
+		"$(sed -n 's/^1\.\.//p' "$out/qtest.log")" ] ||
+		echo "FAIL model: qtest run incomplete (see $out/qtest.log)" >> "$results"
+}
+[ -n "$only" ] || host_checks
 
 step "selftests"
 # one build for every kernel, against the newest uAPI headers: the tests
@@ -92,9 +103,10 @@ for k in $kernels; do
 
 	step "$k: modules (W=1), sparse"
 	bdir="$RIG_CACHE/modules/$k"
-	"$RIG_TOP/tools/rig/static-checks.sh" "$K_KDIR" "$bdir" \
+	RIG_SPARSE=$([ -n "$only" ] && echo 0 || echo 1) \
+		"$RIG_TOP/tools/rig/static-checks.sh" "$K_KDIR" "$bdir" \
 		"$kout/static.results" "static($k)" || true
-	if [ -n "$K_INTREE" ]; then
+	if [ -n "$K_INTREE" ] && [ -z "$only" ]; then
 		step "$k: in-tree build (W=1)"
 		if "$RIG_TOP/tools/rig/intree.sh" "$K_INTREE" "$K_KDIR" \
 			"$kout/intree.log" >&2; then
@@ -105,7 +117,7 @@ for k in $kernels; do
 		fi
 	fi
 	modules=()
-	if [ "$K_DKMS" = 1 ]; then
+	if [ "$K_DKMS" = 1 ] && [ -z "$only" ]; then
 		step "$k: dkms build and install"
 		if "$RIG_TOP/tools/rig/dkms.sh" "$K_RELEASE" "$K_KDIR" \
 			"$RIG_CACHE/dkms/$k" > "$kout/dkms.modules" 2> "$kout/dkms.log"; then
@@ -125,7 +137,7 @@ for k in $kernels; do
 	RIG_L1_QEMU=$qemu RIG_GUEST_MODULES=$K_GUEST_MODULES \
 		"$RIG_TOP/tools/rig/mkinitramfs.sh" "$K_MODDIR" "$kout/initramfs.cpio" \
 		"$out/selftests" "$tests tern-migrate" "${modules[@]}"
-	RIG_APPEND="${RIG_APPEND:-} tern.kernel=$k tern.lacks=${K_LACKS:-none}" \
+	RIG_APPEND="${RIG_APPEND:-} tern.kernel=$k tern.lacks=${K_LACKS:-none}${only:+ tern.tests=$only}" \
 		"$RIG_TOP/tools/rig/run-vm.sh" "$qemu" "$K_IMAGE" \
 		"$kout/initramfs.cpio" "$suite" "$kout" "${RIG_TIMEOUT:-1200}"
 	python3 "$RIG_TOP/tools/rig/tap-summary.py" "$kout/tap.log" \

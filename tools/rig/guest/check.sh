@@ -1,17 +1,26 @@
 # SPDX-License-Identifier: GPL-2.0
-# The `make check` suite: every kselftest in /tests, in the order listed.
+# The `make check` suite: every kselftest in /tests, in the order listed,
+# then tern-migrate; or only the tests named in tern.tests= (make check T=).
 . /rig/lib.sh
 
 load vfio-pci vfio_iommu_type1 pci-pf-stub tern_core tern-vfio-pci
 kernel_lacks mtty || load mtty
-for t in $(cat /tests/list); do
-	run_test "$t" "/tests/$t"
-done
 
 # the migration tool, as a VMM would run it, with a live workload
 # (through the container where the kernel has no iommufd)
-vfs=$(tern_vfs 2)
-path=
-kernel_lacks cdev && path=--legacy
-run_cmd_test tern-migrate /tests/tern-migrate $path --fill 7 --workload 4 \
-	--verify $vfs
+run_tern_migrate() {
+	vfs=$(tern_vfs 2)
+	path=
+	kernel_lacks cdev && path=--legacy
+	run_cmd_test tern-migrate /tests/tern-migrate $path --fill 7 \
+		--workload 4 --verify $vfs
+}
+
+if [ -n "$TERN_TESTS" ]; then
+	run_selected "$TERN_TESTS" run_tern_migrate
+else
+	for t in $(cat /tests/list); do
+		run_test "$t" "/tests/$t"
+	done
+	run_tern_migrate
+fi

@@ -12,6 +12,40 @@ run_test() {
 	echo "TERN-RIG: exit $name $RIG_LAST_STATUS"
 }
 
+# run_selected NAMES TERN_MIGRATE_FN: run what `make check T=NAMES` chose,
+# NAMES comma-separated. A name is a selftest binary (all of it), a test
+# (TEST_F name, in every binary and variant that has it) or a full
+# fixture[.variant].test name; tern-migrate runs TERN_MIGRATE_FN. A name
+# that matches nothing is a failure, so a typo cannot pass.
+run_selected() {
+	for name in $(echo "$1" | tr , ' '); do
+		if [ "$name" = tern-migrate ]; then
+			$2
+			continue
+		fi
+		if grep -qx "$name" /tests/list; then
+			run_test "$name" "/tests/$name"
+			continue
+		fi
+		case $name in
+		*.*) filter=-r ;;
+		*) filter=-t ;;
+		esac
+		found=
+		for t in $(cat /tests/list); do
+			"/tests/$t" $filter "$name" > /tmp/selected.tap 2>&1
+			st=$?
+			# a binary without that test plans none
+			grep -qx '1\.\.0' /tmp/selected.tap && continue
+			echo "TERN-RIG: run $t"
+			cat /tmp/selected.tap
+			echo "TERN-RIG: exit $t $st"
+			found=1
+		done
+		[ -n "$found" ] || echo "TERN-RIG: fail no test named '$name'"
+	done
+}
+
 # kernel_lacks FEATURE: the kernel lacks FEATURE by design (tern.lacks=)
 kernel_lacks() {
 	case ",$TERN_KERNEL_LACKS," in
