@@ -11,6 +11,46 @@
 
 #include <linux/pci.h>
 #include <linux/tracepoint.h>
+#include <linux/tern/tern_if.h>
+
+/* enum values, resolved for user-space trace parsers */
+TRACE_DEFINE_ENUM(TERN_OP_IDENTIFY);
+TRACE_DEFINE_ENUM(TERN_OP_VF_QUIESCE);
+TRACE_DEFINE_ENUM(TERN_OP_VF_FREEZE);
+TRACE_DEFINE_ENUM(TERN_OP_VF_RUN);
+TRACE_DEFINE_ENUM(TERN_OP_VF_RESET);
+TRACE_DEFINE_ENUM(TERN_OP_SAVE_BEGIN);
+TRACE_DEFINE_ENUM(TERN_OP_SAVE_QUERY);
+TRACE_DEFINE_ENUM(TERN_OP_SAVE_READ);
+TRACE_DEFINE_ENUM(TERN_OP_SAVE_END);
+TRACE_DEFINE_ENUM(TERN_OP_LOAD_BEGIN);
+TRACE_DEFINE_ENUM(TERN_OP_LOAD_WRITE);
+TRACE_DEFINE_ENUM(TERN_OP_LOAD_COMMIT);
+TRACE_DEFINE_ENUM(TERN_OP_LOAD_ABORT);
+TRACE_DEFINE_ENUM(TERN_OP_DIRTY_START);
+TRACE_DEFINE_ENUM(TERN_OP_DIRTY_READ_CLEAR);
+TRACE_DEFINE_ENUM(TERN_OP_DIRTY_STOP);
+TRACE_DEFINE_ENUM(TERN_OP_FAULT_INJECT);
+
+#define tern_op_name(op)						\
+	__print_symbolic(op,						\
+		{ TERN_OP_IDENTIFY, "IDENTIFY" },			\
+		{ TERN_OP_VF_QUIESCE, "VF_QUIESCE" },			\
+		{ TERN_OP_VF_FREEZE, "VF_FREEZE" },			\
+		{ TERN_OP_VF_RUN, "VF_RUN" },				\
+		{ TERN_OP_VF_RESET, "VF_RESET" },			\
+		{ TERN_OP_SAVE_BEGIN, "SAVE_BEGIN" },			\
+		{ TERN_OP_SAVE_QUERY, "SAVE_QUERY" },			\
+		{ TERN_OP_SAVE_READ, "SAVE_READ" },			\
+		{ TERN_OP_SAVE_END, "SAVE_END" },			\
+		{ TERN_OP_LOAD_BEGIN, "LOAD_BEGIN" },			\
+		{ TERN_OP_LOAD_WRITE, "LOAD_WRITE" },			\
+		{ TERN_OP_LOAD_COMMIT, "LOAD_COMMIT" },			\
+		{ TERN_OP_LOAD_ABORT, "LOAD_ABORT" },			\
+		{ TERN_OP_DIRTY_START, "DIRTY_START" },			\
+		{ TERN_OP_DIRTY_READ_CLEAR, "DIRTY_READ_CLEAR" },	\
+		{ TERN_OP_DIRTY_STOP, "DIRTY_STOP" },			\
+		{ TERN_OP_FAULT_INJECT, "FAULT_INJECT" })
 
 TRACE_EVENT(tern_cmd_submit,
 	    TP_PROTO(struct pci_dev *pdev, u8 opcode, u16 vf, u16 cid,
@@ -26,8 +66,9 @@ TRACE_EVENT(tern_cmd_submit,
 			   __entry->vf = vf;
 			   __entry->cid = cid;
 			   __entry->len = len;),
-	    TP_printk("%s opcode=0x%02x vf=%u cid=%u len=%u", __get_str(dev),
-		      __entry->opcode, __entry->vf, __entry->cid, __entry->len)
+	    TP_printk("%s %s vf=%u cid=%u len=%u", __get_str(dev),
+		      tern_op_name(__entry->opcode), __entry->vf, __entry->cid,
+		      __entry->len)
 );
 
 TRACE_EVENT(tern_cmd_complete,
@@ -48,8 +89,8 @@ TRACE_EVENT(tern_cmd_complete,
 			   __entry->status = status;
 			   __entry->err = err;
 			   __entry->latency_ns = latency_ns;),
-	    TP_printk("%s opcode=0x%02x vf=%u cid=%u status=0x%x err=%d latency_ns=%llu",
-		      __get_str(dev), __entry->opcode, __entry->vf,
+	    TP_printk("%s %s vf=%u cid=%u status=0x%x err=%d latency_ns=%llu",
+		      __get_str(dev), tern_op_name(__entry->opcode), __entry->vf,
 		      __entry->cid, __entry->status, __entry->err,
 		      __entry->latency_ns)
 );

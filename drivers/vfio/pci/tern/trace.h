@@ -11,6 +11,28 @@
 
 #include <linux/pci.h>
 #include <linux/tracepoint.h>
+#include <linux/vfio.h>
+
+/* enum values, resolved for user-space trace parsers */
+TRACE_DEFINE_ENUM(VFIO_DEVICE_STATE_ERROR);
+TRACE_DEFINE_ENUM(VFIO_DEVICE_STATE_STOP);
+TRACE_DEFINE_ENUM(VFIO_DEVICE_STATE_RUNNING);
+TRACE_DEFINE_ENUM(VFIO_DEVICE_STATE_STOP_COPY);
+TRACE_DEFINE_ENUM(VFIO_DEVICE_STATE_RESUMING);
+TRACE_DEFINE_ENUM(VFIO_DEVICE_STATE_RUNNING_P2P);
+TRACE_DEFINE_ENUM(VFIO_DEVICE_STATE_PRE_COPY);
+TRACE_DEFINE_ENUM(VFIO_DEVICE_STATE_PRE_COPY_P2P);
+
+#define tern_vf_state_name(state)					\
+	__print_symbolic(state,						\
+		{ VFIO_DEVICE_STATE_ERROR, "ERROR" },			\
+		{ VFIO_DEVICE_STATE_STOP, "STOP" },			\
+		{ VFIO_DEVICE_STATE_RUNNING, "RUNNING" },		\
+		{ VFIO_DEVICE_STATE_STOP_COPY, "STOP_COPY" },		\
+		{ VFIO_DEVICE_STATE_RESUMING, "RESUMING" },		\
+		{ VFIO_DEVICE_STATE_RUNNING_P2P, "RUNNING_P2P" },	\
+		{ VFIO_DEVICE_STATE_PRE_COPY, "PRE_COPY" },		\
+		{ VFIO_DEVICE_STATE_PRE_COPY_P2P, "PRE_COPY_P2P" })
 
 TRACE_EVENT(tern_vf_arc,
 	    TP_PROTO(struct pci_dev *pdev, u32 from, u32 to, int err,
@@ -26,8 +48,9 @@ TRACE_EVENT(tern_vf_arc,
 			   __entry->to = to;
 			   __entry->err = err;
 			   __entry->duration_ns = duration_ns;),
-	    TP_printk("%s %u -> %u err=%d duration_ns=%llu", __get_str(dev),
-		      __entry->from, __entry->to, __entry->err,
+	    TP_printk("%s %s -> %s err=%d duration_ns=%llu", __get_str(dev),
+		      tern_vf_state_name(__entry->from),
+		      tern_vf_state_name(__entry->to), __entry->err,
 		      __entry->duration_ns)
 );
 
