@@ -195,30 +195,6 @@ const struct vfio_migration_ops tern_vf_mig_ops = {
 };
 
 /**
- * tern_vf_state_mutex_unlock() - drop state_mutex, applying deferred resets
- * @tvf: the VF
- *
- * A reset that found state_mutex taken left its work here: the device
- * already ended its firmware sessions, so the driver's view follows.
- */
-void tern_vf_state_mutex_unlock(struct tern_vf *tvf)
-{
-again:
-	spin_lock(&tvf->reset_lock);
-	if (tvf->deferred_reset) {
-		tvf->deferred_reset = false;
-		spin_unlock(&tvf->reset_lock);
-		tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
-		tern_mig_file_orphan(&tvf->save_file);
-		tern_mig_file_orphan(&tvf->resume_file);
-		tern_vf_dirty_reset(tvf);
-		goto again;
-	}
-	mutex_unlock(&tvf->state_mutex);
-	spin_unlock(&tvf->reset_lock);
-}
-
-/**
  * tern_vf_mig_reset() - put migration back to RUNNING with no session
  * @tvf: the VF
  *

@@ -127,10 +127,36 @@ static void tern_vf_remove(struct pci_dev *pdev)
 	vfio_put_device(&vdev->vdev);
 }
 
+/**
+ * tern_vf_state_mutex_unlock() - drop state_mutex, applying deferred resets
+ * @tvf: the VF
+ *
+ * A reset that found state_mutex taken left its work here: the device
+ * already ended its firmware sessions, so the driver's view follows. Every
+ * holder of state_mutex (lm.c, mig_file.c, dirty.c) unlocks through here;
+ * it lives with tern_vf_reset_done(), the other half of the protocol.
+ */
+void tern_vf_state_mutex_unlock(struct tern_vf *tvf)
+{
+again:
+	spin_lock(&tvf->reset_lock);
+	if (tvf->deferred_reset) {
+		tvf->deferred_reset = false;
+		spin_unlock(&tvf->reset_lock);
+		tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
+		tern_mig_file_orphan(&tvf->save_file);
+		tern_mig_file_orphan(&tvf->resume_file);
+		tern_vf_dirty_reset(tvf);
+		goto again;
+	}
+	mutex_unlock(&tvf->state_mutex);
+	spin_unlock(&tvf->reset_lock);
+}
+
 /*
  * Called after any reset of the VF, including VFIO_DEVICE_RESET and FLRs
  * from outside. The device ended its firmware sessions; the migration
- * state follows under the deferred-reset protocol (see lm.c).
+ * state follows under the deferred-reset protocol (above).
  */
 static void tern_vf_reset_done(struct pci_dev *pdev)
 {

@@ -152,8 +152,10 @@ extern const struct vfio_migration_ops tern_vf_mig_ops;
 void tern_vf_mig_init(struct tern_vf *tvf);
 void tern_vf_mig_release(struct tern_vf *tvf);
 void tern_vf_mig_debugfs_init(struct tern_vf *tvf);
-void tern_vf_state_mutex_unlock(struct tern_vf *tvf);
 void tern_vf_mig_reset(struct tern_vf *tvf);
+
+/* main.c: unlocking state_mutex applies a deferred reset */
+void tern_vf_state_mutex_unlock(struct tern_vf *tvf);
 
 /* mig_file.c: the save and resume files (callers hold state_mutex) */
 struct file *tern_save_start(struct tern_vf *tvf, u32 mode);
