@@ -63,7 +63,7 @@ rig_kernel() {
 		K_MODDIR="$root/lib/modules/$abi"
 		# Debian's config: no IOMMUFD (so no vfio cdev and no
 		# IOMMUFD_DRIVER), no CONFIG_SAMPLES, no FAULT_INJECTION; 6.12
-		K_LACKS="cdev,dma_logging,mtty,fault_injection,precopy_info_v2"
+		K_LACKS="cdev,dma_logging,mtty,fault_injection,precopy_info_v2,vfio_debugfs"
 		K_GUEST_MODULES="vfio-pci vfio_iommu_type1 pci-pf-stub"
 		;;
 	*)

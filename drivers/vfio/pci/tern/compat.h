@@ -89,4 +89,23 @@ static inline int tern_check_precopy_ioctl(struct vfio_device *vdev,
 }
 #endif
 
+/*
+ * The vfio core's per-device debugfs directory, <debugfs>/vfio/<dev>/, from
+ * registration to unregistration; only with CONFIG_VFIO_DEBUGFS, which
+ * Debian's stock kernels do not set.
+ */
+static inline bool tern_have_vfio_debugfs(void)
+{
+	return IS_ENABLED(CONFIG_VFIO_DEBUGFS);
+}
+
+static inline struct dentry *tern_vfio_debug_root(struct vfio_device *vdev)
+{
+#if IS_ENABLED(CONFIG_VFIO_DEBUGFS)
+	return vdev->debug_root;
+#else
+	return NULL;
+#endif
+}
+
 #endif /* _TERN_VFIO_COMPAT_H */

@@ -457,23 +457,27 @@ const struct vfio_log_ops tern_vf_log_ops = {
 
 /**
  * tern_vf_dirty_init() - set up DMA logging of a new VF device
- * @tvf: the VF, whose @debugfs directory exists (or is an error pointer)
+ * @tvf: the VF, not yet registered
  *
- * Installs the log ops, where the kernel can report what they log (a VMM
- * then uses the IOMMU's dirty tracking instead), and the "dirty" debugfs
- * counters.
+ * Installs the log ops where the kernel can report what they log (without
+ * them a VMM uses the IOMMU's dirty tracking instead).
  */
 void tern_vf_dirty_init(struct tern_vf *tvf)
 {
-	struct tern_dirty *d = &tvf->dirty;
-	struct dentry *dir;
-
-	xa_init(&d->carry);
+	xa_init(&tvf->dirty.carry);
 	if (tern_have_dma_logging())
 		tvf->core_device.vdev.log_ops = &tern_vf_log_ops;
+}
 
-	dir = debugfs_create_dir("dirty", tvf->debugfs);
-	d->debugfs = dir;
+/**
+ * tern_vf_dirty_debugfs_init() - the "dirty" debugfs counters
+ * @tvf: the VF, whose @debugfs directory exists (or is an error pointer)
+ */
+void tern_vf_dirty_debugfs_init(struct tern_vf *tvf)
+{
+	struct tern_dirty *d = &tvf->dirty;
+	struct dentry *dir = debugfs_create_dir("dirty", tvf->debugfs);
+
 	debugfs_create_bool("active", 0444, dir, &d->active);
 	debugfs_create_u32("page_shift", 0444, dir, &d->page_shift);
 	debugfs_create_u64("starts", 0444, dir, &d->stats.starts);

@@ -216,14 +216,12 @@ static int tern_vf_mig_stats_show(struct seq_file *m, void *unused)
 {
 	struct tern_vf *tvf = m->private;
 	struct tern_mig_stats st;
-	u32 state;
 
 	mutex_lock(&tvf->state_mutex);
 	st = tvf->stats;
-	state = tvf->mig_state;
 	tern_vf_state_mutex_unlock(tvf);
-	seq_printf(m, "state %u\nsave_sessions %llu\nload_sessions %llu\n",
-		   state, st.save_sessions, st.load_sessions);
+	seq_printf(m, "save_sessions %llu\nload_sessions %llu\n",
+		   st.save_sessions, st.load_sessions);
 	seq_printf(m, "precopy_bytes %llu\nstopcopy_bytes %llu\nloaded_bytes %llu\n",
 		   st.precopy_bytes, st.stopcopy_bytes, st.loaded_bytes);
 	seq_printf(m, "precopy_passes %llu\nfailures %llu\n",
@@ -233,15 +231,16 @@ static int tern_vf_mig_stats_show(struct seq_file *m, void *unused)
 DEFINE_SHOW_ATTRIBUTE(tern_vf_mig_stats);
 
 /**
- * tern_vf_mig_debugfs_init() - <debugfs>/tern_vfio_pci/<VF>/migration
+ * tern_vf_mig_debugfs_init() - the "counters" debugfs file
  * @tvf: the VF, with its debugfs directory created
  *
  * Counters of finished sessions: bytes per phase, pre-copy passes (times
- * pre-copy data ran out), failed arcs.
+ * pre-copy data ran out), failed arcs. The state is the vfio core's
+ * (<debugfs>/vfio/<VF>/migration/state).
  */
 void tern_vf_mig_debugfs_init(struct tern_vf *tvf)
 {
-	debugfs_create_file("migration", 0444, tvf->debugfs, tvf,
+	debugfs_create_file("counters", 0444, tvf->debugfs, tvf,
 			    &tern_vf_mig_stats_fops);
 }
 

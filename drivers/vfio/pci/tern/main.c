@@ -19,7 +19,7 @@
 #include "compat.h"
 #include "tern_vfio.h"
 
-/* <debugfs>/tern_vfio_pci/<VF>/ */
+/* <debugfs>/tern_vfio_pci/, on kernels without the vfio core's debugfs */
 static struct dentry *tern_vf_debugfs_root;
 
 static int tern_vf_init_dev(struct vfio_device *vdev)
@@ -39,9 +39,7 @@ static int tern_vf_init_dev(struct vfio_device *vdev)
 	ret = vfio_pci_core_init_dev(vdev);
 	if (ret)
 		return ret;
-	tvf->debugfs = debugfs_create_dir(pci_name(pdev), tern_vf_debugfs_root);
 	tern_vf_dirty_init(tvf);
-	tern_vf_mig_debugfs_init(tvf);
 	return 0;
 }
 
@@ -49,7 +47,6 @@ static void tern_vf_release_dev(struct vfio_device *vdev)
 {
 	struct tern_vf *tvf = tern_vf_from_vdev(vdev);
 
-	debugfs_remove_recursive(tvf->debugfs);
 	tern_vf_mig_release(tvf);
 	vfio_pci_core_release_dev(vdev);
 }
@@ -103,6 +100,33 @@ static const struct vfio_device_ops tern_vf_ops = {
 	.detach_ioas = vfio_iommufd_physical_detach_ioas,
 };
 
+/*
+ * The VF's counters live in the vfio core's per-device directory, next to
+ * the core's migration state: <debugfs>/vfio/<VF>/migration/tern/. Without
+ * CONFIG_VFIO_DEBUGFS they go to <debugfs>/tern_vfio_pci/<VF>/. The core
+ * makes its directory at registration and removes it (with ours inside) at
+ * unregistration, so ours is created after the one and removed before the
+ * other.
+ */
+static void tern_vf_debugfs_init(struct tern_vf *tvf)
+{
+	struct dentry *root = tern_vfio_debug_root(&tvf->core_device.vdev);
+	struct dentry *mig;
+
+	if (tern_have_vfio_debugfs()) {
+		mig = debugfs_lookup("migration", root);
+		/* an error parent makes the debugfs calls below no-ops */
+		tvf->debugfs = mig ? debugfs_create_dir("tern", mig) :
+				     ERR_PTR(-ENOENT);
+		dput(mig);
+	} else {
+		tvf->debugfs = debugfs_create_dir(pci_name(tvf->core_device.pdev),
+						  tern_vf_debugfs_root);
+	}
+	tern_vf_mig_debugfs_init(tvf);
+	tern_vf_dirty_debugfs_init(tvf);
+}
+
 static int tern_vf_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct tern_vf *tvf;
@@ -114,15 +138,21 @@ static int tern_vf_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return PTR_ERR(tvf);
 	dev_set_drvdata(&pdev->dev, &tvf->core_device);
 	ret = vfio_pci_core_register_device(&tvf->core_device);
-	if (ret)
+	if (ret) {
 		vfio_put_device(&tvf->core_device.vdev);
-	return ret;
+		return ret;
+	}
+	tern_vf_debugfs_init(tvf);
+	return 0;
 }
 
 static void tern_vf_remove(struct pci_dev *pdev)
 {
 	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
+	struct tern_vf *tvf = tern_vf_from_vdev(&vdev->vdev);
 
+	debugfs_remove_recursive(tvf->debugfs);
+	tvf->debugfs = NULL;
 	vfio_pci_core_unregister_device(vdev);
 	vfio_put_device(&vdev->vdev);
 }
@@ -204,7 +234,8 @@ static int __init tern_vf_init(void)
 
 	if (!tern_have_dma_logging())
 		pr_info("no DMA dirty logging: kernel built without CONFIG_IOMMUFD_DRIVER; VMMs fall back to IOMMU dirty tracking\n");
-	tern_vf_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	if (!tern_have_vfio_debugfs())
+		tern_vf_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	ret = pci_register_driver(&tern_vf_driver);
 	if (ret)
 		debugfs_remove_recursive(tern_vf_debugfs_root);

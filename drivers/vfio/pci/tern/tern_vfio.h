@@ -88,7 +88,6 @@ struct tern_dirty_span {
  *	covered them only in part; they are reported again until a report
  *	covers them whole (never a false negative)
  * @stats: counters
- * @debugfs: the "dirty" debugfs directory
  */
 struct tern_dirty {
 	bool active;
@@ -100,7 +99,6 @@ struct tern_dirty {
 	struct tern_dma_buf *bitmap;
 	struct xarray carry;
 	struct tern_dirty_stats stats;
-	struct dentry *debugfs;
 };
 
 /**
@@ -117,7 +115,8 @@ struct tern_dirty {
  * @deferred_reset: a reset happened while @state_mutex was held elsewhere
  * @dirty: DMA logging state
  * @stats: migration counters
- * @debugfs: this VF's debugfs directory (<debugfs>/tern_vfio_pci/<VF>)
+ * @debugfs: this VF's debugfs directory, <debugfs>/vfio/<VF>/migration/tern
+ *	(<debugfs>/tern_vfio_pci/<VF> without CONFIG_VFIO_DEBUGFS)
  */
 struct tern_vf {
 	struct vfio_pci_core_device core_device;
@@ -170,6 +169,7 @@ void tern_mig_file_orphan(struct tern_mig_file **slot);
 /* dirty.c */
 extern const struct vfio_log_ops tern_vf_log_ops;
 void tern_vf_dirty_init(struct tern_vf *tvf);
+void tern_vf_dirty_debugfs_init(struct tern_vf *tvf);
 void tern_vf_dirty_reset(struct tern_vf *tvf);
 void tern_vf_dirty_close(struct tern_vf *tvf);
 

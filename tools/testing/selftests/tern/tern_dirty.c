@@ -26,7 +26,6 @@
 #define SZ_2M		(2ull << 20)
 #define SZ_1G		(1ull << 30)
 #define DATA_SIZE	(8ull << 20)
-#define DEBUGFS		"/sys/kernel/debug/tern_vfio_pci"
 #define CORE_DEBUGFS	"/sys/kernel/debug/tern_core"
 
 typedef struct vfio_device_feature_dma_logging_range range_t;
@@ -114,13 +113,13 @@ static int log_probe(struct tern_vf *vf)
 	       -errno : 0;
 }
 
-/* A counter of <debugfs>/tern_vfio_pci/<VF>/dirty/, or UINT64_MAX. */
+/* A counter of the VF's dirty/ debugfs directory, or UINT64_MAX. */
 static uint64_t dbg(struct tern_vf *vf, const char *name)
 {
-	char path[256], buf[32];
+	char path[256], file[64], buf[32];
 
-	snprintf(path, sizeof(path), DEBUGFS "/%s/dirty/%s", vf->dev.name,
-		 name);
+	snprintf(file, sizeof(file), "dirty/%s", name);
+	tern_vf_debugfs_path(path, sizeof(path), vf->dev.name, file);
 	if (sysfs_read(path, buf, sizeof(buf)))
 		return UINT64_MAX;
 	return strtoull(buf, NULL, 0);

@@ -254,6 +254,21 @@ int tern_run(struct tern_vf *vf, uint8_t op, uint8_t flags, uint32_t len,
 	return le16toh(cpl.status);
 }
 
+/* ---- debugfs --------------------------------------------------------------- */
+
+void tern_vf_debugfs_path(char *path, size_t len, const char *bdf,
+			  const char *file)
+{
+	struct stat st;
+
+	if (!stat("/sys/kernel/debug/vfio", &st))
+		snprintf(path, len, "/sys/kernel/debug/vfio/%s/migration/tern/%s",
+			 bdf, file);
+	else
+		snprintf(path, len, "/sys/kernel/debug/tern_vfio_pci/%s/%s",
+			 bdf, file);
+}
+
 /* ---- CRC-32C -------------------------------------------------------------- */
 
 uint32_t tern_crc32c_update(uint32_t crc, const void *buf, size_t len)

@@ -100,6 +100,14 @@ uint32_t tern_crc32c(const void *buf, size_t len);
 uint32_t tern_crc32c_update(uint32_t crc, const void *buf, size_t len);
 
 /*
+ * The path of @file in tern-vfio-pci's debugfs directory of VF @bdf:
+ * <debugfs>/vfio/<bdf>/migration/tern/@file where the kernel has the vfio
+ * core's debugfs (CONFIG_VFIO_DEBUGFS), else <debugfs>/tern_vfio_pci/<bdf>/.
+ */
+void tern_vf_debugfs_path(char *path, size_t len, const char *bdf,
+			  const char *file);
+
+/*
  * Bind the PF to @pf_driver and @nvfs VFs to @vf_driver, disabling VFs
  * first when the PF changes driver. Returns the number of VFs or -errno;
  * -ENOENT if a driver is not available in this kernel.

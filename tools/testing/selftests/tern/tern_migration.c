@@ -16,6 +16,7 @@
 #include <endian.h>
 #include <stddef.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/tern/tern_if.h>
@@ -734,15 +735,14 @@ TEST_F(mig, close_data_fd_mid_stream)
 	mig_stream_free(&s);
 }
 
-/* One value of <debugfs>/tern_vfio_pci/<VF>/migration, or -1. */
+/* One value of the VF's "counters" debugfs file, or -1. */
 static long long mig_counter(struct vf *vf, const char *name)
 {
-	char path[128], key[32];
+	char path[256], key[32];
 	long long val, ret = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path),
-		 "/sys/kernel/debug/tern_vfio_pci/%s/migration", vf->dev.name);
+	tern_vf_debugfs_path(path, sizeof(path), vf->dev.name, "counters");
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -788,6 +788,30 @@ TEST_F(mig, debugfs_counters)
 	ASSERT_EQ(loads + 1, mig_counter(b, "load_sessions"));
 	ASSERT_EQ(loaded + (long long)s.len, mig_counter(b, "loaded_bytes"));
 	mig_stream_free(&s);
+}
+
+/*
+ * The counters live in the vfio core's per-device directory, beside the
+ * core's migration state, and the driver keeps no debugfs root or state
+ * file of its own there.
+ */
+TEST_F(mig, debugfs_beside_core_state)
+{
+	struct vf *a = &self->vf[0];
+	char path[256], buf[32];
+	struct stat st;
+
+	SKIP_UNLESS_KERNEL_HAS(!stat("/sys/kernel/debug/vfio", &st),
+			       "vfio_debugfs");
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/debug/vfio/%s/migration/state", a->dev.name);
+	ASSERT_EQ(0, sysfs_read(path, buf, sizeof(buf)));
+	ASSERT_STREQ("RUNNING", buf);
+	tern_vf_debugfs_path(path, sizeof(path), a->dev.name, "counters");
+	ASSERT_NE(NULL, strstr(path, "/vfio/"));
+	ASSERT_EQ(0, stat(path, &st));
+	ASSERT_EQ(-1, mig_counter(a, "state"));
+	ASSERT_EQ(-1, stat("/sys/kernel/debug/tern_vfio_pci", &st));
 }
 
 TEST_HARNESS_MAIN
