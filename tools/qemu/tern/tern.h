@@ -1,6 +1,6 @@
 /*
  * tern device model: internal interfaces between the PF/firmware, the VFs,
- * the migration stream and the dirty tracker.
+ * the migration stream, the dirty tracker and the command data buffers.
  *
  * The device ABI (registers, commands, stream layout) lives in tern_if.h,
  * shared with the drivers; Documentation/tern/device.rst is the spec.
@@ -137,18 +137,21 @@ typedef struct TernData {
 } TernData;
 
 /* tern_pf.c */
+/* tern_cmd.c calls back for these two: the VFs and the fw timer are the PF's */
 TernVFState *tern_pf_vf(TernPFState *pf, uint16_t index);
 void tern_fw_schedule(TernPFState *pf);
+bool tern_pf_take_corrupt(TernPFState *pf);
 
 /* tern_cmd.c */
 uint16_t tern_cmd_execute(TernPFState *pf, TernCmd *c);
+
+/* tern_data.c */
 uint16_t tern_data_map(TernPFState *pf, const struct tern_admin_cmd *cmd,
                        TernData *d);
 uint16_t tern_data_read(TernPFState *pf, const TernData *d, void *buf,
                         uint32_t len);
 uint16_t tern_data_write(TernPFState *pf, const TernData *d, const void *buf,
                          uint32_t len);
-bool tern_pf_take_corrupt(TernPFState *pf);
 
 /* tern_vf.c */
 void tern_vf_set_mig_state(TernVFState *vf, uint32_t state);

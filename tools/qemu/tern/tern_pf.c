@@ -182,6 +182,16 @@ static void tern_pf_fetch(TernPFState *pf)
     tern_fw_schedule(pf);
 }
 
+/* Use up one count of the CORRUPT fault rule; SAVE_READ applies it. */
+bool tern_pf_take_corrupt(TernPFState *pf)
+{
+    if (!pf->corrupt_count) {
+        return false;
+    }
+    pf->corrupt_count--;
+    return true;
+}
+
 static bool tern_ring_size_ok(uint32_t size)
 {
     return is_power_of_2(size) && size >= TERN_ADMIN_RING_MIN &&
