@@ -32,7 +32,7 @@ qemu=$("$RIG_TOP/tools/rig/build-qemu.sh")
 kernel=${KERNELS:-debug}
 rig_kernel "$kernel"
 bdir="$RIG_CACHE/modules/$kernel"
-"$RIG_TOP/tools/rig/static-checks.sh" "$K_KDIR" "$bdir" /dev/null "$kernel" ||
+RIG_SPARSE=0 "$RIG_TOP/tools/rig/static-checks.sh" "$K_KDIR" "$bdir" /dev/null "$kernel" ||
 	die "the modules do not build cleanly for the $kernel kernel"
 modules=()
 while IFS= read -r ko; do modules+=("$ko"); done < <(

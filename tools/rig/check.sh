@@ -15,6 +15,7 @@
 #   T         the quick loop: only these tests (comma-separated selftest
 #             binaries, TEST_F names or fixture.variant.test names, or
 #             tern-migrate), none of the static checks but the W=1 build
+#             (which is all the demo and bench suites do either)
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 . "$RIG_TOP/tools/rig/kernels.sh"
@@ -25,7 +26,11 @@ if [ -n "$only" ] && ! [[ "$only" =~ ^[A-Za-z0-9_.,-]+$ ]]; then
 	log "T=$only: expected comma-separated test names ([A-Za-z0-9_.-])"
 	exit 2
 fi
-if [ "$suite" = check ] && [ -z "$only" ]; then
+# full: the whole check, with every static check; the demo, the benchmark
+# and the T= loop build the modules (W=1) and run their tests only
+full=0
+[ "$suite" = check ] && [ -z "$only" ] && full=1
+if [ $full = 1 ]; then
 	kernels=${KERNELS:-$RIG_ALL_KERNELS}
 else
 	kernels=${KERNELS:-debug}
@@ -68,7 +73,7 @@ host_checks() {
 		"$(sed -n 's/^1\.\.//p' "$out/qtest.log")" ] ||
 		echo "FAIL model: qtest run incomplete (see $out/qtest.log)" >> "$results"
 }
-[ -n "$only" ] || host_checks
+[ $full = 0 ] || host_checks
 
 step "selftests"
 # one build for every kernel, against the newest uAPI headers: the tests
@@ -103,10 +108,10 @@ for k in $kernels; do
 
 	step "$k: modules (W=1), sparse"
 	bdir="$RIG_CACHE/modules/$k"
-	RIG_SPARSE=$([ -n "$only" ] && echo 0 || echo 1) \
+	RIG_SPARSE=$full \
 		"$RIG_TOP/tools/rig/static-checks.sh" "$K_KDIR" "$bdir" \
 		"$kout/static.results" "static($k)" || true
-	if [ -n "$K_INTREE" ] && [ -z "$only" ]; then
+	if [ -n "$K_INTREE" ] && [ $full = 1 ]; then
 		step "$k: in-tree build (W=1)"
 		if "$RIG_TOP/tools/rig/intree.sh" "$K_INTREE" "$K_KDIR" \
 			"$kout/intree.log" >&2; then
@@ -117,7 +122,7 @@ for k in $kernels; do
 		fi
 	fi
 	modules=()
-	if [ "$K_DKMS" = 1 ] && [ -z "$only" ]; then
+	if [ "$K_DKMS" = 1 ] && [ $full = 1 ]; then
 		step "$k: dkms build and install"
 		if "$RIG_TOP/tools/rig/dkms.sh" "$K_RELEASE" "$K_KDIR" \
 			"$RIG_CACHE/dkms/$k" > "$kout/dkms.modules" 2> "$kout/dkms.log"; then
