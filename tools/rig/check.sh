@@ -86,6 +86,21 @@ make -s -C "$RIG_TOP/tools/testing/selftests/tern" OUTPUT="$out/selftests" \
 	KHDR_INCLUDES="-I$uapi" >&2
 make -s -C "$RIG_TOP/tools/tern-migrate" OUTPUT="$out/selftests" \
 	KHDR_INCLUDES="-I$uapi" >&2
+if [ $full = 1 ]; then
+	step "tern-migrate and tern-bench command lines"
+	make -s -C "$RIG_TOP/tools/tern-bench" OUTPUT="$out/selftests" \
+		KHDR_INCLUDES="-I$uapi" >&2
+	# one result for the whole table of checks; the failures one by one
+	"$RIG_TOP/tools/tern-migrate/cli-test.sh" "$out/selftests" > "$out/cli-test.log" 2>&1
+	npass=$(grep -c '^PASS cli: ' "$out/cli-test.log" || true)
+	if grep '^FAIL cli: ' "$out/cli-test.log" >> "$results"; then
+		:
+	elif [ "$npass" -gt 0 ]; then
+		echo "PASS cli: tern-migrate and tern-bench options ($npass checks)" >> "$results"
+	else
+		echo "FAIL cli: no results (see $out/cli-test.log)" >> "$results"
+	fi
+fi
 
 # Build the kernels in the background, in order, at the lowest priority:
 # while the first kernel's VM runs, the next kernel builds in the CPU time

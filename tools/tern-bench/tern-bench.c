@@ -7,7 +7,8 @@
  * [min, max]. Prints a table on stdout and the same figures as JSON to
  * the file given with --json.
  *
- * usage: tern-bench [--reps N] [--json FILE] [--only ROWS] SRC_BDF DST_BDF
+ * usage: tern-bench [options] SRC_BDF DST_BDF; options and exit status in
+ * usage[] below (tern-bench --help).
  *
  * The rewrite workload of the pre-copy rows runs on the source VF's own
  * engine: FILL jobs into its device memory, queued on the engine ring as
@@ -29,6 +30,8 @@
 #include <linux/tern/tern_if.h>
 
 #include "tern_lib.h"
+#define CLI_PROG	"tern-bench"
+#include "cli.h"		/* in ../tern-migrate */
 
 #define SZ_1M		0x100000ull
 #define SZ_1G		0x40000000ull
@@ -37,8 +40,6 @@
 #define MAX_REPS	32
 #define MAX_PASSES	16
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-
 struct bench {
 	struct tern_vf src, dst;
 	unsigned int reps;
@@ -46,12 +47,6 @@ struct bench {
 	FILE *json;
 	bool json_first;
 };
-
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "tern-bench: %s: %s\n", what, strerror(err < 0 ? -err : err));
-	exit(1);
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -171,7 +166,7 @@ static void start_workload(struct workload *w, struct tern_vf *vf, double pct)
 	w->bytes0 = tern_vf_read64(vf, TERN_VF_REG_BYTES_LO);
 	w->t0 = monotonic_s();
 	if (pct > 0 && pthread_create(&w->thread, NULL, wl_thread, w))
-		die("workload thread", EAGAIN);
+		cli_die("workload thread", EAGAIN);
 }
 
 /* The guest stops: no more jobs are queued (queued ones still run). */
@@ -211,7 +206,7 @@ static void drain_workload(struct workload *w)
 
 	while (tern_pending(w->vf))
 		if (tern_reap(w->vf, &cpl, TERN_LIB_TIMEOUT_MS))
-			die("workload drain", ETIMEDOUT);
+			cli_die("workload drain", ETIMEDOUT);
 }
 
 /* ---- migration ----------------------------------------------------------- */
@@ -223,7 +218,7 @@ static uint64_t pump(struct bench *b, int sfd, int rfd, int *end)
 
 	*end = mig_stream_pump(sfd, rfd, b->buf, CHUNK, &moved);
 	if (*end && *end != -ENOMSG)
-		die("migration data", -*end);
+		cli_die("migration data", -*end);
 	return moved;
 }
 
@@ -243,12 +238,12 @@ static uint64_t pump_pass(struct bench *b, int sfd, int rfd, uint64_t want)
 		if (n < 0 && errno == ENOMSG)
 			break;
 		if (n < 0)
-			die("pre-copy read", errno);
+			cli_die("pre-copy read", errno);
 		if (!n)
 			break;
 		ret = mig_stream_write(rfd, b->buf, n, n);
 		if (ret)
-			die("pre-copy write", ret);
+			cli_die("pre-copy write", ret);
 		moved += n;
 	}
 	return moved;
@@ -270,7 +265,7 @@ static void set_state(struct tern_vf *vf, enum vfio_device_mig_state st,
 	int ret = vfio_mig_set_state(&vf->dev, st, fd);
 
 	if (ret)
-		die(what, ret);
+		cli_die(what, ret);
 }
 
 /*
@@ -306,7 +301,7 @@ static void migrate(struct bench *b, bool precopy, double pct,
 
 			t_info = monotonic_s();
 			if (ret)
-				die("PRECOPY_INFO", ret);
+				cli_die("PRECOPY_INFO", ret);
 			if (!info.initial_bytes &&
 			    (info.dirty_bytes >= last_dirty || !info.dirty_bytes))
 				break;
@@ -327,7 +322,7 @@ static void migrate(struct bench *b, bool precopy, double pct,
 	r->gap_s = precopy ? t - t_info : 0;
 	r->stop_bytes = pump(b, sfd, rfd, &end);
 	if (end)
-		die("stop-copy read", end);
+		cli_die("stop-copy read", end);
 	set_state(&b->src, VFIO_DEVICE_STATE_STOP, NULL, "src STOP");
 	set_state(&b->dst, VFIO_DEVICE_STATE_STOP, NULL,
 		  "dst STOP (stream refused)");
@@ -357,7 +352,7 @@ static void fill_devmem(struct tern_vf *vf)
 			      vf->devmem_size - off : TERN_DESC_MAX_LEN,
 			      fill_pattern(off), off, NULL);
 		if (st)
-			die("device memory FILL", st < 0 ? st : EIO);
+			cli_die("device memory FILL", st < 0 ? st : EIO);
 	}
 }
 
@@ -519,7 +514,7 @@ static void bench_stream(struct bench *b)
 		s.len = 0;
 		ret = mig_stream_read(sfd, &s, CHUNK);
 		if (ret)
-			die("save for resume", ret);
+			cli_die("save for resume", ret);
 		close(sfd);
 		set_state(&b->src, VFIO_DEVICE_STATE_STOP, NULL, "src STOP");
 		set_state(&b->src, VFIO_DEVICE_STATE_RUNNING, NULL,
@@ -531,7 +526,7 @@ static void bench_stream(struct bench *b)
 		t_res = monotonic_s();
 		ret = mig_stream_write(rfd, s.data, s.len, CHUNK);
 		if (ret)
-			die("resume write", ret);
+			cli_die("resume write", ret);
 		set_state(&b->dst, VFIO_DEVICE_STATE_STOP, NULL,
 			  "dst STOP (stream refused)");
 		t_res = monotonic_s() - t_res;
@@ -542,7 +537,7 @@ static void bench_stream(struct bench *b)
 		m1 = malloc(total + CHUNK);
 		m2 = malloc(total + CHUNK);
 		if (!m1 || !m2)
-			die("malloc", ENOMEM);
+			cli_die("malloc", ENOMEM);
 		memset(m1, 0x5a, total + CHUNK);
 		memset(m2, 0xa5, total + CHUNK);
 		t_cpy = time_memcpy(m2, m1, total);
@@ -553,8 +548,8 @@ static void bench_stream(struct bench *b)
 		resume[i] = t_cpy / t_res;
 		avail[i] = smp.max_avail_drop / 1024.0;
 		kern[i] = smp.max_kern_rise / 1024.0;
-		fprintf(stderr, "stream rep %u: %llu bytes, save %.3fs resume %.3fs memcpy %.3fs\n",
-			i, (unsigned long long)total, t_save, t_res, t_cpy);
+		fprintf(stderr, "stream rep %u: %s, save %.3fs resume %.3fs memcpy %.3fs\n",
+			i, cli_human(total).s, t_save, t_res, t_cpy);
 	}
 	mig_stream_free(&s);
 	row(b, "save throughput (read, 1 MiB) / memcpy", "ratio", save,
@@ -602,13 +597,13 @@ static void run_jobs(struct tern_vf *vf, unsigned int n, uint8_t op,
 				       TERN_DESC_F_INTR : 0, len,
 				       src(queued, ctx), dst(queued, ctx),
 				       queued))
-				die("tern_queue", ENOSPC);
+				cli_die("tern_queue", ENOSPC);
 		tern_doorbell(vf);
 		for (; done < queued; done++) {
 			if (tern_reap(vf, &cpl, TERN_LIB_TIMEOUT_MS))
-				die("engine job", ETIMEDOUT);
+				cli_die("engine job", ETIMEDOUT);
 			if (cpl.status != TERN_DESC_ST_OK)
-				die("engine job status", EIO);
+				cli_die("engine job status", EIO);
 		}
 	}
 }
@@ -641,7 +636,7 @@ static void bench_log_report(struct bench *b)
 	int ret;
 
 	if (!bm || !bm2 || !block)
-		die("alloc", ENOMEM);
+		cli_die("alloc", ENOMEM);
 	/* the same 1 MiB of memory behind every block's IOVA */
 	for (k = 0; k < nblocks; k++) {
 		ret = vfio_dma_map(&b->src.dev, block, DIRTY_BLOCK,
@@ -662,7 +657,7 @@ static void bench_log_report(struct bench *b)
 
 		ret = log_start(&b->src, LOG_BASE, LOG_SPAN);
 		if (ret)
-			die("DMA_LOGGING_START", ret);
+			cli_die("DMA_LOGGING_START", ret);
 		run_jobs(&b->src, nblocks, TERN_DESC_OP_FILL, DIRTY_BLOCK,
 			 fill_src, block_iova, &nblocks);
 		memset(bm, 0, bm_size);
@@ -670,7 +665,7 @@ static void bench_log_report(struct bench *b)
 		ret = log_report(&b->src, LOG_BASE, LOG_SPAN, bm);
 		t_rep = monotonic_s() - t_rep;
 		if (ret)
-			die("DMA_LOGGING_REPORT", ret);
+			cli_die("DMA_LOGGING_REPORT", ret);
 		for (bits = 0, k = 0; k < bm_size / 8; k++)
 			bits += __builtin_popcountll(bm[k]);
 		if (bits != nblocks * DIRTY_BLOCK / PAGE)
@@ -678,7 +673,7 @@ static void bench_log_report(struct bench *b)
 				bits, nblocks * DIRTY_BLOCK / PAGE);
 		ret = log_stop(&b->src);
 		if (ret)
-			die("DMA_LOGGING_STOP", ret);
+			cli_die("DMA_LOGGING_STOP", ret);
 		t_cpy = monotonic_s();
 		memcpy(bm2, bm, bm_size);
 		__asm__ volatile("" : : "r"(bm2) : "memory");
@@ -722,7 +717,7 @@ static void bench_engine(struct bench *b)
 	int ret;
 
 	if (!s || !d)
-		die("arena", ENOMEM);
+		cli_die("arena", ENOMEM);
 	c.src = tern_iova(&b->src, s);
 	c.dst = tern_iova(&b->src, d);
 	for (i = 0; i < b->reps; i++) {
@@ -735,19 +730,45 @@ static void bench_engine(struct bench *b)
 		ret = log_start(&b->src, TERN_LIB_ARENA_IOVA,
 				TERN_LIB_ARENA_SIZE);
 		if (ret)
-			die("DMA_LOGGING_START", ret);
+			cli_die("DMA_LOGGING_START", ret);
 		t_on = monotonic_s();
 		run_jobs(&b->src, jobs, TERN_DESC_OP_COPY, len, copy_src,
 			 copy_dst, &c);
 		t_on = monotonic_s() - t_on;
 		ret = log_stop(&b->src);
 		if (ret)
-			die("DMA_LOGGING_STOP", ret);
+			cli_die("DMA_LOGGING_STOP", ret);
 		ratio[i] = t_off / t_on;	/* throughput on / off */
 	}
 	row(b, "engine COPY throughput, logging on / off", "ratio", ratio,
 	    b->reps);
 }
+
+/* --only: bit i of the set that cli_list() returns is row_names[i] */
+static const char *const row_names[] = { "precopy", "stream", "log", "engine" };
+enum { ROW_PRECOPY = 1, ROW_STREAM = 2, ROW_LOG = 4, ROW_ENGINE = 8 };
+
+static const char usage[] =
+"usage: tern-bench [options] SRC_BDF DST_BDF\n"
+"\n"
+"Measure pre-copy, the save/resume stream path and DMA dirty logging on two\n"
+"tern VFs bound to tern-vfio-pci (full PCI addresses, e.g. 0000:00:03.1;\n"
+"opened through the iommufd cdev). Each figure is a ratio of two\n"
+"measurements taken side by side, as median [min, max] over the\n"
+"repetitions: a table on stdout, each repetition's figures on stderr.\n"
+"\n"
+"options:\n"
+"  --reps N      repetitions of each figure, 1 to 32 (default 5)\n"
+"  --json FILE   also write the figures as JSON to FILE (default: none)\n"
+"  --only ROWS   run only these rows, comma-separated names out of\n"
+"                precopy, stream, log, engine (default: all four)\n"
+"  -h, --help    print this help and exit\n"
+"\n"
+"exit status:\n"
+"  0  every chosen row was measured\n"
+"  1  failed: no such PCI device, or a VFIO, engine or migration error\n"
+"  2  usage error: unknown option, bad value or missing arguments;\n"
+"     nothing was done\n";
 
 int main(int argc, char **argv)
 {
@@ -755,49 +776,54 @@ int main(int argc, char **argv)
 		{ "reps", required_argument, NULL, 'r' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	struct bench b = { .reps = 5, .json_first = true };
-	const char *json = NULL, *only = "precopy,stream,log,engine";
+	unsigned int rows = (1u << ARRAY_SIZE(row_names)) - 1;
+	const char *json = NULL;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
-			b.reps = strtoul(optarg, NULL, 0);
+			b.reps = cli_count("--reps", optarg, 1, MAX_REPS);
 			break;
 		case 'j':
+			if (!*optarg)
+				cli_usage_error("--json: empty file name");
 			json = optarg;
 			break;
 		case 'o':
-			only = optarg;
+			rows = cli_list("--only", optarg, row_names,
+					ARRAY_SIZE(row_names));
 			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
 		default:
-			return 2;
+			cli_bad_option(c, argv);
 		}
 	}
-	if (argc - optind != 2 || !b.reps || b.reps > MAX_REPS) {
-		fprintf(stderr,
-			"usage: %s [--reps N] [--json FILE] [--only ROWS] SRC_BDF DST_BDF\n",
-			argv[0]);
-		fprintf(stderr, "  ROWS: comma-separated subset of precopy,stream,log,engine\n");
-		return 2;
-	}
+	cli_src_dst(argc, argv);
+	cli_pci_present(argv[optind]);
+	cli_pci_present(argv[optind + 1]);
 	ret = tern_vf_open(&b.src, argv[optind], VFIO_PATH_CDEV);
 	if (ret)
-		die(argv[optind], ret);
+		cli_die(argv[optind], ret);
 	ret = tern_vf_open(&b.dst, argv[optind + 1], VFIO_PATH_CDEV);
 	if (ret)
-		die(argv[optind + 1], ret);
+		cli_die(argv[optind + 1], ret);
 	if (b.src.devmem_size != b.dst.devmem_size)
-		die("device memory sizes differ", EINVAL);
+		cli_die("device memory sizes differ", EINVAL);
 	b.buf = malloc(CHUNK);
 	if (!b.buf)
-		die("malloc", ENOMEM);
+		cli_die("malloc", ENOMEM);
 	if (json) {
 		b.json = fopen(json, "w");
 		if (!b.json)
-			die(json, errno);
+			cli_die(json, errno);
 		fprintf(b.json, "{\"devmem_mib\": %zu, \"reps\": %u, \"rows\": [",
 			b.src.devmem_size >> 20, b.reps);
 	}
@@ -806,20 +832,20 @@ int main(int argc, char **argv)
 	/* the rewrite workload's ring, and a source with no zero page */
 	ret = tern_engine_start(&b.src, WL_RING);
 	if (ret)
-		die("engine start", ret);
+		cli_die("engine start", ret);
 	fill_devmem(&b.src);
-	if (strstr(only, "precopy"))
+	if (rows & ROW_PRECOPY)
 		bench_precopy(&b);
-	if (strstr(only, "stream"))
+	if (rows & ROW_STREAM)
 		bench_stream(&b);
-	if (strstr(only, "log") || strstr(only, "engine")) {
+	if (rows & (ROW_LOG | ROW_ENGINE)) {
 		ret = tern_engine_start(&b.src, 64);
 		if (ret)
-			die("engine start", ret);
+			cli_die("engine start", ret);
 	}
-	if (strstr(only, "log"))
+	if (rows & ROW_LOG)
 		bench_log_report(&b);
-	if (strstr(only, "engine"))
+	if (rows & ROW_ENGINE)
 		bench_engine(&b);
 	if (b.json) {
 		fprintf(b.json, "\n]}\n");

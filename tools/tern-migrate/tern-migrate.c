@@ -5,18 +5,12 @@
  * runs, until the dirty data converges below a threshold or a pass bound
  * is hit, then STOP_COPY, and the destination is resumed.
  *
- * usage: tern-migrate [options] SRC_BDF DST_BDF
- *   --legacy          use the group/container path (default: iommufd cdev)
- *   --max-passes N    bound on pre-copy passes (default 8)
- *   --threshold B     stop pre-copy when dirty bytes <= B (default 64 KiB)
- *   --no-precopy      go straight to STOP_COPY
- *   --workload R      rewrite R device-memory pages per millisecond of the
- *                     source from a second process while pre-copy runs
- *   --fill SEED       fill the source's device memory with a pattern first
- *   --verify          compare source and destination device memory after
+ * The options, their defaults and the exit status: tern-migrate --help
+ * (the text is below, in usage[]).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +22,8 @@
 #include <linux/tern/tern_if.h>
 
 #include "vfio_util.h"
+#define CLI_PROG	"tern-migrate"
+#include "cli.h"
 
 #define CHUNK		(1 << 20)
 #define PAGE		4096
@@ -51,12 +47,6 @@ struct totals {
 	double total_s;
 };
 
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "tern-migrate: %s: %s\n", what, strerror(-err));
-	exit(1);
-}
-
 static void open_vf(struct vfio_dev *dev, const char *bdf,
 		    enum vfio_access_path path)
 {
@@ -66,7 +56,7 @@ static void open_vf(struct vfio_dev *dev, const char *bdf,
 	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", bdf);
 	ret = vfio_dev_open(dev, sysfs, path);
 	if (ret)
-		die(bdf, ret);
+		cli_die(bdf, ret);
 }
 
 /* Move what read() gives now from @src_fd to @dst_fd; returns the count. */
@@ -77,7 +67,7 @@ static uint64_t pump(int src_fd, int dst_fd, int *end)
 
 	*end = mig_stream_pump(src_fd, dst_fd, buf, sizeof(buf), &moved);
 	if (*end && *end != -ENOMSG)
-		die("migration data", *end);
+		cli_die("migration data", *end);
 	return moved;
 }
 
@@ -107,17 +97,17 @@ static void migrate(struct vfio_dev *src, struct vfio_dev *dst,
 
 	ret = vfio_mig_set_state(dst, VFIO_DEVICE_STATE_RESUMING, &rfd);
 	if (ret)
-		die("destination RESUMING", ret);
+		cli_die("destination RESUMING", ret);
 	if (o->precopy) {
 		ret = vfio_mig_set_state(src, VFIO_DEVICE_STATE_PRE_COPY, &sfd);
 		if (ret)
-			die("source PRE_COPY", ret);
+			cli_die("source PRE_COPY", ret);
 		for (;;) {
 			t->precopy_bytes += pump(sfd, rfd, &end);
 			t->passes++;
 			ret = vfio_mig_precopy_info(sfd, &info);
 			if (ret)
-				die("PRECOPY_INFO", ret);
+				cli_die("PRECOPY_INFO", ret);
 			fprintf(stderr,
 				"\rpre-copy pass %u: %8.1f MiB sent, %8llu KiB dirty",
 				t->passes, t->precopy_bytes / 1048576.0,
@@ -144,21 +134,59 @@ static void migrate(struct vfio_dev *src, struct vfio_dev *dst,
 					 &sfd);
 	}
 	if (ret)
-		die("source STOP_COPY", ret);
+		cli_die("source STOP_COPY", ret);
 	t->stopcopy_bytes = pump(sfd, rfd, &end);
 	if (end)
-		die("stop-copy read", end);
+		cli_die("stop-copy read", end);
 	ret = vfio_mig_set_state(src, VFIO_DEVICE_STATE_STOP, NULL);
 	if (ret)
-		die("source STOP", ret);
+		cli_die("source STOP", ret);
 	ret = vfio_mig_set_state(dst, VFIO_DEVICE_STATE_RUNNING, NULL);
 	if (ret)
-		die("destination RUNNING (stream refused)", ret);
+		cli_die("destination RUNNING (stream refused)", ret);
 	t->stopcopy_s = monotonic_s() - stop;
 	t->total_s = monotonic_s() - start;
 	close(sfd);
 	close(rfd);
 }
+
+static const char usage[] =
+"usage: tern-migrate [options] SRC_BDF DST_BDF\n"
+"\n"
+"Migrate the state of tern VF SRC_BDF to tern VF DST_BDF through the VFIO\n"
+"migration v2 uAPI, as a VMM does: pre-copy passes while the source runs,\n"
+"then STOP_COPY, then the destination is resumed. Both are full PCI\n"
+"addresses (e.g. 0000:00:03.1) of VFs bound to tern-vfio-pci.\n"
+"\n"
+"options:\n"
+"  --legacy          open the VFs through the VFIO group and container\n"
+"                    (default: the iommufd cdev, /dev/vfio/devices/vfioN)\n"
+"  --max-passes N    end pre-copy after at most N passes (default 8, N >= 1)\n"
+"  --threshold SIZE  end pre-copy once the initial data is sent and at most\n"
+"                    SIZE bytes are dirty (default 64K)\n"
+"  --no-precopy      go straight to STOP_COPY; contradicts --max-passes,\n"
+"                    --threshold and --workload, which only act in pre-copy\n"
+"  --workload R      while pre-copy runs, rewrite R pages (4 KiB) of the\n"
+"                    source's device memory per millisecond from a second\n"
+"                    process (default 0: none)\n"
+"  --fill SEED       first fill the source's device memory with a pattern\n"
+"                    made from SEED (default: leave it as it is)\n"
+"  --verify          compare both VFs' device memory afterwards\n"
+"  -h, --help        print this help and exit\n"
+"\n"
+"SIZE is a decimal number of bytes, optionally with a binary suffix: K, M,\n"
+"G, T or KiB, MiB, GiB, TiB (e.g. 4096, 64K, 1M). N, R and SEED are\n"
+"decimal whole numbers without suffix.\n"
+"\n"
+"Prints the passes, bytes per phase, stop-copy time (the device's share of\n"
+"the downtime) and total time on stdout, pre-copy progress on stderr.\n"
+"\n"
+"exit status:\n"
+"  0  migrated (and, with --verify, device memory identical)\n"
+"  1  failed: no such PCI device, a VFIO or migration error, or --verify\n"
+"     found the device memory differing\n"
+"  2  usage error: unknown option, bad value, contradictory options or\n"
+"     missing arguments; nothing was done\n";
 
 int main(int argc, char **argv)
 {
@@ -170,12 +198,14 @@ int main(int argc, char **argv)
 		{ "workload", required_argument, NULL, 'w' },
 		{ "fill", required_argument, NULL, 'f' },
 		{ "verify", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	struct opts o = {
 		.path = VFIO_PATH_CDEV, .max_passes = 8, .threshold = 65536,
 		.precopy = true,
 	};
+	const char *precopy_opt = NULL;	/* an option only pre-copy uses */
 	struct vfio_dev src, dst;
 	struct totals t = { };
 	uint64_t *smem, *dmem;
@@ -183,28 +213,58 @@ int main(int argc, char **argv)
 	pid_t workload = 0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'l': o.path = VFIO_PATH_LEGACY; break;
-		case 'p': o.max_passes = strtoul(optarg, NULL, 0); break;
-		case 't': o.threshold = strtoull(optarg, NULL, 0); break;
-		case 'n': o.precopy = false; break;
-		case 'w': o.workload = strtoul(optarg, NULL, 0); break;
-		case 'f': o.fill = true; o.fill_seed = strtoull(optarg, NULL, 0); break;
-		case 'v': o.verify = true; break;
-		default: return 2;
+		case 'l':
+			o.path = VFIO_PATH_LEGACY;
+			break;
+		case 'p':
+			o.max_passes = cli_count("--max-passes", optarg, 1,
+						 UINT_MAX);
+			precopy_opt = "--max-passes";
+			break;
+		case 't':
+			o.threshold = cli_size("--threshold", optarg);
+			precopy_opt = "--threshold";
+			break;
+		case 'n':
+			o.precopy = false;
+			break;
+		case 'w':
+			o.workload = cli_count("--workload", optarg, 0,
+					       UINT_MAX);
+			precopy_opt = "--workload";
+			break;
+		case 'f':
+			o.fill = true;
+			o.fill_seed = cli_count("--fill", optarg, 0,
+						UINT64_MAX);
+			break;
+		case 'v':
+			o.verify = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			cli_bad_option(c, argv);
 		}
 	}
-	if (argc - optind != 2 || !o.max_passes) {
-		fprintf(stderr, "usage: tern-migrate [options] SRC_BDF DST_BDF (see the source)\n");
-		return 2;
-	}
+	/* silently ignoring one of them would measure something else */
+	if (!o.precopy && precopy_opt)
+		cli_usage_error("%s only acts in pre-copy: it contradicts --no-precopy",
+				precopy_opt);
+	cli_src_dst(argc, argv);
+	cli_pci_present(argv[optind]);
+	cli_pci_present(argv[optind + 1]);
+
 	open_vf(&src, argv[optind], o.path);
 	open_vf(&dst, argv[optind + 1], o.path);
 	smem = vfio_region_mmap(&src, TERN_VF_BAR_DEVMEM, &ssize);
 	dmem = vfio_region_mmap(&dst, TERN_VF_BAR_DEVMEM, &dsize);
 	if (!smem || !dmem || ssize != dsize)
-		die("device memory mmap", -EINVAL);
+		cli_die("device memory mmap", -EINVAL);
 	if (o.fill)
 		for (i = 0; i < ssize / 8; i++)
 			smem[i] = o.fill_seed * 0x9e3779b97f4a7c15ull + i;
@@ -215,9 +275,10 @@ int main(int argc, char **argv)
 
 	printf("%-28s %s -> %s\n", "migrated", argv[optind], argv[optind + 1]);
 	printf("%-28s %u\n", "pre-copy passes", t.passes);
-	printf("%-28s %.2f MiB\n", "pre-copy bytes", t.precopy_bytes / 1048576.0);
-	printf("%-28s %.2f KiB\n", "stop-copy bytes", t.stopcopy_bytes / 1024.0);
-	printf("%-28s %.1f ms\n", "stop-copy time (downtime)", t.stopcopy_s * 1e3);
+	printf("%-28s %s\n", "pre-copy bytes", cli_human(t.precopy_bytes).s);
+	printf("%-28s %s\n", "stop-copy bytes", cli_human(t.stopcopy_bytes).s);
+	printf("%-28s %.1f ms\n", "stop-copy time (downtime)",
+	       t.stopcopy_s * 1e3);
 	printf("%-28s %.1f ms\n", "total time", t.total_s * 1e3);
 	if (o.verify) {
 		int same = !memcmp(smem, dmem, ssize);
@@ -225,7 +286,7 @@ int main(int argc, char **argv)
 		printf("%-28s %s\n", "device memory",
 		       same ? "identical on both VFs" : "DIFFERS");
 		if (!same)
-			return 1;
+			return CLI_EXIT_FAIL;
 	}
 	return 0;
 }
