@@ -121,7 +121,7 @@ for k in $kernels; do
 	mkdir -p "$kout"
 	cp "$results" "$kout/static.results"
 
-	step "$k: modules (W=1), sparse"
+	step "$k: modules (W=1)$([ $full = 0 ] || echo ", sparse")"
 	bdir="$RIG_CACHE/modules/$k"
 	RIG_SPARSE=$full \
 		"$RIG_TOP/tools/rig/static-checks.sh" "$K_KDIR" "$bdir" \

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make demo`: build everything (or reuse the cache), boot the emulated host
-# and show, step by step, what the rig does inside it.
+# and tell, live, what happens inside it. The build steps show as they
+# start; the story comes from the VM's second serial port as it is written.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -11,22 +12,33 @@ tern demo
 =========
 This builds (or reuses from the cache) a Linux 6.12 kernel and QEMU 10.0
 with the tern device model, boots a small VM under QEMU's TCG emulation
-(q35 machine, emulated Intel IOMMU) and runs the demo suite inside it.
-It then live-migrates one VF's state to another with tools/tern-migrate,
-the way a VMM does, with and without pre-copy, while a workload keeps
-changing the source's device memory. It ends with QEMU itself as the VMM:
-two QEMU processes inside the VM migrate a machine with two tern VFs
-assigned, with pre-copy and device dirty tracking, and QEMU's migration
-statistics are printed.
-First run: ~20 minutes of builds; later runs: about a minute.
+(q35 machine, emulated Intel IOMMU) and runs the demo inside it: it
+live-migrates one VF's state to another with tools/tern-migrate, the way a
+VMM does, with and without pre-copy, while a workload keeps changing the
+source's device memory; then QEMU itself is the VMM: two QEMU processes
+inside the VM migrate a machine with two tern VFs assigned, with pre-copy
+and device dirty tracking. It ends with the comparison and QEMU's figures.
+First run: ~20 minutes of builds; later runs: about a minute and a half.
 
 EOT
-rc=0
+run="$RIG_CACHE/run/${RIG_RUN_NAME:-demo}"
+kernel=${KERNELS:-debug}
+rig_log="$run.log"
+# a story left from the last demo must not be told again
+rm -rf "$run"
+mkdir -p "$RIG_CACHE/run"
 # the demo shows the spec's default 64 MiB of device memory per VF
-TERN_PF_OPTS=${TERN_PF_OPTS-devmem-mb=64} "$RIG_TOP/tools/rig/check.sh" demo ||
-	rc=$?
-out="$RIG_CACHE/run/${RIG_RUN_NAME:-demo}/${KERNELS:-debug}"
+TERN_PF_OPTS=${TERN_PF_OPTS-devmem-mb=64} KERNELS=$kernel \
+	"$RIG_TOP/tools/rig/check.sh" demo > "$rig_log" 2>&1 &
+rig=$!
+tail -q -n +1 -F --pid=$rig "$rig_log" "$run/$kernel/tap.log" 2>/dev/null |
+	awk '/^\[rig\] === / { sub(/^\[rig\] === /, "[rig] "); print; fflush() }
+	     /^\[rig\] (building|booting)/ { print; fflush() }
+	     /^DEMO: / { sub(/^DEMO: /, "  "); print; fflush() }' ||
+	true	# tail fails for a file that was not there when it started
+rc=0
+wait $rig || rc=$?
 echo
-echo "What happened inside the VM (from $out/tap.log):"
-grep '^DEMO:' "$out/tap.log" | sed 's/^DEMO: /  /' || true
+echo "demo checks: $(tail -1 "$rig_log") (log: $rig_log)"
+[ $rc = 0 ] || echo "the demo failed: see $rig_log and $run/$kernel/"
 exit $rc
