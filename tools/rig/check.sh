@@ -101,6 +101,11 @@ if [ $full = 1 ]; then
 		echo "FAIL cli: no results (see $out/cli-test.log)" >> "$results"
 	fi
 fi
+# the README's commands for hosts, run in the VM as a host admin would
+python3 "$RIG_TOP/tools/rig/readme-blocks.py" "$RIG_TOP/README.md" \
+	"$out/selftests/readme-host"
+chmod +x "$out/selftests/readme-host"
+tests="$tests readme-host"
 
 # Build the kernels in the background, in order, at the lowest priority:
 # while the first kernel's VM runs, the next kernel builds in the CPU time
