@@ -257,5 +257,6 @@ static void __exit tern_core_exit(void)
 }
 module_exit(tern_core_exit);
 
+MODULE_AUTHOR("tern developers <dev@tern.invalid>");
 MODULE_DESCRIPTION("tern PF core driver: firmware admin queue and SR-IOV");
 MODULE_LICENSE("GPL");

@@ -250,6 +250,7 @@ static void __exit tern_vf_exit(void)
 }
 module_exit(tern_vf_exit);
 
+MODULE_AUTHOR("tern developers <dev@tern.invalid>");
 MODULE_DESCRIPTION("VFIO variant driver for tern SR-IOV VFs (live migration)");
 MODULE_LICENSE("GPL");
 TERN_IMPORT_NS_IOMMUFD();
