@@ -29,7 +29,6 @@ modules_clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 
 clean: modules_clean
-	$(MAKE) -C tools/testing/selftests/tern clean
 
 setup:
 	bash tools/rig/setup.sh

@@ -79,11 +79,12 @@ step "selftests"
 # one build for every kernel, against the newest uAPI headers: the tests
 # find out at run time what the kernel under test offers
 uapi=$("$RIG_TOP/tools/rig/uapi-headers.sh" linux-source-7.3)
-tests=$(make -s -C "$RIG_TOP/tools/testing/selftests/tern" print-tests)
+# built and installed as a kselftest target of the 7.3 tree, the way a
+# kernel developer does; the VM runs them with the installed runner
+ksft=$("$RIG_TOP/tools/rig/kselftest-install.sh" \
+	"$RIG_CACHE/src/linux-source-7.3" "$out/kselftest" "$uapi")
+tests=$(sed -n 's/^tern://p' "$ksft/kselftest-list.txt" | tr '\n' ' ')
 mkdir -p "$out/selftests"
-make -s -C "$RIG_TOP/tools/testing/selftests/tern" OUTPUT="$out/selftests" \
-	KSFT_DIR="$RIG_CACHE/src/linux-source-6.12/tools/testing/selftests" \
-	KHDR_INCLUDES="-I$uapi" >&2
 make -s -C "$RIG_TOP/tools/tern-migrate" OUTPUT="$out/selftests" \
 	KHDR_INCLUDES="-I$uapi" >&2
 if [ $full = 1 ]; then
@@ -159,7 +160,7 @@ for k in $kernels; do
 
 	step "$k: initramfs and VM run"
 	# the VM also carries this QEMU: the end-to-end tests run it as the VMM
-	RIG_L1_QEMU=$qemu RIG_GUEST_MODULES=$K_GUEST_MODULES \
+	RIG_L1_QEMU=$qemu RIG_GUEST_MODULES=$K_GUEST_MODULES RIG_KSELFTEST=$ksft \
 		"$RIG_TOP/tools/rig/mkinitramfs.sh" "$K_MODDIR" "$kout/initramfs.cpio" \
 		"$out/selftests" "$tests tern-migrate" "${modules[@]}"
 	RIG_APPEND="${RIG_APPEND:-} tern.kernel=$k tern.lacks=${K_LACKS:-none}${only:+ tern.tests=$only}" \

@@ -14,6 +14,9 @@
 # QEMU (stripped), the libraries ldd lists for it and SeaBIOS, so that the
 # VM can run QEMU itself as the VMM of the end-to-end tests (~13 MB).
 #
+# With RIG_KSELFTEST=DIR (tools/rig/kselftest-install.sh) the installed
+# kselftest tree goes to /kselftest, and the TESTS it has link there.
+#
 # usage: mkinitramfs.sh MODDIR OUT.cpio TEST_BIN_DIR "TESTS" [MODULE.ko...]
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -58,8 +61,18 @@ for ko in "$@"; do
 done
 /sbin/depmod -b "$stage" "$kver"
 
+# an installed kselftest tree (tools/rig/kselftest-install.sh): its tests
+# run from /kselftest, and /tests/NAME points there
+if [ -n "${RIG_KSELFTEST:-}" ]; then
+	mkdir -p "$stage/kselftest"
+	cp -a "$RIG_KSELFTEST/." "$stage/kselftest/"
+fi
 for t in $tests; do
-	cp "$testdir/$t" "$stage/tests/"
+	if [ -e "$stage/kselftest/tern/$t" ]; then
+		ln -s "../kselftest/tern/$t" "$stage/tests/$t"
+	else
+		cp "$testdir/$t" "$stage/tests/"
+	fi
 done
 # the list holds the kselftests; other binaries (tools) ride along
 echo "$tests" | tr ' ' '\n' | { grep -v '^tern-migrate$\|^tern-bench$' || true; } > "$stage/tests/list"

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
-# The `make check` suite: every kselftest in /tests, in the order listed,
-# then tern-migrate; or only the tests named in tern.tests= (make check T=).
+# The `make check` suite: every kselftest in /tests/list, in the order
+# listed (through the installed kselftest runner where the initramfs has
+# one, see lib.sh), then tern-migrate; or only the tests named in
+# tern.tests= (make check T=). init has named the devices (name_devices).
 . /rig/lib.sh
 
 load vfio-pci vfio_iommu_type1 pci-pf-stub tern_core tern-vfio-pci
@@ -20,7 +22,7 @@ if [ -n "$TERN_TESTS" ]; then
 	run_selected "$TERN_TESTS" run_tern_migrate
 else
 	for t in $(cat /tests/list); do
-		run_test "$t" "/tests/$t"
+		run_listed "$t"
 	done
 	run_tern_migrate
 fi

@@ -12,6 +12,98 @@ run_test() {
 	echo "TERN-RIG: exit $name $RIG_LAST_STATUS"
 }
 
+# The installed kselftest tree (tools/rig/kselftest-install.sh), when the
+# initramfs has one: the tern selftests it lists run from there, the full
+# ones through its run_kselftest.sh.
+KSFT_ROOT=/kselftest
+
+# in_kselftest NAME: the installed tree has NAME in its tern collection
+in_kselftest() {
+	grep -qx "tern:$1" "$KSFT_ROOT/kselftest-list.txt" 2>/dev/null
+}
+
+# test_path NAME: the binary of selftest NAME
+test_path() {
+	if in_kselftest "$1"; then
+		echo "$KSFT_ROOT/tern/$1"
+	else
+		echo "/tests/$1"
+	fi
+}
+
+# kselftest_status NAME < RUNNER_OUTPUT: the exit status of tern test NAME
+# as run_kselftest.sh reports it in its own result line ("ok 1 selftests:
+# tern: NAME", "... # SKIP", "not ok 1 ... # exit=N", "... # TIMEOUT N
+# seconds"); 1 when there is no such line.
+kselftest_status() {
+	awk -v t="selftests: tern: $1" '
+		/^(not )?ok [0-9]+ / {
+			rest = $0
+			sub(/^(not )?ok [0-9]+ /, "", rest)
+			if (index(rest, t) != 1)
+				next
+			rest = substr(rest, length(t) + 1)
+			if (rest != "" && rest !~ /^ #/)
+				next
+			if ($1 == "ok")
+				st = rest ~ /# SKIP/ ? 4 : rest ~ /# XFAIL/ ? 2 : 0
+			else if (match(rest, /exit=[0-9]+/))
+				st = substr(rest, RSTART + 5, RLENGTH - 5)
+			else if (rest ~ /# TIMEOUT/)
+				st = 124
+			else
+				st = 1
+			found = 1
+		}
+		END { print found ? st : 1 }'
+}
+
+# kselftest_unnest NAME: the output of run_kselftest.sh -t tern:NAME as
+# the test's own TAP. The runner prints its own plan and result ("1..1",
+# "ok 1 selftests: tern: NAME") around the test's output, which it
+# prefixes with "# " between "# selftests: tern: NAME" and that result:
+# there one "# " comes off; every line of the runner's own becomes a
+# "# run_kselftest: ..." comment.
+kselftest_unnest() {
+	awk -v t="selftests: tern: $1" '
+		function own(line) { print "# run_kselftest: " line; fflush() }
+		nested && /^(not )?ok [0-9]+ / {
+			nested = 0
+			own($0)
+			next
+		}
+		nested { print substr($0, 3); fflush(); next }
+		$0 == "# " t { nested = 1 }
+		{ own($0) }'
+}
+
+# run_kselftest NAME [ARGS...]: run tern selftest NAME through the
+# installed run_kselftest.sh (-t tern:NAME; ARGS as its
+# KSELFTEST_<NAME>_ARGS), framed for the host parser like run_test: the
+# frame holds the test's own TAP (kselftest_unnest), and the exit status,
+# left in RIG_LAST_STATUS, is the test's as the runner reports it.
+run_kselftest() {
+	name=$1
+	shift
+	args_var=KSELFTEST_$(printf %s "$name" | tr -c '[:alnum:]_' _ |
+		tr '[:lower:]' '[:upper:]')_ARGS
+	echo "TERN-RIG: run $name"
+	env "$args_var=$*" "$KSFT_ROOT/run_kselftest.sh" -t "tern:$name" 2>&1 |
+		tee /tmp/kselftest.out | kselftest_unnest "$name"
+	RIG_LAST_STATUS=$(kselftest_status "$name" < /tmp/kselftest.out)
+	echo "TERN-RIG: exit $name $RIG_LAST_STATUS"
+}
+
+# run_listed NAME: a test of /tests/list, all of it: through the installed
+# kselftest runner where it has NAME, else /tests/NAME
+run_listed() {
+	if in_kselftest "$1"; then
+		run_kselftest "$1"
+	else
+		run_test "$1" "/tests/$1"
+	fi
+}
+
 # run_selected NAMES TERN_MIGRATE_FN: run what `make check T=NAMES` chose,
 # NAMES comma-separated. A name is a selftest binary (all of it), a test
 # (TEST_F name, in every binary and variant that has it) or a full
@@ -24,7 +116,7 @@ run_selected() {
 			continue
 		fi
 		if grep -qx "$name" /tests/list; then
-			run_test "$name" "/tests/$name"
+			run_listed "$name"
 			continue
 		fi
 		case $name in
@@ -33,7 +125,7 @@ run_selected() {
 		esac
 		found=
 		for t in $(cat /tests/list); do
-			"/tests/$t" $filter "$name" > /tmp/selected.tap 2>&1
+			"$(test_path "$t")" $filter "$name" > /tmp/selected.tap 2>&1
 			st=$?
 			# a binary without that test plans none
 			grep -qx '1\.\.0' /tmp/selected.tap && continue
@@ -80,10 +172,38 @@ run_cmd_test() {
 	echo "TERN-RIG: exit $name 0"
 }
 
+# pci_find VENDOR DEVICE: the address of the first such PCI device
+# (hexadecimal IDs without 0x), nothing if there is none
+pci_find() {
+	for dev in /sys/bus/pci/devices/*; do
+		if [ "$(cat "$dev/vendor")" = "0x$1" ] &&
+		   [ "$(cat "$dev/device")" = "0x$2" ]; then
+			basename "$dev"
+			return
+		fi
+	done
+}
+
+# name_devices: name the VM's devices to the selftests, which never look
+# for one themselves (tools/testing/selftests/tern/tern_setup.h), and let
+# them reconfigure and reload everything: the VM is theirs. A device that
+# is missing fails the run here; the tests would only SKIP.
+name_devices() {
+	TERN_SELFTESTS_PF=$(pci_find 1234 7e40)
+	TERN_SELFTESTS_EDU=$(pci_find 1234 11e8)
+	TERN_SELFTESTS_DESTRUCTIVE=1
+	export TERN_SELFTESTS_PF TERN_SELFTESTS_EDU TERN_SELFTESTS_DESTRUCTIVE
+	[ -n "$TERN_SELFTESTS_PF" ] ||
+		echo "TERN-RIG: fail no tern PF (1234:7e40) in the VM"
+	[ -n "$TERN_SELFTESTS_EDU" ] ||
+		echo "TERN-RIG: fail no edu device (1234:11e8) in the VM"
+	echo "TERN-RIG: devices PF=${TERN_SELFTESTS_PF:-none} edu=${TERN_SELFTESTS_EDU:-none}"
+}
+
 # tern_vfs N: enable N VFs on the tern PF (bound to tern_core) and bind
 # them to tern-vfio-pci; prints their BDFs.
 tern_vfs() {
-	pf=$(grep -l 0x7e40 /sys/bus/pci/devices/*/device | head -1 | xargs dirname)
+	pf=/sys/bus/pci/devices/$TERN_SELFTESTS_PF
 	echo 0 > "$pf/sriov_numvfs"
 	echo "$1" > "$pf/sriov_numvfs"
 	for vf in "$pf"/virtfn*; do

@@ -25,9 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/tern/tern_if.h>
-
 #include "kselftest_harness.h"
+#include "tern_if.h"
 #include "qemu_vmm.h"
 #include "tern_lib.h"
 #include "tern_setup.h"
@@ -389,15 +388,21 @@ static bool vf_offers_dma_logging(struct __test_metadata *_metadata,
 	return ret;
 }
 
-/* start both VMMs, play the source's guest driver and start migrating */
-static void setup_migration(struct __test_metadata *_metadata,
+/*
+ * Start both VMMs, play the source's guest driver and start migrating.
+ * Returns false when the test SKIPs: the VFs are not there to take.
+ */
+static bool setup_migration(struct __test_metadata *_metadata,
 			    FIXTURE_DATA(qemu) *self, int nvfs)
 {
-	int i;
+	int i, n;
 
 	self->nvfs = nvfs;
-	ASSERT_LE(2 * nvfs, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER,
-					     2 * nvfs, self->bdf, self->pf));
+	n = tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2 * nvfs,
+			     self->bdf, self->pf);
+	if (n == -EPERM)
+		SKIP(return false, "%s", tern_setup_reason());
+	ASSERT_EQ(2 * nvfs, n);
 	self->dma_logging = vf_offers_dma_logging(_metadata, self->bdf[0]);
 	ASSERT_EQ(0, start_tern_vmm(self, &self->dst, "dst", nvfs, MIG_URI));
 	ASSERT_EQ(0, start_tern_vmm(self, &self->src, "src", 0, NULL));
@@ -422,6 +427,7 @@ static void setup_migration(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, vmm_wait_migration(&self->src, "active|completed|failed",
 					MIG_TIMEOUT_MS));
 	ASSERT_STREQ("active", self->src.last_event);
+	return true;
 }
 
 /* the firmware corrupts the next chunk any VF of the PF saves */
@@ -622,7 +628,8 @@ static void migrate_and_verify(struct __test_metadata *_metadata,
 {
 	int i;
 
-	setup_migration(_metadata, self, nvfs);
+	if (!setup_migration(_metadata, self, nvfs))
+		return;
 	ASSERT_EQ(DIRTY_ROUNDS, dirty_during_migration(_metadata, self, 0));
 	ASSERT_EQ(0, vmm_wait_migration(&self->src, "completed|failed",
 					MIG_TIMEOUT_MS));
@@ -676,7 +683,10 @@ static void dest_rejects(struct __test_metadata *_metadata,
 	long stop;
 	int kmsg;
 
-	setup_migration(_metadata, self, 1);
+	TERN_SKIP_UNLESS_DESTRUCTIVE("injects a fault on PF %s, seen by all its VFs",
+				     tern_pf);
+	if (!setup_migration(_metadata, self, 1))
+		return;
 	/* from the first chunk on: VF set-up and QEMU's opens log at info */
 	kmsg = kmsg_open();
 	ASSERT_LE(0, kmsg);
@@ -794,4 +804,4 @@ TEST_F_TIMEOUT(qemu, mtty_baseline, 300)
 	}
 }
 
-TEST_HARNESS_MAIN
+TERN_TEST_HARNESS_MAIN

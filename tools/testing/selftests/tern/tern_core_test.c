@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
-#include <linux/tern/tern_if.h>
 
 #include "kselftest_harness.h"
+#include "tern_if.h"
 #include "tern_setup.h"
 #include "vfio_util.h"
 
@@ -59,6 +59,8 @@ FIXTURE_SETUP(core)
 {
 	char bdf[2][16], sysfs[64];
 
+	TERN_SKIP_UNLESS_DESTRUCTIVE("injects faults on PF %s, seen by all its VFs",
+				     tern_pf);
 	ASSERT_EQ(2, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, bdf,
 				      self->pf));
 	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", bdf[0]);
@@ -225,4 +227,4 @@ TEST_F(core, timed_out_buffer_is_not_reused)
 	close(fd);
 }
 
-TEST_HARNESS_MAIN
+TERN_TEST_HARNESS_MAIN

@@ -61,6 +61,8 @@ FIXTURE_SETUP(dirty)
 
 	SKIP_UNLESS_PATH_AVAILABLE(variant->path);
 	n = tern_lib_prepare(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, vf_bdf);
+	if (n == -EPERM)
+		SKIP(return, "%s", tern_setup_reason());
 	ASSERT_EQ(2, n) TH_LOG("%s", strerror(-n));
 	ASSERT_EQ(0, tern_vf_open(&self->vf, vf_bdf[0], variant->path));
 	self->open = true;
@@ -458,6 +460,7 @@ TEST_F(dirty, errnos)
 				      PAGE, bm));
 
 	/* a failed DIRTY_READ_CLEAR fails the report and loses nothing */
+	TERN_SKIP_UNLESS_DESTRUCTIVE("the rest injects fail_cmd faults, seen by every VF");
 	WRITE_AT(6 * PAGE, 8);
 	ASSERT_EQ(0, set_fail_cmd("0x31", "100"));
 	ASSERT_EQ(-EIO, log_report(&self->vf, self->iova, 64 * PAGE, PAGE, bm));
@@ -705,4 +708,4 @@ TEST_F(dirty, logging_across_migration)
 	free(want);
 }
 
-TEST_HARNESS_MAIN
+TERN_TEST_HARNESS_MAIN

@@ -11,7 +11,6 @@
 #include <endian.h>
 
 #include "tern_lib.h"
-#include "tern_setup.h"
 
 /* ---- registers ----------------------------------------------------------- */
 
@@ -288,38 +287,4 @@ uint32_t tern_crc32c_update(uint32_t crc, const void *buf, size_t len)
 uint32_t tern_crc32c(const void *buf, size_t len)
 {
 	return tern_crc32c_update(0, buf, len);
-}
-
-/* ---- setup ---------------------------------------------------------------- */
-
-static bool tern_driver_present(const char *driver)
-{
-	char path[128];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s", driver);
-	return !stat(path, &st);
-}
-
-int tern_lib_prepare(const char *pf_driver, const char *vf_driver, int nvfs,
-		     char (*vf_bdf)[16])
-{
-	char pf[4][16], path[128], cur[128];
-	ssize_t n;
-
-	if (!tern_driver_present(pf_driver) || !tern_driver_present(vf_driver))
-		return -ENOENT;
-	if (pci_find_devices(TERN_PCI_VENDOR_ID, TERN_PCI_PF_DEVICE_ID, pf,
-			     4) < 1)
-		return -ENODEV;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", pf[0]);
-	n = readlink(path, cur, sizeof(cur) - 1);
-	cur[n > 0 ? n : 0] = 0;
-	if (n > 0 && !strstr(cur, pf_driver)) {
-		/* VFs go away before their PF changes hands */
-		snprintf(path, sizeof(path),
-			 "/sys/bus/pci/devices/%s/sriov_numvfs", pf[0]);
-		sysfs_write(path, "0");
-	}
-	return tern_prepare_vfs(pf_driver, vf_driver, nvfs, vf_bdf, NULL);
 }

@@ -11,8 +11,8 @@
 #define TERN_SELFTEST_LIB_H
 
 #include <stdint.h>
-#include <linux/tern/tern_if.h>
 
+#include "tern_if.h"
 #include "vfio_util.h"
 
 #define TERN_LIB_ARENA_IOVA	0x10000000ull	/* DMA arena in the VF's IOVA space */
@@ -106,13 +106,5 @@ uint32_t tern_crc32c_update(uint32_t crc, const void *buf, size_t len);
  */
 void tern_vf_debugfs_path(char *path, size_t len, const char *bdf,
 			  const char *file);
-
-/*
- * Bind the PF to @pf_driver and @nvfs VFs to @vf_driver, disabling VFs
- * first when the PF changes driver. Returns the number of VFs or -errno;
- * -ENOENT if a driver is not available in this kernel.
- */
-int tern_lib_prepare(const char *pf_driver, const char *vf_driver, int nvfs,
-		     char (*vf_bdf)[16]);
 
 #endif

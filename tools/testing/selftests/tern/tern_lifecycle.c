@@ -4,7 +4,8 @@
  * driver (opening the VF every round), and unloading and reloading both
  * modules with VFs enabled; and removing the PF under an open VF with a
  * command outstanding. The rig fails the run on any splat or leak this
- * leaves behind. Runs last: it reloads the modules.
+ * leaves behind. Runs last: it reloads the modules. Every test here needs
+ * TERN_SELFTESTS_DESTRUCTIVE=1.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,6 +44,8 @@ TEST_F_TIMEOUT(cycle, bind_unbind_100, 600)
 	struct vfio_dev dev;
 	int i;
 
+	TERN_SKIP_UNLESS_DESTRUCTIVE("unbinds and rebinds a VF of PF %s",
+				     tern_pf);
 	ASSERT_EQ(1, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 1, bdf,
 				      NULL));
 	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/unbind",
@@ -65,6 +68,7 @@ TEST_F_TIMEOUT(cycle, module_reload_100, 900)
 	char bdf[2][16];
 	int i;
 
+	TERN_SKIP_UNLESS_DESTRUCTIVE("unloads and reloads tern_core and tern-vfio-pci");
 	for (i = 0; i < 100; i++) {
 		if (i % 10 == 0)
 			ASSERT_EQ(2, tern_prepare_vfs(TERN_PF_DRIVER,
@@ -139,6 +143,7 @@ TEST_F_TIMEOUT(cycle, forced_removal_fails_outstanding_commands, 120)
 	void *unbind_ret;
 	long before;
 
+	TERN_SKIP_UNLESS_DESTRUCTIVE("unbinds PF %s under an open VF", tern_pf);
 	ASSERT_EQ(1, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 1, bdf,
 				      pf));
 	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", bdf[0]);
@@ -168,4 +173,4 @@ TEST_F_TIMEOUT(cycle, forced_removal_fails_outstanding_commands, 120)
 				      NULL));
 }
 
-TEST_HARNESS_MAIN
+TERN_TEST_HARNESS_MAIN

@@ -46,8 +46,8 @@ FIXTURE_SETUP(engine_mig)
 	char bdf[2][16];
 
 	SKIP_UNLESS_PATH_AVAILABLE(variant->path);
-	ASSERT_EQ(2, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, bdf,
-				      NULL));
+	TERN_PREPARE_OR_SKIP(2, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER,
+						 2, bdf, NULL));
 	ASSERT_EQ(0, tern_vf_open(&self->vf[0], bdf[0], variant->path));
 	ASSERT_EQ(0, tern_vf_open(&self->vf[1], bdf[1], variant->path));
 	ASSERT_EQ(0, tern_engine_start(&self->vf[0], 64));
@@ -312,4 +312,4 @@ TEST_F(engine_mig, reinit_precopy_info_v2)
 	reinit_round_trip(_metadata, self, true);
 }
 
-TEST_HARNESS_MAIN
+TERN_TEST_HARNESS_MAIN

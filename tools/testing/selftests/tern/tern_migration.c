@@ -19,9 +19,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/tern/tern_if.h>
 
 #include "kselftest_harness.h"
+#include "tern_if.h"
 #include "tern_lib.h"
 #include "tern_setup.h"
 #include "vfio_util.h"
@@ -67,8 +67,8 @@ FIXTURE_SETUP(mig)
 	int i;
 
 	SKIP_UNLESS_PATH_AVAILABLE(variant->path);
-	ASSERT_EQ(2, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, bdf,
-				      NULL));
+	TERN_PREPARE_OR_SKIP(2, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER,
+						 2, bdf, NULL));
 	for (i = 0; i < 2; i++) {
 		struct vf *vf = &self->vf[i];
 
@@ -814,4 +814,4 @@ TEST_F(mig, debugfs_beside_core_state)
 	ASSERT_EQ(-1, stat("/sys/kernel/debug/tern_vfio_pci", &st));
 }
 
-TEST_HARNESS_MAIN
+TERN_TEST_HARNESS_MAIN

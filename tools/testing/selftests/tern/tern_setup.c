@@ -1,30 +1,96 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The tern device the selftests act on, and bringing it into the
+ * configuration a test needs (see tern_setup.h). Every sysfs write the
+ * setup makes is behind tern_selftests_destructive().
+ */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/tern/tern_if.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "tern_setup.h"
-#include "vfio_util.h"
 
-int tern_prepare_vfs(const char *pf_driver, const char *vf_driver, int nvfs,
-		     char (*vf_bdf)[16], char *pf_bdf)
+const struct pci_selftest_id tern_pf_id = {
+	.what = "tern PF",
+	.env = TERN_SELFTESTS_PF_ENV,
+	.vendor = TERN_PCI_VENDOR_ID,
+	.device = TERN_PCI_PF_DEVICE_ID,
+};
+
+char tern_pf[16];
+static char tern_setup_why[512];
+
+bool tern_selftests_destructive(void)
 {
-	char pf[4][16], path[128], buf[32];
+	const char *val = getenv(TERN_SELFTESTS_DESTRUCTIVE_ENV);
+
+	return val && !strcmp(val, "1");
+}
+
+const char *tern_setup_reason(void)
+{
+	return tern_setup_why;
+}
+
+int tern_pf_vfs(char (*vf_bdf)[16], int max)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t len;
+	int n;
+
+	for (n = 0; n < max; n++) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/virtfn%d",
+			 tern_pf, n);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			break;
+		link[len] = 0;
+		snprintf(vf_bdf[n], sizeof(vf_bdf[n]), "%s", basename(link));
+	}
+	return n;
+}
+
+/* The first @nvfs VFs on @vf_driver, the PF on @pf_driver; or -EPERM. */
+static int tern_vfs_as_they_are(const char *pf_driver, const char *vf_driver,
+				int nvfs, char (*vf_bdf)[16])
+{
+	char vfs[TERN_MAX_VFS][16], cur[64];
+	int n, i, found = 0;
+
+	n = tern_pf_vfs(vfs, TERN_MAX_VFS);
+	for (i = 0; i < n && found < nvfs; i++)
+		if (pci_driver_is(vfs[i], vf_driver))
+			strcpy(vf_bdf[found++], vfs[i]);
+	if (pci_driver_is(tern_pf, pf_driver) && found == nvfs)
+		return nvfs;
+
+	if (pci_device_driver(tern_pf, cur, sizeof(cur)))
+		strcpy(cur, "no driver");
+	snprintf(tern_setup_why, sizeof(tern_setup_why),
+		 "needs PF %s on %s with %d VFs on %s, finds it on %s with %d VFs, %d on %s: set %s=1 to let the test set that up",
+		 tern_pf, pf_driver, nvfs, vf_driver, cur, n, found, vf_driver,
+		 TERN_SELFTESTS_DESTRUCTIVE_ENV);
+	return -EPERM;
+}
+
+/* Exactly @nvfs VFs on @vf_driver, the PF on @pf_driver; rebinding. */
+static int tern_set_up_vfs(const char *pf_driver, const char *vf_driver,
+			   int nvfs, char (*vf_bdf)[16])
+{
+	char vfs[TERN_MAX_VFS][16], path[PATH_MAX], buf[32];
 	int n, i, ret;
 
-	n = pci_find_devices(TERN_PCI_VENDOR_ID, TERN_PCI_PF_DEVICE_ID, pf, 4);
-	if (n < 1)
-		return -ENODEV;
-	if (pf_bdf)
-		strcpy(pf_bdf, pf[0]);
-	ret = pci_bind_driver(pf[0], pf_driver);
+	ret = pci_bind_driver(tern_pf, pf_driver);
 	if (ret)
 		return ret;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs",
-		 pf[0]);
+		 tern_pf);
 	ret = sysfs_read(path, buf, sizeof(buf));
 	if (ret)
 		return ret;
@@ -39,14 +105,52 @@ int tern_prepare_vfs(const char *pf_driver, const char *vf_driver, int nvfs,
 		if (ret)
 			return ret;
 	}
-	n = pci_find_devices(TERN_PCI_VENDOR_ID, TERN_PCI_VF_DEVICE_ID, vf_bdf,
-			     nvfs);
+	n = tern_pf_vfs(vfs, TERN_MAX_VFS);
 	if (n != nvfs)
 		return -ENODEV;
 	for (i = 0; i < n; i++) {
+		strcpy(vf_bdf[i], vfs[i]);
 		ret = pci_bind_driver(vf_bdf[i], vf_driver);
 		if (ret)
 			return ret;
 	}
 	return n;
+}
+
+int tern_prepare_vfs(const char *pf_driver, const char *vf_driver, int nvfs,
+		     char (*vf_bdf)[16], char *pf_bdf)
+{
+	if (pf_bdf)
+		strcpy(pf_bdf, tern_pf);
+	if (!tern_selftests_destructive())
+		return tern_vfs_as_they_are(pf_driver, vf_driver, nvfs, vf_bdf);
+	return tern_set_up_vfs(pf_driver, vf_driver, nvfs, vf_bdf);
+}
+
+static bool tern_driver_present(const char *driver)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s", driver);
+	return !stat(path, &st);
+}
+
+int tern_lib_prepare(const char *pf_driver, const char *vf_driver, int nvfs,
+		     char (*vf_bdf)[16])
+{
+	char path[PATH_MAX], cur[64];
+
+	if (!tern_selftests_destructive())
+		return tern_vfs_as_they_are(pf_driver, vf_driver, nvfs, vf_bdf);
+	if (!tern_driver_present(pf_driver) || !tern_driver_present(vf_driver))
+		return -ENOENT;
+	if (!pci_device_driver(tern_pf, cur, sizeof(cur)) &&
+	    strcmp(cur, pf_driver)) {
+		/* VFs go away before their PF changes hands */
+		snprintf(path, sizeof(path),
+			 "/sys/bus/pci/devices/%s/sriov_numvfs", tern_pf);
+		sysfs_write(path, "0");
+	}
+	return tern_set_up_vfs(pf_driver, vf_driver, nvfs, vf_bdf);
 }

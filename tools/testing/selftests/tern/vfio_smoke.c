@@ -4,11 +4,16 @@
  * the emulated intel-iommu, is opened through both the iommufd cdev path and
  * the legacy group/container path; MMIO, DMA through IOMMU mappings and MSI
  * delivery to an eventfd are checked on each.
+ *
+ * The edu device is named like the tern PF (tern_setup.h): its address as
+ * the last argument, or TERN_SELFTESTS_EDU=segment:bus:device.function.
+ * Binding it to vfio-pci needs TERN_SELFTESTS_DESTRUCTIVE=1.
  */
 #include <string.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "tern_setup.h"
 #include "vfio_util.h"
 
 #define EDU_VENDOR		0x1234
@@ -29,6 +34,14 @@
 #define EDU_IOVA_SRC		0x200000 /* edu masks DMA to 28 bits */
 #define EDU_IOVA_DST		0x300000
 #define PAGE			4096
+
+static const struct pci_selftest_id edu_id = {
+	.what = "edu device",
+	.env = "TERN_SELFTESTS_EDU",
+	.vendor = EDU_VENDOR,
+	.device = EDU_DEVICE,
+};
+static char edu_bdf[16];
 
 FIXTURE(edu)
 {
@@ -52,14 +65,15 @@ FIXTURE_VARIANT_ADD(edu, legacy)
 
 FIXTURE_SETUP(edu)
 {
-	char bdf[4][16], sysfs[64];
-	int n;
+	char sysfs[64];
 
 	SKIP_UNLESS_PATH_AVAILABLE(variant->path);
-	n = pci_find_devices(EDU_VENDOR, EDU_DEVICE, bdf, 4);
-	ASSERT_GE(n, 1) TH_LOG("no edu device in the VM");
-	ASSERT_EQ(0, pci_bind_driver(bdf[0], "vfio-pci"));
-	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", bdf[0]);
+	if (!pci_driver_is(edu_bdf, "vfio-pci")) {
+		TERN_SKIP_UNLESS_DESTRUCTIVE("binds edu device %s to vfio-pci",
+					     edu_bdf);
+		ASSERT_EQ(0, pci_bind_driver(edu_bdf, "vfio-pci"));
+	}
+	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", edu_bdf);
 	ASSERT_EQ(0, vfio_dev_open(&self->dev, sysfs, variant->path));
 	ASSERT_EQ(0, vfio_pci_enable_master(&self->dev));
 }
@@ -135,4 +149,8 @@ TEST_F(edu, dma_through_iommu)
 	ASSERT_EQ(0, vfio_dma_unmap(&self->dev, PAGE, EDU_IOVA_DST));
 }
 
-TEST_HARNESS_MAIN
+int main(int argc, char **argv)
+{
+	SELFTEST_DEVICE_OR_SKIP(&edu_id, &argc, argv, edu_bdf);
+	return test_harness_run(argc, argv);
+}

@@ -70,52 +70,93 @@ static int sysfs_read_hex(const char *dir, const char *attr,
 	return 0;
 }
 
-int pci_find_devices(uint16_t vendor, uint16_t device, char (*bdfs)[16],
-		     int max)
+static bool is_bdf(const char *str)
 {
-	const char *base = "/sys/bus/pci/devices";
-	struct dirent *de;
-	int n = 0;
-	DIR *dir;
+	unsigned int s, b, d, f;
+	int length;
 
-	dir = opendir(base);
-	if (!dir)
-		return -errno;
-	while ((de = readdir(dir))) {
-		char path[PATH_MAX];
-		unsigned long v, d;
+	return sscanf(str, "%4x:%2x:%2x.%2x%n", &s, &b, &d, &f, &length) == 4 &&
+	       length == (int)strlen(str);
+}
 
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", base, de->d_name);
-		if (sysfs_read_hex(path, "vendor", &v) ||
-		    sysfs_read_hex(path, "device", &d))
-			continue;
-		if (v != vendor || d != device)
-			continue;
-		if (n < max)
-			snprintf(bdfs[n], sizeof(bdfs[n]), "%s", de->d_name);
-		n++;
+int pci_selftest_device(const struct pci_selftest_id *id, int *argc,
+			char **argv, char *bdf, char *why, size_t len)
+{
+	char dir[PATH_MAX];
+	unsigned long vendor, device;
+	const char *name, *from;
+	int i;
+
+	/* argv: the trailing addresses go, the first of them is the device */
+	for (i = *argc - 1; i > 0 && is_bdf(argv[i]); i--)
+		;
+	if (++i < *argc) {
+		name = argv[i];
+		from = "the command line";
+		*argc = i;
+	} else {
+		name = getenv(id->env);
+		from = id->env;
+		if (!name || !*name) {
+			snprintf(why, len,
+				 "no %s named: pass its address (segment:bus:device.function) as the last argument or set %s",
+				 id->what, id->env);
+			return -ENOENT;
+		}
+		if (!is_bdf(name)) {
+			snprintf(why, len,
+				 "%s=%s: not a PCI address (segment:bus:device.function)",
+				 id->env, name);
+			return -EINVAL;
+		}
 	}
-	closedir(dir);
-	/* readdir order is not sorted: callers want a stable first device */
-	if (n > 1)
-		qsort(bdfs, n < max ? n : max, sizeof(bdfs[0]),
-		      (int (*)(const void *, const void *))strcmp);
-	return n;
+	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s", name);
+	if (sysfs_read_hex(dir, "vendor", &vendor) ||
+	    sysfs_read_hex(dir, "device", &device)) {
+		snprintf(why, len, "%s (from %s): no such PCI device", name,
+			 from);
+		return -ENODEV;
+	}
+	if (vendor != id->vendor || device != id->device) {
+		snprintf(why, len,
+			 "%s (from %s) is a %04lx:%04lx, not a %s (%04x:%04x)",
+			 name, from, vendor, device, id->what, id->vendor,
+			 id->device);
+		return -ENODEV;
+	}
+	snprintf(bdf, 16, "%s", name);
+	return 0;
+}
+
+int pci_device_driver(const char *bdf, char *driver, size_t len)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return -ENOENT;
+	link[n] = 0;
+	snprintf(driver, len, "%s", basename(link));
+	return 0;
+}
+
+bool pci_driver_is(const char *bdf, const char *driver)
+{
+	char cur[64];
+
+	return !pci_device_driver(bdf, cur, sizeof(cur)) &&
+	       !strcmp(cur, driver);
 }
 
 int pci_bind_driver(const char *bdf, const char *driver)
 {
-	char path[PATH_MAX], cur[PATH_MAX];
-	ssize_t n;
+	char path[PATH_MAX], cur[64];
 	int ret;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
-	n = readlink(path, cur, sizeof(cur) - 1);
-	if (n > 0) {
-		cur[n] = 0;
-		if (!strcmp(basename(cur), driver))
+	if (!pci_device_driver(bdf, cur, sizeof(cur))) {
+		if (!strcmp(cur, driver))
 			return 0;
 		snprintf(path, sizeof(path),
 			 "/sys/bus/pci/devices/%s/driver/unbind", bdf);
@@ -131,12 +172,9 @@ int pci_bind_driver(const char *bdf, const char *driver)
 	ret = sysfs_write("/sys/bus/pci/drivers_probe", bdf);
 	if (ret)
 		return ret;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
-	n = readlink(path, cur, sizeof(cur) - 1);
-	if (n <= 0)
+	if (pci_device_driver(bdf, cur, sizeof(cur)))
 		return -ENODEV;
-	cur[n] = 0;
-	return strcmp(basename(cur), driver) ? -EBUSY : 0;
+	return strcmp(cur, driver) ? -EBUSY : 0;
 }
 
 static int open_cdev(struct vfio_dev *dev)

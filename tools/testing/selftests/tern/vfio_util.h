@@ -150,9 +150,52 @@ bool vfio_precopy_info_v2_available(struct vfio_dev *dev);
 /* CLOCK_MONOTONIC in seconds, for durations and deadlines. */
 double monotonic_s(void);
 
+/*
+ * The device a selftest acts on, chosen as the upstream VFIO selftests
+ * choose theirs (tools/testing/selftests/vfio/lib/libvfio.c): the PCI
+ * addresses (segment:bus:device.function) at the end of the command line
+ * are taken off argv and the first of them names the device; without
+ * one, the environment variable @env does. A test never looks for a
+ * device of its own: nothing named, nothing to test.
+ */
+struct pci_selftest_id {
+	const char *what;	/* "tern PF": for messages */
+	const char *env;	/* "TERN_SELFTESTS_PF" */
+	uint16_t vendor;
+	uint16_t device;
+};
+
+/*
+ * Returns 0 with the device's address in @bdf (16 bytes); -ENOENT when
+ * nothing names a device, -ENODEV when the device named is absent or is
+ * not @id's, -EINVAL when @id->env holds no PCI address. @why (@len bytes)
+ * receives the reason, for the SKIP or FAIL message.
+ */
+int pci_selftest_device(const struct pci_selftest_id *id, int *argc,
+			char **argv, char *bdf, char *why, size_t len);
+
+/*
+ * In main(), before test_harness_run(): pci_selftest_device(), exiting
+ * KSFT_SKIP with the reason ("1..0 # SKIP ...") when no device is named
+ * or the one named is not there, KSFT_FAIL when the variable is garbled.
+ * Nothing has been written anywhere by then.
+ */
+#define SELFTEST_DEVICE_OR_SKIP(id, argc, argv, bdf)			\
+	do {								\
+		char __why[256];					\
+		int __ret = pci_selftest_device(id, argc, argv, bdf,	\
+						__why, sizeof(__why));	\
+		if (__ret == -EINVAL)					\
+			ksft_exit_fail_msg("%s\n", __why);		\
+		if (__ret)						\
+			ksft_exit_skip("%s\n", __why);			\
+	} while (0)
+
 /* PCI sysfs helpers. */
-int pci_find_devices(uint16_t vendor, uint16_t device, char (*bdfs)[16],
-		     int max);
+/* The driver @bdf is bound to, in @driver (@len bytes): 0, or -ENOENT. */
+int pci_device_driver(const char *bdf, char *driver, size_t len);
+bool pci_driver_is(const char *bdf, const char *driver);
+/* Unbind @bdf from its driver, if any, and bind it to @driver. */
 int pci_bind_driver(const char *bdf, const char *driver);
 int sysfs_write(const char *path, const char *val);
 int sysfs_read(const char *path, char *buf, size_t len);
