@@ -149,7 +149,29 @@ static int tern_vf_get_state(struct vfio_device *vdev,
 	return 0;
 }
 
-/* What STOP_COPY would transfer now, as the firmware counts it. */
+/*
+ * The most a stop-copy can transfer, from the stream format alone: every
+ * device-memory page in full PAGES records, then REGS, ENGINE and END.
+ */
+static u64 tern_vf_data_size_bound(struct tern_vf *tvf)
+{
+	u64 pages = pci_resource_len(tvf->core_device.pdev,
+				     TERN_VF_BAR_DEVMEM) / TERN_DEVMEM_PAGE_SIZE;
+
+	return sizeof(struct tern_stream_hdr) +
+	       DIV_ROUND_UP(pages, TERN_REC_MAX_PAGES) *
+	       (sizeof(struct tern_rec_hdr) + sizeof(struct tern_rec_pages)) +
+	       pages * TERN_DEVMEM_PAGE_SIZE +
+	       3 * sizeof(struct tern_rec_hdr) + sizeof(struct tern_rec_regs) +
+	       sizeof(struct tern_rec_engine);
+}
+
+/*
+ * What STOP_COPY would transfer now, as the firmware counts it. The uAPI
+ * allows the query in every state: while RESUMING (the firmware's session
+ * is a load) and in ERROR there is no save to ask about, and the answer is
+ * the most the stream format allows.
+ */
 static int tern_vf_get_data_size(struct vfio_device *vdev,
 				 unsigned long *stop_copy_length)
 {
@@ -172,7 +194,8 @@ static int tern_vf_get_data_size(struct vfio_device *vdev,
 		mode = TERN_SAVE_MODE_STOPCOPY;
 		break;
 	default:
-		ret = -EINVAL;
+		sizes.total_bytes = tern_vf_data_size_bound(tvf);
+		ret = 0;
 		goto out;
 	}
 	/* no session open: a throw-away one asks the firmware */

@@ -489,6 +489,7 @@ TEST_F(mig, mig_data_size)
 	struct vfio_device_feature_mig_data_size size = {};
 	struct vf *a = &self->vf[0];
 	struct mig_stream s = {};
+	int fd;
 
 	ASSERT_EQ(0, device_reset(&a->dev));
 	ASSERT_EQ(0, vfio_device_feature(&a->dev, get_size, &size,
@@ -502,6 +503,16 @@ TEST_F(mig, mig_data_size)
 	/* the estimate taken while running is the stream a stop-copy sent */
 	ASSERT_EQ(size.stop_copy_length, s.len);
 	mig_stream_free(&s);
+
+	/* the uAPI allows the query in every state; RESUMING has no save */
+	ASSERT_EQ(0, device_reset(&a->dev));
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_RESUMING,
+					&fd));
+	ASSERT_EQ(0, vfio_device_feature(&a->dev, get_size, &size,
+					 sizeof(size)));
+	ASSERT_GT(size.stop_copy_length, a->devmem_size);
+	close(fd);
+	ASSERT_EQ(0, device_reset(&a->dev));
 }
 
 /* Re-seal the stream header after editing it. */
