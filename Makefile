@@ -49,7 +49,7 @@ cache-clean:
 	rm -rf $(TERN_CACHE)/qemu-* $(TERN_CACHE)/kernel-* $(TERN_CACHE)/run \
 		$(TERN_CACHE)/qemu $(TERN_CACHE)/src $(TERN_CACHE)/stock-* \
 		$(TERN_CACHE)/uapi-* $(TERN_CACHE)/modules $(TERN_CACHE)/apt \
-		$(TERN_CACHE)/dkms $(TERN_CACHE)/intree
+		$(TERN_CACHE)/dkms $(TERN_CACHE)/intree $(TERN_CACHE)/upstream-vfio
 
 .PHONY: all modules modules_install modules_clean clean setup check check-kasan demo bench \
 	cache-clean

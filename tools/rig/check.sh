@@ -84,6 +84,10 @@ uapi=$("$RIG_TOP/tools/rig/uapi-headers.sh" linux-source-7.3)
 ksft=$("$RIG_TOP/tools/rig/kselftest-install.sh" \
 	"$RIG_CACHE/src/linux-source-7.3" "$out/kselftest" "$uapi")
 tests=$(sed -n 's/^tern://p' "$ksft/kselftest-list.txt" | tr '\n' ' ')
+# upstream's VFIO selftests of 7.3, with tern's libvfio driver and
+# vfio_pci_migration_test dropped in (cached: rebuilt when they change)
+uvfio=$("$RIG_TOP/tools/rig/upstream-vfio.sh" \
+	"$RIG_CACHE/src/linux-source-7.3" "$RIG_CACHE/upstream-vfio" "$uapi")
 mkdir -p "$out/selftests"
 make -s -C "$RIG_TOP/tools/tern-migrate" OUTPUT="$out/selftests" \
 	KHDR_INCLUDES="-I$uapi" >&2
@@ -161,6 +165,7 @@ for k in $kernels; do
 	step "$k: initramfs and VM run"
 	# the VM also carries this QEMU: the end-to-end tests run it as the VMM
 	RIG_L1_QEMU=$qemu RIG_GUEST_MODULES=$K_GUEST_MODULES RIG_KSELFTEST=$ksft \
+		RIG_UPSTREAM_VFIO=$uvfio \
 		"$RIG_TOP/tools/rig/mkinitramfs.sh" "$K_MODDIR" "$kout/initramfs.cpio" \
 		"$out/selftests" "$tests tern-migrate" "${modules[@]}"
 	RIG_APPEND="${RIG_APPEND:-} tern.kernel=$k tern.lacks=${K_LACKS:-none}${only:+ tern.tests=$only}" \

@@ -15,7 +15,8 @@
 # VM can run QEMU itself as the VMM of the end-to-end tests (~13 MB).
 #
 # With RIG_KSELFTEST=DIR (tools/rig/kselftest-install.sh) the installed
-# kselftest tree goes to /kselftest, and the TESTS it has link there.
+# kselftest tree goes to /kselftest, and the TESTS it has link there; with
+# RIG_UPSTREAM_VFIO=BINDIR the upstream VFIO selftests go to /upstream-vfio.
 #
 # usage: mkinitramfs.sh MODDIR OUT.cpio TEST_BIN_DIR "TESTS" [MODULE.ko...]
 set -euo pipefail
@@ -61,6 +62,13 @@ for ko in "$@"; do
 done
 /sbin/depmod -b "$stage" "$kver"
 
+# the upstream VFIO selftests (tools/rig/upstream-vfio.sh), in the order
+# of their list
+if [ -n "${RIG_UPSTREAM_VFIO:-}" ]; then
+	mkdir -p "$stage/upstream-vfio"
+	cp "$RIG_UPSTREAM_VFIO"/* "$stage/upstream-vfio/"
+	(cd "$RIG_UPSTREAM_VFIO" && ls) > "$stage/upstream-vfio/list"
+fi
 # an installed kselftest tree (tools/rig/kselftest-install.sh): its tests
 # run from /kselftest, and /tests/NAME points there
 if [ -n "${RIG_KSELFTEST:-}" ]; then

@@ -115,6 +115,14 @@ run_selected() {
 			$2
 			continue
 		fi
+		if [ "$name" = upstream-vfio ]; then
+			run_upstream_vfio
+			continue
+		fi
+		if grep -qx "$name" "$UPSTREAM_VFIO/list" 2>/dev/null; then
+			run_upstream_vfio "$name"
+			continue
+		fi
 		if grep -qx "$name" /tests/list; then
 			run_listed "$name"
 			continue
@@ -198,6 +206,66 @@ name_devices() {
 	[ -n "$TERN_SELFTESTS_EDU" ] ||
 		echo "TERN-RIG: fail no edu device (1234:11e8) in the VM"
 	echo "TERN-RIG: devices PF=${TERN_SELFTESTS_PF:-none} edu=${TERN_SELFTESTS_EDU:-none}"
+}
+
+# skip_test NAME REASON: a test this run cannot run, as one SKIP result
+skip_test() {
+	echo "TERN-RIG: run $1"
+	echo "1..1"
+	echo "ok 1 $1 # SKIP $2"
+	echo "TERN-RIG: exit $1 4"
+}
+
+# run_upstream_vfio [NAME...]: the upstream VFIO selftests of the 7.3 tree
+# (make check T=upstream-vfio, or T=one of their binaries)
+# with tern's libvfio driver and vfio_pci_migration_test
+# (tools/rig/upstream-vfio.sh) on two tern VFs, each binary framed as
+# vfio/NAME; all of them, or the NAMEs. Where the kernel has no iommufd
+# (tern.lacks=cdev) the iommufd modes are left out, and the binaries that
+# open the device through iommufd in main() SKIP. What the rig leaves out
+# everywhere, and why: Documentation/tern/drivers.rst, "Upstream VFIO
+# selftests".
+UPSTREAM_VFIO=/upstream-vfio
+run_upstream_vfio() {
+	if ! [ -f "$UPSTREAM_VFIO/list" ]; then
+		echo "TERN-RIG: fail no upstream VFIO selftests in the initramfs"
+		return
+	fi
+	names=${*:-$(cat "$UPSTREAM_VFIO/list")}
+	vfs=$(tern_vfs 2)
+	no_iommufd=
+	kernel_lacks cdev &&
+		no_iommufd="-V iommufd -V iommufd_compat_type1 -V iommufd_compat_type1v2"
+	for t in $names; do
+		case $t in
+		vfio_pci_sriov_uapi_test)
+			skip_test "vfio/$t" "needs the PF on vfio-pci (enable_sriov): tern's PF belongs to tern_core"
+			continue ;;
+		vfio_iommufd_setup_test | vfio_pci_device_test | vfio_pci_driver_test)
+			if kernel_lacks cdev; then
+				skip_test "vfio/$t" "this kernel has no iommufd, which the binary opens the device through"
+				continue
+			fi ;;
+		esac
+		set --
+		case $t in
+		vfio_pci_driver_test)
+			# DMA to unmapped IOVAs: IOMMU faults, which fail any run
+			set -- -T memcpy_from_unmapped_iova -T memcpy_to_unmapped_iova \
+				-T mix_and_match ;;
+		vfio_dma_mapping_test | vfio_dma_mapping_mmio_test)
+			set -- $no_iommufd ;;
+		vfio_pci_device_init_perf_test)
+			set -- $no_iommufd ;;
+		esac
+		case $t in
+		vfio_pci_migration_test | vfio_pci_device_init_perf_test)
+			set -- "$@" $vfs ;;
+		*)
+			set -- "$@" $(echo $vfs | cut -d' ' -f1) ;;
+		esac
+		run_test "vfio/$t" "$UPSTREAM_VFIO/$t" "$@"
+	done
 }
 
 # tern_vfs N: enable N VFs on the tern PF (bound to tern_core) and bind

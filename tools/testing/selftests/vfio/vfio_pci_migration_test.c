@@ -1,0 +1,1305 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The VFIO live migration uAPI on any migratable vfio-pci device, driven
+ * only through include/uapi/linux/vfio.h: the migration data stream is
+ * opaque to this test, as it is to a VMM.
+ *
+ * With one BDF the test checks, on that device: the migration flags, every
+ * arc of the state machine the flags allow (and the data_fd each arc
+ * returns), the data transfer rules of PRE_COPY and STOP_COPY,
+ * VFIO_MIG_GET_PRECOPY_INFO (and its v2 flags where the kernel has them),
+ * VFIO_DEVICE_FEATURE_MIG_DATA_SIZE and VFIO_DEVICE_RESET in every state.
+ * Where an arc needs a valid stream to resume, the device's own saved state
+ * is resumed into it.
+ *
+ * With two BDFs of the same kind of device it also migrates the first
+ * device's state into the second one. The two devices share one IOMMU
+ * address space, as a VM's memory is mapped at the same IOVAs on the
+ * source and the destination of a migration. When libvfio has a driver for
+ * the device, the source does DMA before (and during) the migration and
+ * the destination does DMA after it.
+ *
+ * Comments in quotes cite the uAPI header.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <linux/limits.h>
+#include <linux/log2.h>
+#include <linux/pci_regs.h>
+#include <linux/sizes.h>
+#include <linux/vfio.h>
+
+#include <libvfio.h>
+
+#include "kselftest_harness.h"
+
+static char **device_bdfs;
+static int nr_device_bdfs;
+
+/* Bytes read per read() of a data_fd. */
+#define MIG_READ_SIZE		SZ_1M
+
+/* PRE_COPY data read before the temporary end of stream must show up. */
+#define MIG_PRECOPY_MAX		SZ_1G
+
+/* Bytes the source copies before the migration, the destination after it. */
+#define DMA_MAX_SIZE		SZ_64M
+
+/* Bytes the source has in flight when it is stopped. */
+#define DMA_IN_FLIGHT_MAX	SZ_1G
+
+#define MSI_TIMEOUT_MS		10000
+
+static const char *mig_state_name(u32 state)
+{
+	static const char * const names[] = {
+		[VFIO_DEVICE_STATE_ERROR] = "ERROR",
+		[VFIO_DEVICE_STATE_STOP] = "STOP",
+		[VFIO_DEVICE_STATE_RUNNING] = "RUNNING",
+		[VFIO_DEVICE_STATE_STOP_COPY] = "STOP_COPY",
+		[VFIO_DEVICE_STATE_RESUMING] = "RESUMING",
+		[VFIO_DEVICE_STATE_RUNNING_P2P] = "RUNNING_P2P",
+		[VFIO_DEVICE_STATE_PRE_COPY] = "PRE_COPY",
+		[VFIO_DEVICE_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
+	};
+
+	if (state < ARRAY_SIZE(names))
+		return names[state];
+
+	return "(not a state)";
+}
+
+/*
+ * "Indicates the device can support the migration API ... If this GET
+ * succeeds, the RUNNING and ERROR states are always supported. ...
+ * VFIO_MIGRATION_STOP_COPY means that STOP, STOP_COPY and RESUMING are
+ * supported. ... | VFIO_MIGRATION_P2P means that RUNNING_P2P is supported
+ * ... | VFIO_MIGRATION_PRE_COPY means that PRE_COPY is supported ...
+ * VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY
+ * means that RUNNING_P2P, PRE_COPY and PRE_COPY_P2P are supported"
+ *
+ * ERROR is left out: "ERROR cannot be specified as a device state".
+ */
+static bool mig_state_supported(u64 flags, u32 state)
+{
+	const u64 p2p_pre_copy = VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY;
+
+	switch (state) {
+	case VFIO_DEVICE_STATE_RUNNING:
+	case VFIO_DEVICE_STATE_STOP:
+	case VFIO_DEVICE_STATE_STOP_COPY:
+	case VFIO_DEVICE_STATE_RESUMING:
+		return true;
+	case VFIO_DEVICE_STATE_RUNNING_P2P:
+		return flags & VFIO_MIGRATION_P2P;
+	case VFIO_DEVICE_STATE_PRE_COPY:
+		return flags & VFIO_MIGRATION_PRE_COPY;
+	case VFIO_DEVICE_STATE_PRE_COPY_P2P:
+		return (flags & p2p_pre_copy) == p2p_pre_copy;
+	default:
+		return false;
+	}
+}
+
+/*
+ * "PRE_COPY, PRE_COPY_P2P and STOP_COPY form the "saving group" of states
+ * which share a data transfer session."
+ */
+static bool mig_state_saving(u32 state)
+{
+	return state == VFIO_DEVICE_STATE_PRE_COPY ||
+	       state == VFIO_DEVICE_STATE_PRE_COPY_P2P ||
+	       state == VFIO_DEVICE_STATE_STOP_COPY;
+}
+
+/*
+ * Whether the transition from @from to @to returns a new data_fd.
+ *
+ * "RUNNING -> PRE_COPY, RUNNING_P2P -> PRE_COPY_P2P, STOP -> STOP_COPY ...
+ * These arcs begin the process of saving the device state and will return a
+ * new data_fd." "STOP -> RESUMING: Entering the RESUMING state starts a
+ * process of restoring the device state and will return a new data_fd."
+ * "Moving between these [saving group] states alters what is streamed in
+ * session, but does not terminate or otherwise affect the associated fd."
+ *
+ * A combination transition enters the saving group only at its end ("The
+ * path cannot have saving group states as interior arcs"; PRE_COPY ->
+ * PRE_COPY_P2P -> STOP_COPY stays in the group), so it starts a session
+ * exactly when it enters the saving group from outside of it, or enters
+ * RESUMING.
+ */
+static bool mig_arc_opens_session(u32 from, u32 to)
+{
+	if (from == to)
+		return false;
+
+	if (to == VFIO_DEVICE_STATE_RESUMING)
+		return true;
+
+	return mig_state_saving(to) && !mig_state_saving(from);
+}
+
+/*
+ * "STOP_COPY -> PRE_COPY, STOP_COPY -> PRE_COPY_P2P: These arcs are not
+ * permitted and return error if requested."
+ */
+static bool mig_arc_blocked(u32 from, u32 to)
+{
+	return from == VFIO_DEVICE_STATE_STOP_COPY &&
+	       (to == VFIO_DEVICE_STATE_PRE_COPY ||
+		to == VFIO_DEVICE_STATE_PRE_COPY_P2P);
+}
+
+/* VFIO_DEVICE_FEATURE with @size bytes of data in and out: 0 or -errno. */
+static int __device_feature(struct vfio_pci_device *device, u32 flags,
+			    void *data, size_t size)
+{
+	size_t argsz = sizeof(struct vfio_device_feature) + size;
+	struct vfio_device_feature *feature;
+	int ret;
+
+	feature = calloc_assert(1, argsz);
+	feature->argsz = argsz;
+	feature->flags = flags;
+	if (size)
+		memcpy(feature->data, data, size);
+
+	ret = ioctl(device->fd, VFIO_DEVICE_FEATURE, feature);
+	ret = ret ? -errno : 0;
+
+	if (size)
+		memcpy(data, feature->data, size);
+	free(feature);
+
+	return ret;
+}
+
+static int __mig_flags_get(struct vfio_pci_device *device, u64 *flags)
+{
+	struct vfio_device_feature_migration mig = {};
+	int ret;
+
+	ret = __device_feature(device, VFIO_DEVICE_FEATURE_GET |
+			       VFIO_DEVICE_FEATURE_MIGRATION,
+			       &mig, sizeof(mig));
+	*flags = mig.flags;
+
+	return ret;
+}
+
+static u32 mig_state_get(struct vfio_pci_device *device)
+{
+	struct vfio_device_feature_mig_state mig = {};
+	int ret;
+
+	ret = __device_feature(device, VFIO_DEVICE_FEATURE_GET |
+			       VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+			       &mig, sizeof(mig));
+	VFIO_ASSERT_EQ(ret, 0, "%s: getting the migration state failed\n",
+		       device->bdf);
+
+	/* "Upon VFIO_DEVICE_FEATURE_GET ... data_fd will be -1." */
+	VFIO_ASSERT_EQ(mig.data_fd, -1);
+
+	return mig.device_state;
+}
+
+/* Set the migration state: 0 or -errno; *data_fd is the new data_fd or -1. */
+static int __mig_state_set(struct vfio_pci_device *device, u32 state,
+			   int *data_fd)
+{
+	struct vfio_device_feature_mig_state mig = {
+		.device_state = state,
+		.data_fd = -1,
+	};
+	int ret;
+
+	ret = __device_feature(device, VFIO_DEVICE_FEATURE_SET |
+			       VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+			       &mig, sizeof(mig));
+	*data_fd = ret ? -1 : mig.data_fd;
+
+	return ret;
+}
+
+/* Set a migration state that must be reached: returns the data_fd or -1. */
+static int mig_state_set(struct vfio_pci_device *device, u32 state)
+{
+	int data_fd;
+	int ret;
+
+	ret = __mig_state_set(device, state, &data_fd);
+	VFIO_ASSERT_EQ(ret, 0, "%s: setting migration state %s failed\n",
+		       device->bdf, mig_state_name(state));
+
+	return data_fd;
+}
+
+static int __precopy_info(int data_fd, u32 flags, struct vfio_precopy_info *info)
+{
+	*info = (struct vfio_precopy_info) {
+		.argsz = sizeof(*info),
+		.flags = flags,
+	};
+
+	return ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO, info) ? -errno : 0;
+}
+
+/*
+ * VFIO_MIG_GET_PRECOPY_INFO outside of PRE_COPY and PRE_COPY_P2P: "This
+ * ioctl is valid only in PRE_COPY states and kernel driver should return
+ * -EINVAL from any other migration state." and "Support for this ioctl is
+ * mandatory if a driver claims to support VFIO_MIGRATION_PRE_COPY". A
+ * data_fd that has no such ioctl at all (the saving fd of a device without
+ * PRE_COPY, a RESUMING fd) fails it like any file: ENOTTY.
+ */
+static void precopy_info_check_invalid(int data_fd, u64 flags, bool saving_fd)
+{
+	struct vfio_precopy_info info;
+	int ret;
+
+	ret = __precopy_info(data_fd, 0, &info);
+
+	if (saving_fd && (flags & VFIO_MIGRATION_PRE_COPY))
+		VFIO_ASSERT_EQ(ret, -EINVAL);
+	else
+		VFIO_ASSERT_TRUE(ret == -EINVAL || ret == -ENOTTY,
+				 "VFIO_MIG_GET_PRECOPY_INFO returned %d\n", ret);
+}
+
+/* A migration data stream, kept whole so that it can be resumed. */
+struct mig_stream {
+	u8 *data;
+	size_t len;
+	size_t size;
+};
+
+static void mig_stream_free(struct mig_stream *stream)
+{
+	free(stream->data);
+	*stream = (struct mig_stream) {};
+}
+
+/* One read() of the data_fd appended to @stream; returns read()'s result. */
+static ssize_t mig_read(int data_fd, struct mig_stream *stream)
+{
+	ssize_t n;
+
+	if (stream->size - stream->len < MIG_READ_SIZE) {
+		stream->size = max_t(size_t, 2 * stream->size,
+				     stream->len + MIG_READ_SIZE);
+		stream->data = realloc(stream->data, stream->size);
+		VFIO_ASSERT_NOT_NULL(stream->data);
+	}
+
+	do {
+		n = read(data_fd, stream->data + stream->len, MIG_READ_SIZE);
+	} while (n < 0 && errno == EINTR);
+
+	if (n > 0)
+		stream->len += n;
+
+	return n;
+}
+
+/*
+ * Read a PRE_COPY (or PRE_COPY_P2P) session up to its temporary end:
+ * "During pre-copy the migration data FD has a temporary "end of stream"
+ * that is reached when both initial_bytes and dirty_byte are zero. ...
+ * When read() is done on this temporary end of stream the kernel driver
+ * should return ENOMSG from read()." The permanent end of stream, read()
+ * returning 0, belongs to STOP_COPY.
+ */
+static void mig_read_precopy(int data_fd, struct mig_stream *stream)
+{
+	size_t start = stream->len;
+	ssize_t n;
+
+	while ((n = mig_read(data_fd, stream)) > 0)
+		VFIO_ASSERT_LT(stream->len - start, MIG_PRECOPY_MAX,
+			       "No temporary end of stream in PRE_COPY\n");
+
+	VFIO_ASSERT_EQ(n, -1, "read() returned 0 in PRE_COPY\n");
+	VFIO_ASSERT_EQ(errno, ENOMSG);
+}
+
+/*
+ * Read a STOP_COPY session to its end: "Once in STOP_COPY the migration data
+ * FD has a permanent end of stream signaled in the usual way by read()
+ * always returning 0 and poll always returning readable. ENOMSG may not be
+ * returned in STOP_COPY."
+ */
+static void mig_read_stop_copy(int data_fd, struct mig_stream *stream)
+{
+	struct pollfd pollfd = {
+		.fd = data_fd,
+		.events = POLLIN,
+	};
+	ssize_t n;
+
+	while ((n = mig_read(data_fd, stream)) > 0)
+		continue;
+
+	VFIO_ASSERT_EQ(n, 0, "read() in STOP_COPY failed\n");
+	VFIO_ASSERT_EQ(mig_read(data_fd, stream), 0);
+
+	VFIO_ASSERT_EQ(poll(&pollfd, 1, 0), 1);
+	VFIO_ASSERT_TRUE(pollfd.revents & POLLIN);
+}
+
+/*
+ * Write @stream to a RESUMING data_fd. "The user is not required to preserve
+ * buffer segmentation when writing the data stream during the RESUMING
+ * operation": the pieces have sizes unrelated to those of the reads.
+ */
+static void mig_write(int data_fd, const struct mig_stream *stream)
+{
+	static const size_t pieces[] = { 1, 4093, SZ_64K + 1, SZ_1M - 7 };
+	size_t offset = 0;
+	int i = 0;
+
+	while (offset < stream->len) {
+		size_t len = min(pieces[i++ % ARRAY_SIZE(pieces)],
+				 stream->len - offset);
+		ssize_t n;
+
+		n = write(data_fd, stream->data + offset, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+
+		VFIO_ASSERT_GT(n, 0, "write() of the stream failed at %zu/%zu\n",
+			       offset, stream->len);
+		offset += n;
+	}
+}
+
+/*
+ * Save the state of a RUNNING device into @stream: through PRE_COPY first
+ * if @pre_copy, then STOP_COPY to the end of the stream. The device is left
+ * in STOP.
+ */
+static void mig_save(struct vfio_pci_device *device, struct mig_stream *stream,
+		     bool pre_copy)
+{
+	int data_fd;
+
+	if (pre_copy) {
+		data_fd = mig_state_set(device, VFIO_DEVICE_STATE_PRE_COPY);
+		VFIO_ASSERT_GE(data_fd, 0);
+		mig_read_precopy(data_fd, stream);
+
+		VFIO_ASSERT_EQ(mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY), -1);
+	} else {
+		data_fd = mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY);
+		VFIO_ASSERT_GE(data_fd, 0);
+	}
+
+	mig_read_stop_copy(data_fd, stream);
+
+	/* "The STOP_COPY arc will terminate a data transfer session." */
+	VFIO_ASSERT_EQ(mig_state_set(device, VFIO_DEVICE_STATE_STOP), -1);
+	VFIO_ASSERT_EQ(close(data_fd), 0);
+}
+
+/* Resume @stream into a device and take it to RUNNING. */
+static void mig_resume(struct vfio_pci_device *device,
+		       const struct mig_stream *stream)
+{
+	int data_fd;
+
+	data_fd = mig_state_set(device, VFIO_DEVICE_STATE_RESUMING);
+	VFIO_ASSERT_GE(data_fd, 0);
+
+	mig_write(data_fd, stream);
+
+	/*
+	 * "Leaving RESUMING terminates a data transfer session ... If the user
+	 * provided data is found to be incomplete, inconsistent, or otherwise
+	 * invalid, the migration driver must fail the SET_STATE ioctl".
+	 */
+	VFIO_ASSERT_EQ(mig_state_set(device, VFIO_DEVICE_STATE_RUNNING), -1);
+	VFIO_ASSERT_EQ(mig_state_get(device), VFIO_DEVICE_STATE_RUNNING);
+	VFIO_ASSERT_EQ(close(data_fd), 0);
+}
+
+/* Whether this kernel offers @iommu_mode for the device at @bdf. */
+static bool iommu_mode_available(const char *iommu_mode, const char *bdf)
+{
+	char path[PATH_MAX];
+
+	if (!strcmp(iommu_mode, MODE_IOMMUFD)) {
+		snprintf_assert(path, sizeof(path),
+				"/sys/bus/pci/devices/%s/vfio-dev", bdf);
+		return !access("/dev/iommu", F_OK) && !access(path, F_OK);
+	}
+
+	if (!strcmp(iommu_mode, MODE_IOMMUFD_COMPAT_TYPE1) ||
+	    !strcmp(iommu_mode, MODE_IOMMUFD_COMPAT_TYPE1V2))
+		return !access("/dev/iommu", F_OK);
+
+	return !access("/dev/vfio/vfio", F_OK);
+}
+
+/*
+ * The migration state machine does not depend on how the device's DMA is
+ * translated: the single-device tests use one IOMMU mode, libvfio's default
+ * where the kernel has it, else the type1 container.
+ */
+static const char *single_device_iommu_mode(const char *bdf)
+{
+	if (iommu_mode_available(default_iommu_mode, bdf))
+		return default_iommu_mode;
+
+	return MODE_VFIO_TYPE1V2_IOMMU;
+}
+
+FIXTURE(vfio_pci_migration_test) {
+	struct iommu *iommu;
+	struct vfio_pci_device *device;
+	u64 flags;
+};
+
+FIXTURE_SETUP(vfio_pci_migration_test)
+{
+	const char *bdf = device_bdfs[0];
+
+	self->iommu = iommu_init(single_device_iommu_mode(bdf));
+	self->device = vfio_pci_device_init(bdf, self->iommu);
+
+	ASSERT_EQ(0, __mig_flags_get(self->device, &self->flags));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(self->device));
+}
+
+FIXTURE_TEARDOWN(vfio_pci_migration_test)
+{
+	vfio_pci_device_cleanup(self->device);
+	iommu_cleanup(self->iommu);
+}
+
+TEST_F(vfio_pci_migration_test, flags)
+{
+	struct vfio_pci_device *device = self->device;
+	struct vfio_device_feature_mig_state mig = {};
+	u64 flags = self->flags;
+
+	printf("Migration flags: 0x%llx:%s%s%s\n", (unsigned long long)flags,
+	       flags & VFIO_MIGRATION_STOP_COPY ? " STOP_COPY" : "",
+	       flags & VFIO_MIGRATION_P2P ? " P2P" : "",
+	       flags & VFIO_MIGRATION_PRE_COPY ? " PRE_COPY" : "");
+
+	/* "at least VFIO_MIGRATION_STOP_COPY must be set" */
+	ASSERT_TRUE(flags & VFIO_MIGRATION_STOP_COPY);
+
+	/*
+	 * "Support for a feature can be probed by setting both the FEATURE_MASK
+	 * and PROBE bits. A probe may optionally include the GET and/or SET bits
+	 * to determine read vs write access of the feature respectively."
+	 */
+	ASSERT_EQ(0, __device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
+				      VFIO_DEVICE_FEATURE_MIGRATION, NULL, 0));
+	ASSERT_EQ(0, __device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
+				      VFIO_DEVICE_FEATURE_GET |
+				      VFIO_DEVICE_FEATURE_MIGRATION, NULL, 0));
+	ASSERT_EQ(0, __device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
+				      VFIO_DEVICE_FEATURE_GET |
+				      VFIO_DEVICE_FEATURE_SET |
+				      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+				      NULL, 0));
+
+	/* "GET and SET are mutually exclusive, except for use with PROBE." */
+	ASSERT_NE(0, __device_feature(device, VFIO_DEVICE_FEATURE_GET |
+				      VFIO_DEVICE_FEATURE_SET |
+				      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+				      &mig, sizeof(mig)));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(device));
+}
+
+TEST_F(vfio_pci_migration_test, invalid_states)
+{
+	struct vfio_pci_device *device = self->device;
+	u32 state;
+	int fd;
+
+	/*
+	 * "ERROR cannot be specified as a device state", "The optional states
+	 * cannot be used with SET_STATE if the device does not support them",
+	 * and values that are not a state of enum vfio_device_mig_state are
+	 * none either. Such a request names no path, so the device stays where
+	 * it is.
+	 */
+	for (state = VFIO_DEVICE_STATE_ERROR; state <= VFIO_DEVICE_STATE_NR; state++) {
+		if (mig_state_supported(self->flags, state))
+			continue;
+
+		printf("Setting %u (%s)\n", state, mig_state_name(state));
+		ASSERT_NE(0, __mig_state_set(device, state, &fd));
+		ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(device));
+	}
+
+	ASSERT_NE(0, __mig_state_set(device, ~0U, &fd));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(device));
+}
+
+static void mig_data_size_print(struct vfio_pci_device *device, const char *when)
+{
+	struct vfio_device_feature_mig_data_size size = {};
+
+	if (__device_feature(device, VFIO_DEVICE_FEATURE_GET |
+			     VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
+			     &size, sizeof(size)))
+		return;
+
+	printf("MIG_DATA_SIZE %s: %llu bytes\n", when,
+	       (unsigned long long)size.stop_copy_length);
+}
+
+TEST_F(vfio_pci_migration_test, stop_copy_stream)
+{
+	struct vfio_pci_device *device = self->device;
+	struct mig_stream stream = {};
+	int data_fd;
+
+	mig_data_size_print(device, "in RUNNING");
+
+	/* RUNNING -> STOP -> STOP_COPY: "will return a new data_fd" */
+	data_fd = mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY);
+	ASSERT_LE(0, data_fd);
+	ASSERT_EQ(VFIO_DEVICE_STATE_STOP_COPY, mig_state_get(device));
+
+	precopy_info_check_invalid(data_fd, self->flags, true);
+
+	mig_read_stop_copy(data_fd, &stream);
+	printf("STOP_COPY: %zu bytes\n", stream.len);
+
+	/* "The STOP_COPY arc will terminate a data transfer session." */
+	ASSERT_EQ(-1, mig_state_set(device, VFIO_DEVICE_STATE_STOP));
+	ASSERT_EQ(0, close(data_fd));
+
+	/*
+	 * "The data stream fed into the data_fd should be taken from the data
+	 * transfer output of a single FD during saving from a compatible
+	 * device": the device itself is one.
+	 */
+	mig_resume(device, &stream);
+
+	mig_stream_free(&stream);
+}
+
+TEST_F(vfio_pci_migration_test, pre_copy_stream)
+{
+	struct vfio_pci_device *device = self->device;
+	struct pollfd pollfd = { .events = POLLIN };
+	struct mig_stream stream = {};
+	struct vfio_precopy_info info;
+	u64 initial_bytes;
+	int data_fd;
+	ssize_t n;
+
+	if (!(self->flags & VFIO_MIGRATION_PRE_COPY))
+		SKIP(return, "Device does not support PRE_COPY\n");
+
+	/* "RUNNING -> PRE_COPY ... will return a new data_fd" */
+	data_fd = mig_state_set(device, VFIO_DEVICE_STATE_PRE_COPY);
+	ASSERT_LE(0, data_fd);
+	ASSERT_EQ(VFIO_DEVICE_STATE_PRE_COPY, mig_state_get(device));
+
+	ASSERT_EQ(0, __precopy_info(data_fd, 0, &info));
+	printf("PRECOPY_INFO: initial_bytes %llu dirty_bytes %llu\n",
+	       (unsigned long long)info.initial_bytes,
+	       (unsigned long long)info.dirty_bytes);
+
+	/* "This field should have a non-zero initial value" */
+	ASSERT_NE(0, info.initial_bytes);
+
+	/*
+	 * "VFIO_PRECOPY_INFO_REINIT can be reported only after userspace opts in
+	 * to VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2", which this test does not.
+	 */
+	ASSERT_FALSE(info.flags & VFIO_PRECOPY_INFO_REINIT);
+	initial_bytes = info.initial_bytes;
+
+	while ((n = mig_read(data_fd, &stream)) > 0) {
+		ASSERT_GT(MIG_PRECOPY_MAX, stream.len);
+
+		/* "... and decrease as migration data is read from the device." */
+		ASSERT_EQ(0, __precopy_info(data_fd, 0, &info));
+		ASSERT_FALSE(info.flags & VFIO_PRECOPY_INFO_REINIT);
+		ASSERT_GE(initial_bytes, info.initial_bytes);
+		initial_bytes = info.initial_bytes;
+	}
+
+	/* The temporary end of stream: ENOMSG, not EOF. */
+	ASSERT_EQ(-1, n);
+	ASSERT_EQ(ENOMSG, errno);
+	printf("PRE_COPY: %zu bytes to the temporary end of stream\n", stream.len);
+
+	/* It is "reached when both initial_bytes and dirty_byte are zero". */
+	ASSERT_EQ(0, __precopy_info(data_fd, 0, &info));
+	ASSERT_EQ(0, info.initial_bytes);
+
+	/* "Userspace can wait for more data (which may never come) by using poll." */
+	pollfd.fd = data_fd;
+	ASSERT_LE(0, poll(&pollfd, 1, 0));
+	ASSERT_FALSE(pollfd.revents & (POLLERR | POLLNVAL));
+
+	if (mig_state_supported(self->flags, VFIO_DEVICE_STATE_PRE_COPY_P2P)) {
+		/* "Entering PRE_COPY_P2P continues all the behaviors of PRE_COPY" */
+		ASSERT_EQ(-1, mig_state_set(device, VFIO_DEVICE_STATE_PRE_COPY_P2P));
+		ASSERT_EQ(0, __precopy_info(data_fd, 0, &info));
+		mig_read_precopy(data_fd, &stream);
+	}
+
+	mig_data_size_print(device, "at the end of PRE_COPY");
+
+	/* The session goes on in STOP_COPY, where PRECOPY_INFO is invalid. */
+	ASSERT_EQ(-1, mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY));
+	ASSERT_EQ(-EINVAL, __precopy_info(data_fd, 0, &info));
+
+	mig_read_stop_copy(data_fd, &stream);
+	printf("PRE_COPY + STOP_COPY: %zu bytes\n", stream.len);
+
+	ASSERT_EQ(-1, mig_state_set(device, VFIO_DEVICE_STATE_STOP));
+	ASSERT_EQ(-EINVAL, __precopy_info(data_fd, 0, &info));
+	ASSERT_EQ(0, close(data_fd));
+
+	/* What PRE_COPY and STOP_COPY streamed together is the device state. */
+	mig_resume(device, &stream);
+
+	mig_stream_free(&stream);
+}
+
+TEST_F(vfio_pci_migration_test, precopy_info_v2)
+{
+	struct vfio_pci_device *device = self->device;
+	struct mig_stream stream = {};
+	struct vfio_precopy_info info;
+	u64 initial_bytes;
+	int reinits = 0;
+	int data_fd;
+	ssize_t n;
+	int ret;
+
+	if (!(self->flags & VFIO_MIGRATION_PRE_COPY))
+		SKIP(return, "Device does not support PRE_COPY\n");
+
+	/* VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 came with Linux 7.1. */
+	ret = __device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
+			       VFIO_DEVICE_FEATURE_SET |
+			       VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2, NULL, 0);
+	if (ret)
+		SKIP(return, "No VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2: %s\n",
+		     strerror(-ret));
+
+	ASSERT_EQ(0, __device_feature(device, VFIO_DEVICE_FEATURE_SET |
+				      VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2,
+				      NULL, 0));
+
+	data_fd = mig_state_set(device, VFIO_DEVICE_STATE_PRE_COPY);
+	ASSERT_LE(0, data_fd);
+
+	/*
+	 * "On SET, enables the v2 pre_copy_info behaviour, where the
+	 * vfio_precopy_info.flags is a valid output field": an output, so none
+	 * of the bits passed in comes back, and REINIT is its only flag.
+	 */
+	ASSERT_EQ(0, __precopy_info(data_fd, ~0U, &info));
+	ASSERT_EQ(0, info.flags & ~VFIO_PRECOPY_INFO_REINIT);
+	initial_bytes = info.initial_bytes;
+
+	while ((n = mig_read(data_fd, &stream)) > 0) {
+		ASSERT_GT(MIG_PRECOPY_MAX, stream.len);
+
+		ASSERT_EQ(0, __precopy_info(data_fd, ~0U, &info));
+		ASSERT_EQ(0, info.flags & ~VFIO_PRECOPY_INFO_REINIT);
+
+		/*
+		 * "The presence of the VFIO_PRECOPY_INFO_REINIT output flag
+		 * indicates that new initial data is present on the stream. ...
+		 * In that case initial_bytes may report a non-zero value
+		 * irrespective of any previously reported values". Without it,
+		 * initial_bytes only decreases.
+		 */
+		if (info.flags & VFIO_PRECOPY_INFO_REINIT)
+			reinits++;
+		else
+			ASSERT_GE(initial_bytes, info.initial_bytes);
+
+		initial_bytes = info.initial_bytes;
+	}
+
+	ASSERT_EQ(-1, n);
+	ASSERT_EQ(ENOMSG, errno);
+
+	ASSERT_EQ(0, __precopy_info(data_fd, ~0U, &info));
+	ASSERT_EQ(0, info.flags & ~VFIO_PRECOPY_INFO_REINIT);
+	if (!(info.flags & VFIO_PRECOPY_INFO_REINIT))
+		ASSERT_EQ(0, info.initial_bytes);
+
+	printf("PRE_COPY: %zu bytes, %d re-init(s) reported\n", stream.len, reinits);
+
+	ASSERT_EQ(-1, mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY));
+	ASSERT_EQ(-EINVAL, __precopy_info(data_fd, ~0U, &info));
+
+	mig_read_stop_copy(data_fd, &stream);
+
+	ASSERT_EQ(-1, mig_state_set(device, VFIO_DEVICE_STATE_STOP));
+	ASSERT_EQ(0, close(data_fd));
+
+	mig_resume(device, &stream);
+
+	mig_stream_free(&stream);
+}
+
+/*
+ * One fixture variant per migration state: the device is taken from RUNNING
+ * to the variant's state by its setup, keeping the data_fd of the session
+ * if the state has one.
+ */
+FIXTURE(vfio_pci_migration_state_test) {
+	struct iommu *iommu;
+	struct vfio_pci_device *device;
+	u64 flags;
+	int data_fd;
+	/* The device's own state, resumed when the variant is RESUMING. */
+	struct mig_stream stream;
+};
+
+FIXTURE_VARIANT(vfio_pci_migration_state_test) {
+	u32 state;
+};
+
+#define FIXTURE_VARIANT_ADD_STATE(_name, _state)			\
+FIXTURE_VARIANT_ADD(vfio_pci_migration_state_test, _name) {		\
+	.state = VFIO_DEVICE_STATE_##_state,				\
+}
+
+FIXTURE_VARIANT_ADD_STATE(running, RUNNING);
+FIXTURE_VARIANT_ADD_STATE(stop, STOP);
+FIXTURE_VARIANT_ADD_STATE(stop_copy, STOP_COPY);
+FIXTURE_VARIANT_ADD_STATE(resuming, RESUMING);
+FIXTURE_VARIANT_ADD_STATE(running_p2p, RUNNING_P2P);
+FIXTURE_VARIANT_ADD_STATE(pre_copy, PRE_COPY);
+FIXTURE_VARIANT_ADD_STATE(pre_copy_p2p, PRE_COPY_P2P);
+
+FIXTURE_SETUP(vfio_pci_migration_state_test)
+{
+	const char *bdf = device_bdfs[0];
+	u32 state = variant->state;
+
+	self->data_fd = -1;
+	self->iommu = iommu_init(single_device_iommu_mode(bdf));
+	self->device = vfio_pci_device_init(bdf, self->iommu);
+
+	ASSERT_EQ(0, __mig_flags_get(self->device, &self->flags));
+	if (!mig_state_supported(self->flags, state))
+		SKIP(return, "Device does not support %s\n", mig_state_name(state));
+
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(self->device));
+
+	/* Arcs out of RESUMING need a complete stream to leave it. */
+	if (state == VFIO_DEVICE_STATE_RESUMING) {
+		mig_save(self->device, &self->stream, false);
+		ASSERT_EQ(-1, mig_state_set(self->device, VFIO_DEVICE_STATE_RUNNING));
+	}
+
+	self->data_fd = mig_state_set(self->device, state);
+	ASSERT_EQ(mig_arc_opens_session(VFIO_DEVICE_STATE_RUNNING, state),
+		  self->data_fd >= 0);
+	ASSERT_EQ(state, mig_state_get(self->device));
+
+	if (state == VFIO_DEVICE_STATE_RESUMING)
+		mig_write(self->data_fd, &self->stream);
+}
+
+FIXTURE_TEARDOWN(vfio_pci_migration_state_test)
+{
+	if (self->data_fd >= 0)
+		ASSERT_EQ(0, close(self->data_fd));
+
+	mig_stream_free(&self->stream);
+	vfio_pci_device_cleanup(self->device);
+	iommu_cleanup(self->iommu);
+}
+
+/*
+ * The transition from the variant's state to @to, a single arc of the FSM or
+ * a combination of arcs as vfio_mig_get_next_state() breaks it down: it
+ * succeeds unless it is blocked, reaches @to, and returns a data_fd exactly
+ * when it starts a session.
+ */
+static void test_arc(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(vfio_pci_migration_state_test) *self,
+		     const FIXTURE_VARIANT(vfio_pci_migration_state_test) *variant,
+		     u32 to)
+{
+	struct vfio_pci_device *device = self->device;
+	struct mig_stream stream = {};
+	u32 from = variant->state;
+	int data_fd;
+	int ret;
+
+	if (!mig_state_supported(self->flags, to))
+		SKIP(return, "Device does not support %s\n", mig_state_name(to));
+
+	printf("%s -> %s\n", mig_state_name(from), mig_state_name(to));
+	ret = __mig_state_set(device, to, &data_fd);
+
+	if (mig_arc_blocked(from, to)) {
+		/* Refused without moving: there is no path to follow. */
+		ASSERT_NE(0, ret);
+		ASSERT_EQ(from, mig_state_get(device));
+		return;
+	}
+
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(to, mig_state_get(device));
+	ASSERT_EQ(mig_arc_opens_session(from, to), data_fd >= 0);
+
+	if (data_fd >= 0) {
+		ASSERT_EQ(0, close(data_fd));
+		return;
+	}
+
+	/*
+	 * Within the saving group the session goes on: "Moving between these
+	 * states alters what is streamed in session, but does not terminate or
+	 * otherwise affect the associated fd."
+	 */
+	if (mig_state_saving(from) && mig_state_saving(to)) {
+		if (to == VFIO_DEVICE_STATE_STOP_COPY)
+			mig_read_stop_copy(self->data_fd, &stream);
+		else
+			mig_read_precopy(self->data_fd, &stream);
+
+		mig_stream_free(&stream);
+	}
+}
+
+#define TEST_ARC(_name, _state)						\
+TEST_F(vfio_pci_migration_state_test, arc_to_##_name)			\
+{									\
+	test_arc(_metadata, self, variant, VFIO_DEVICE_STATE_##_state);	\
+}
+
+TEST_ARC(running, RUNNING)
+TEST_ARC(stop, STOP)
+TEST_ARC(stop_copy, STOP_COPY)
+TEST_ARC(resuming, RESUMING)
+TEST_ARC(running_p2p, RUNNING_P2P)
+TEST_ARC(pre_copy, PRE_COPY)
+TEST_ARC(pre_copy_p2p, PRE_COPY_P2P)
+
+TEST_F(vfio_pci_migration_state_test, precopy_info)
+{
+	u32 state = variant->state;
+	struct vfio_precopy_info info;
+
+	if (self->data_fd < 0)
+		SKIP(return, "%s has no data_fd\n", mig_state_name(state));
+
+	/* "This ioctl is valid only in PRE_COPY states" */
+	if (state == VFIO_DEVICE_STATE_PRE_COPY ||
+	    state == VFIO_DEVICE_STATE_PRE_COPY_P2P) {
+		ASSERT_EQ(0, __precopy_info(self->data_fd, 0, &info));
+	} else {
+		precopy_info_check_invalid(self->data_fd, self->flags,
+					   mig_state_saving(state));
+	}
+}
+
+TEST_F(vfio_pci_migration_state_test, data_size)
+{
+	struct vfio_device_feature_mig_data_size size = {};
+	struct vfio_pci_device *device = self->device;
+
+	if (__device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
+			     VFIO_DEVICE_FEATURE_GET |
+			     VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, NULL, 0))
+		SKIP(return, "Device does not support MIG_DATA_SIZE\n");
+
+	/*
+	 * "Upon VFIO_DEVICE_FEATURE_GET read back the estimated data length that
+	 * will be required to complete stop copy. Note: Can be called on each
+	 * device state."
+	 */
+	ASSERT_EQ(0, __device_feature(device, VFIO_DEVICE_FEATURE_GET |
+				      VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
+				      &size, sizeof(size)));
+	printf("%s: stop_copy_length %llu\n", mig_state_name(variant->state),
+	       (unsigned long long)size.stop_copy_length);
+
+	ASSERT_EQ(variant->state, mig_state_get(device));
+}
+
+TEST_F(vfio_pci_migration_state_test, reset)
+{
+	struct vfio_pci_device *device = self->device;
+	struct mig_stream stream = {};
+	int data_fd;
+
+	if (!(device->info.flags & VFIO_DEVICE_FLAGS_RESET))
+		SKIP(return, "Device does not support reset\n");
+
+	/*
+	 * "To recover from ERROR VFIO_DEVICE_RESET must be used to return the
+	 * device_state back to RUNNING", "To abort a RESUMING session the device
+	 * must be reset": a reset returns the device to RUNNING from any state,
+	 * the only asynchronous state change the uAPI allows ("outside of
+	 * manipulation by the user or the VFIO_DEVICE_RESET ioctl").
+	 */
+	vfio_pci_device_reset(device);
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(device));
+
+	/* The state machine starts over: a new session saves the device. */
+	data_fd = mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY);
+	ASSERT_LE(0, data_fd);
+	mig_read_stop_copy(data_fd, &stream);
+	ASSERT_EQ(-1, mig_state_set(device, VFIO_DEVICE_STATE_RUNNING));
+	ASSERT_EQ(0, close(data_fd));
+
+	mig_stream_free(&stream);
+}
+
+/*
+ * Migrate the device at device_bdfs[0] to the one at device_bdfs[1], both
+ * attached to the same IOMMU address space.
+ */
+FIXTURE(vfio_pci_migration_round_trip) {
+	struct iommu *iommu;
+	struct iova_allocator *iova_allocator;
+	struct vfio_pci_device *src;
+	struct vfio_pci_device *dst;
+	u64 flags;
+
+	/* libvfio driver memory and the buffers copied, when there is a driver */
+	struct dma_region driver_region;
+	struct dma_region memcpy_region;
+	u64 size;
+	void *src_buf;
+	void *dst_buf;
+	iova_t src_iova;
+	iova_t dst_iova;
+};
+
+FIXTURE_VARIANT(vfio_pci_migration_round_trip) {
+	const char *iommu_mode;
+};
+
+#define FIXTURE_VARIANT_ADD_IOMMU_MODE(_iommu_mode)			\
+FIXTURE_VARIANT_ADD(vfio_pci_migration_round_trip, _iommu_mode) {	\
+	.iommu_mode = #_iommu_mode,					\
+}
+
+FIXTURE_VARIANT_ADD_ALL_IOMMU_MODES();
+
+#undef FIXTURE_VARIANT_ADD_IOMMU_MODE
+
+static void region_setup(struct iommu *iommu,
+			 struct iova_allocator *iova_allocator,
+			 struct dma_region *region, u64 size)
+{
+	const int flags = MAP_SHARED | MAP_ANONYMOUS;
+	const int prot = PROT_READ | PROT_WRITE;
+	void *vaddr;
+
+	vaddr = mmap(NULL, size, prot, flags, -1, 0);
+	VFIO_ASSERT_NE(vaddr, MAP_FAILED);
+
+	region->vaddr = vaddr;
+	region->iova = iova_allocator_alloc(iova_allocator, size);
+	region->size = size;
+
+	iommu_map(iommu, region);
+}
+
+static void region_teardown(struct iommu *iommu, struct dma_region *region)
+{
+	iommu_unmap(iommu, region);
+	VFIO_ASSERT_EQ(munmap(region->vaddr, region->size), 0);
+}
+
+FIXTURE_SETUP(vfio_pci_migration_round_trip)
+{
+	const char *mode = variant->iommu_mode;
+	struct vfio_pci_driver *driver;
+	u64 dst_flags;
+	int i;
+
+	if (nr_device_bdfs < 2)
+		SKIP(return, "Migrating needs the BDFs of two devices\n");
+
+	for (i = 0; i < 2; i++) {
+		if (!iommu_mode_available(mode, device_bdfs[i]))
+			SKIP(return, "IOMMU mode %s not available for %s\n",
+			     mode, device_bdfs[i]);
+	}
+
+	self->iommu = iommu_init(mode);
+	self->src = vfio_pci_device_init(device_bdfs[0], self->iommu);
+	self->dst = vfio_pci_device_init(device_bdfs[1], self->iommu);
+
+	ASSERT_EQ(0, __mig_flags_get(self->src, &self->flags));
+	if (__mig_flags_get(self->dst, &dst_flags))
+		SKIP(return, "%s does not support migration\n", self->dst->bdf);
+
+	if (vfio_pci_config_readl(self->src, PCI_VENDOR_ID) !=
+	    vfio_pci_config_readl(self->dst, PCI_VENDOR_ID))
+		SKIP(return, "%s and %s are different devices\n",
+		     self->src->bdf, self->dst->bdf);
+
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(self->src));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(self->dst));
+
+	self->iova_allocator = iova_allocator_init(self->iommu);
+
+	driver = &self->src->driver;
+	if (!driver->ops) {
+		printf("No libvfio driver for %s: migrating without DMA\n",
+		       self->src->bdf);
+		return;
+	}
+
+	/* The IOMMU's region list links self->driver_region, not this copy. */
+	region_setup(self->iommu, self->iova_allocator, &self->driver_region, SZ_2M);
+	driver->region = self->driver_region;
+	vfio_pci_driver_init(self->src);
+
+	self->size = min_t(u64, 4 * driver->max_memcpy_size, DMA_MAX_SIZE);
+	region_setup(self->iommu, self->iova_allocator, &self->memcpy_region,
+		     roundup_pow_of_two(2 * self->size));
+
+	self->src_buf = self->memcpy_region.vaddr;
+	self->dst_buf = self->src_buf + self->size;
+	self->src_iova = to_iova(self->src, self->src_buf);
+	self->dst_iova = to_iova(self->src, self->dst_buf);
+}
+
+FIXTURE_TEARDOWN(vfio_pci_migration_round_trip)
+{
+	if (self->dst->driver.initialized)
+		vfio_pci_driver_remove(self->dst);
+	if (self->src->driver.initialized)
+		vfio_pci_driver_remove(self->src);
+
+	if (self->memcpy_region.vaddr)
+		region_teardown(self->iommu, &self->memcpy_region);
+	if (self->driver_region.vaddr)
+		region_teardown(self->iommu, &self->driver_region);
+
+	iova_allocator_cleanup(self->iova_allocator);
+	vfio_pci_device_cleanup(self->dst);
+	vfio_pci_device_cleanup(self->src);
+	iommu_cleanup(self->iommu);
+}
+
+static u8 pci_find_capability(struct vfio_pci_device *device, u8 cap_id)
+{
+	int ttl = (PCI_CFG_SPACE_SIZE - PCI_STD_HEADER_SIZEOF) / PCI_CAP_SIZEOF;
+	u8 pos;
+
+	if (!(vfio_pci_config_readw(device, PCI_STATUS) & PCI_STATUS_CAP_LIST))
+		return 0;
+
+	pos = vfio_pci_config_readb(device, PCI_CAPABILITY_LIST);
+	while (pos >= PCI_STD_HEADER_SIZEOF && ttl--) {
+		pos &= ~3;
+		if (vfio_pci_config_readb(device, pos + PCI_CAP_LIST_ID) == cap_id)
+			return pos;
+
+		pos = vfio_pci_config_readb(device, pos + PCI_CAP_LIST_NEXT);
+	}
+
+	return 0;
+}
+
+/*
+ * The migration data stream carries the device's internal state; the VMM
+ * restores the PCI configuration of the destination itself (QEMU does it
+ * while the device is RESUMING). Do that for what the libvfio driver set up
+ * on the source: the command register and its MSI or MSI-X vectors.
+ */
+static void restore_pci_state(struct vfio_pci_device *src,
+			      struct vfio_pci_device *dst)
+{
+	u8 msix = pci_find_capability(src, PCI_CAP_ID_MSIX);
+	int first = -1, last = -1;
+	u32 index;
+	int i;
+
+	vfio_pci_config_writew(dst, PCI_COMMAND,
+			       vfio_pci_config_readw(src, PCI_COMMAND));
+
+	for (i = 0; i < ARRAY_SIZE(src->msi_eventfds); i++) {
+		if (src->msi_eventfds[i] < 0)
+			continue;
+
+		if (first < 0)
+			first = i;
+		last = i;
+	}
+
+	if (first < 0)
+		return;
+
+	if (msix && (vfio_pci_config_readw(src, msix + PCI_MSIX_FLAGS) &
+		     PCI_MSIX_FLAGS_ENABLE))
+		index = VFIO_PCI_MSIX_IRQ_INDEX;
+	else
+		index = VFIO_PCI_MSI_IRQ_INDEX;
+
+	vfio_pci_irq_enable(dst, index, first, last - first + 1);
+}
+
+static void round_trip(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(vfio_pci_migration_round_trip) *self,
+		       bool pre_copy, bool in_flight)
+{
+	struct vfio_pci_device *src = self->src;
+	struct vfio_pci_device *dst = self->dst;
+	bool dma = src->driver.initialized;
+	struct mig_stream stream = {};
+	struct pollfd pollfd = { .events = POLLIN };
+	u64 copy_size = 0, count = 0;
+	int data_fd;
+	u64 value;
+
+	if (pre_copy && !(self->flags & VFIO_MIGRATION_PRE_COPY))
+		SKIP(return, "Device does not support PRE_COPY\n");
+
+	if (in_flight && !dma)
+		SKIP(return, "No libvfio driver for %s\n", src->bdf);
+
+	if (dma) {
+		memset(self->src_buf, 'a', self->size);
+		memset(self->dst_buf, 0, self->size);
+		ASSERT_EQ(0, vfio_pci_driver_memcpy(src, self->src_iova,
+						    self->dst_iova, self->size));
+		ASSERT_EQ(0, memcmp(self->src_buf, self->dst_buf, self->size));
+	}
+
+	if (in_flight) {
+		copy_size = min_t(u64, src->driver.max_memcpy_size, self->size);
+		count = min_t(u64, src->driver.max_memcpy_count,
+			      max_t(u64, DMA_IN_FLIGHT_MAX / copy_size, 1));
+
+		memset(self->src_buf, 'b', copy_size);
+		memset(self->dst_buf, 0, copy_size);
+
+		printf("Migrating with %llu memcpys of 0x%llx bytes in flight\n",
+		       (unsigned long long)count, (unsigned long long)copy_size);
+		vfio_pci_driver_memcpy_start(src, self->src_iova, self->dst_iova,
+					     copy_size, count);
+	}
+
+	mig_save(src, &stream, pre_copy);
+	printf("Saved %s: %zu bytes\n", src->bdf, stream.len);
+
+	data_fd = mig_state_set(dst, VFIO_DEVICE_STATE_RESUMING);
+	ASSERT_LE(0, data_fd);
+	mig_write(data_fd, &stream);
+
+	/*
+	 * "When stopped the device and kernel migration driver must accept and
+	 * respond to interaction to support external subsystems in the STOP
+	 * state, for example PCI MSI-X and PCI config space."
+	 */
+	if (dma)
+		restore_pci_state(src, dst);
+
+	ASSERT_EQ(-1, mig_state_set(dst, VFIO_DEVICE_STATE_RUNNING));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(dst));
+	ASSERT_EQ(0, close(data_fd));
+	printf("Resumed into %s\n", dst->bdf);
+
+	mig_stream_free(&stream);
+
+	if (!dma)
+		return;
+
+	/*
+	 * The driver's state is in its DMA region, in the memory both devices
+	 * see at the same IOVAs: hand the driver over to the destination as a
+	 * VM takes its memory along.
+	 */
+	dst->driver = src->driver;
+	src->driver.initialized = false;
+	src->driver.memcpy_in_progress = false;
+
+	if (in_flight) {
+		ASSERT_EQ(0, vfio_pci_driver_memcpy_wait(dst));
+		ASSERT_EQ(0, memcmp(self->src_buf, self->dst_buf, copy_size));
+	}
+
+	memset(self->src_buf, 'c', self->size);
+	memset(self->dst_buf, 0, self->size);
+	ASSERT_EQ(0, vfio_pci_driver_memcpy(dst, self->src_iova,
+					    self->dst_iova, self->size));
+	ASSERT_EQ(0, memcmp(self->src_buf, self->dst_buf, self->size));
+
+	if (!dst->driver.ops->send_msi)
+		return;
+
+	vfio_pci_driver_send_msi(dst);
+	pollfd.fd = dst->msi_eventfds[dst->driver.msi];
+	ASSERT_EQ(1, poll(&pollfd, 1, MSI_TIMEOUT_MS));
+	ASSERT_EQ(8, read(pollfd.fd, &value, 8));
+	ASSERT_EQ(1, value);
+}
+
+TEST_F_TIMEOUT(vfio_pci_migration_round_trip, stop_copy, 120)
+{
+	round_trip(_metadata, self, false, false);
+}
+
+TEST_F_TIMEOUT(vfio_pci_migration_round_trip, pre_copy, 120)
+{
+	round_trip(_metadata, self, true, false);
+}
+
+TEST_F_TIMEOUT(vfio_pci_migration_round_trip, dma_in_flight, 120)
+{
+	round_trip(_metadata, self, self->flags & VFIO_MIGRATION_PRE_COPY, true);
+}
+
+/* Whether the device at @bdf supports migration, in *flags. */
+static bool device_migratable(const char *bdf, u64 *flags)
+{
+	struct vfio_pci_device *device;
+	struct iommu *iommu;
+	bool migratable;
+
+	iommu = iommu_init(single_device_iommu_mode(bdf));
+	device = vfio_pci_device_init(bdf, iommu);
+
+	migratable = !__mig_flags_get(device, flags);
+
+	vfio_pci_device_cleanup(device);
+	iommu_cleanup(iommu);
+
+	return migratable;
+}
+
+int main(int argc, char *argv[])
+{
+	u64 flags;
+
+	device_bdfs = vfio_selftests_get_bdfs(&argc, argv, &nr_device_bdfs);
+
+	/* The round trip checks the second device itself. */
+	if (!device_migratable(device_bdfs[0], &flags)) {
+		fprintf(stderr, "Device %s does not support migration\n",
+			device_bdfs[0]);
+		return KSFT_SKIP;
+	}
+
+	return test_harness_run(argc, argv);
+}
