@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build the project's kernel modules against one kernel with W=1 and run
-# sparse (C=2) over them. The kernel sources are copied (timestamps kept,
-# so rebuilds stay incremental) into BUILD_DIR, one per kernel, so that
+# sparse (C=2) over them. The sources are copied (unchanged files keep
+# their times, so rebuilds stay incremental) into BUILD_DIR, one per kernel, so that
 # builds for several kernels never share objects. Each check appends a
 # PASS/FAIL line to RESULTS, prefixed by TAG; findings are printed. Exits
 # non-zero if any check failed; the modules are in BUILD_DIR.
@@ -26,7 +26,10 @@ record() {	# record NAME STATUS LOGFILE
 }
 
 mkdir -p "$bdir"
-rsync -a --delete --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' \
+# by content, and without the sources' times: a file whose content changed
+# gets a new mtime even if the checkout it comes from is older than the
+# objects (switching between clones), so make rebuilds it
+rsync -rlpD --checksum --delete --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' \
 	--exclude '*.mod*' --exclude 'modules.order' --exclude 'Module.symvers' \
 	--exclude '*.a' "$RIG_TOP"/{Makefile,Kbuild,Kconfig,drivers,include} "$bdir/"
 tmp=$(mktemp -d)
