@@ -14,6 +14,11 @@ A kernel may have a known splat that is not tern's to fix (KNOWN_SPLATS
 below, named by the rig per kernel in its fourth argument, comma
 separated): each such warning, matched by its whole trace, is listed as
 KNOWN and does not fail the run; anything else in the trace still does.
+
+Likewise a test result that fails on some kernels for a reason that is the
+kernel's (tools/rig/expected-failures, the fifth argument, for the kernel
+named in the sixth) is listed as XFAIL with its reason and counted as
+skipped; on any other kernel it is a failure like any other.
 """
 import re
 import sys
@@ -69,8 +74,25 @@ def known_splat_lines(console, names):
     return known, count
 
 
-def main(tap_path, console_path, extra_path=None, known_names=""):
+def expected_failures(path, kernel):
+    """{result name: reason} of the expected failures on this kernel."""
+    out = {}
+    if not path:
+        return out
+    for line in open(path).read().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        kernels, rest = line.split(None, 1)
+        name, reason = rest.split(" -- ", 1)
+        if kernel in kernels.split(","):
+            out[name.strip()] = reason.strip()
+    return out
+
+
+def main(tap_path, console_path, extra_path=None, known_names="",
+         xfail_path=None, kernel=""):
     passed, failed, skipped = 0, 0, 0
+    xfail = expected_failures(xfail_path, kernel)
     lines = open(tap_path, errors="replace").read().splitlines()
     console = open(console_path, errors="replace").read().splitlines()
 
@@ -140,6 +162,10 @@ def main(tap_path, console_path, extra_path=None, known_names=""):
             elif m.group(1) == "ok":
                 passed += 1
                 print(f"PASS {name}")
+            elif name in xfail:
+                bin_failed += 1
+                skipped += 1
+                print(f"XFAIL {name}: {xfail[name]}")
             else:
                 bin_failed += 1
                 fail(name)
@@ -165,4 +191,4 @@ def main(tap_path, console_path, extra_path=None, known_names=""):
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:5]))
+    sys.exit(main(*sys.argv[1:7]))

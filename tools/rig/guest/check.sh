@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # The `make check` suite: every kselftest in /tests/list, in the order
 # listed (through the installed kselftest runner where the initramfs has
-# one, see lib.sh), then tern-migrate; or only the tests named in
+# one, see lib.sh), then the upstream VFIO selftests, then tern-migrate; or only the tests named in
 # tern.tests= (make check T=). init has named the devices (name_devices).
 . /rig/lib.sh
 
@@ -24,5 +24,6 @@ else
 	for t in $(cat /tests/list); do
 		run_listed "$t"
 	done
+	run_upstream_vfio
 	run_tern_migrate
 fi

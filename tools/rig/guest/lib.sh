@@ -233,9 +233,16 @@ run_upstream_vfio() {
 	fi
 	names=${*:-$(cat "$UPSTREAM_VFIO/list")}
 	vfs=$(tern_vfs 2)
+	# the variants of the iommufd modes, alone and with a memory type
 	no_iommufd=
-	kernel_lacks cdev &&
-		no_iommufd="-V iommufd -V iommufd_compat_type1 -V iommufd_compat_type1v2"
+	if kernel_lacks cdev; then
+		for m in iommufd iommufd_compat_type1 iommufd_compat_type1v2; do
+			for v in "" _anonymous _anonymous_hugetlb_2mb \
+				 _anonymous_hugetlb_1gb; do
+				no_iommufd="$no_iommufd -V $m$v"
+			done
+		done
+	fi
 	for t in $names; do
 		case $t in
 		vfio_pci_sriov_uapi_test)
