@@ -233,6 +233,7 @@ run_upstream_vfio() {
 	fi
 	names=${*:-$(cat "$UPSTREAM_VFIO/list")}
 	vfs=$(tern_vfs 2)
+	vf0=$(echo $vfs | cut -d' ' -f1)
 	# the variants of the iommufd modes, alone and with a memory type
 	no_iommufd=
 	if kernel_lacks cdev; then
@@ -260,8 +261,7 @@ run_upstream_vfio() {
 			# DMA to unmapped IOVAs: IOMMU faults; those run below
 			set -- -T memcpy_from_unmapped_iova -T memcpy_to_unmapped_iova \
 				-T mix_and_match ;;
-		vfio_dma_mapping_test | vfio_dma_mapping_mmio_test)
-			set -- $no_iommufd ;;
+		vfio_dma_mapping_test | vfio_dma_mapping_mmio_test | \
 		vfio_pci_device_init_perf_test)
 			set -- $no_iommufd ;;
 		esac
@@ -269,14 +269,13 @@ run_upstream_vfio() {
 		vfio_pci_migration_test | vfio_pci_device_init_perf_test)
 			set -- "$@" $vfs ;;
 		*)
-			set -- "$@" $(echo $vfs | cut -d' ' -f1) ;;
+			set -- "$@" "$vf0" ;;
 		esac
 		run_test "vfio/$t" "$UPSTREAM_VFIO/$t" "$@"
 		[ "$t" = vfio_pci_driver_test ] || continue
 		# the tests that fault the IOMMU on purpose, between markers in
 		# the kernel log that name the device (tools/rig/tap-summary.py
 		# expects its DMAR faults there, and nowhere else)
-		vf0=$(echo $vfs | cut -d' ' -f1)
 		echo "tern-rig: iommu faults expected from $vf0" > /dev/kmsg
 		run_test "vfio/$t" "$UPSTREAM_VFIO/$t" -t memcpy_from_unmapped_iova \
 			-t memcpy_to_unmapped_iova -t mix_and_match "$vf0"
