@@ -142,8 +142,16 @@ sed -i 's/&self->memcpy_region, SZ_1G);/\&self->memcpy_region, SZ_64M);/' "$drv_
 grep -q '&self->memcpy_region, SZ_64M);' "$drv_test" ||
 	die "could not shrink the memcpy region of vfio_pci_driver_test.c"
 
+# tern's device ABI header, copied into the tree like the overlay: the
+# build's dependency files then never name the repository, which moves
+# (a CI clone, then the developer's tree) while this cache stays
+mkdir -p "$tree/tern-include/linux/tern"
+for h in "$RIG_TOP"/include/linux/tern/*.h; do
+	cmp -s "$h" "$tree/tern-include/linux/tern/${h##*/}" ||
+		cp "$h" "$tree/tern-include/linux/tern/"
+done
 mk_args=(-C "$vfio" OUTPUT="$out/build" KHDR_INCLUDES="-isystem $uapi"
-	 TERN_CFLAGS="-I$RIG_TOP/include" USERLDFLAGS=-static)
+	 TERN_CFLAGS="-I$tree/tern-include" USERLDFLAGS=-static)
 progs=$(make -s "${mk_args[@]}" COLLECTION=vfio emit_tests | sed -n 's/^vfio://p')
 [ -n "$progs" ] || die "the vfio Makefile lists no tests (unsupported ARCH?)"
 
