@@ -163,8 +163,10 @@ for k in $kernels; do
 	fi
 
 	step "$k: initramfs and VM run"
-	# the VM also carries this QEMU: the end-to-end tests run it as the VMM
-	RIG_L1_QEMU=$qemu RIG_GUEST_MODULES=$K_GUEST_MODULES RIG_KSELFTEST=$ksft \
+	# the VM also carries this QEMU and Debian's: the end-to-end tests run
+	# them as the VMMs
+	RIG_L1_QEMU=$qemu RIG_L1_QEMU_DEBIAN="$RIG_CACHE/qemu-debian/root" \
+		RIG_GUEST_MODULES=$K_GUEST_MODULES RIG_KSELFTEST=$ksft \
 		RIG_UPSTREAM_VFIO=$uvfio \
 		"$RIG_TOP/tools/rig/mkinitramfs.sh" "$K_MODDIR" "$kout/initramfs.cpio" \
 		"$out/selftests" "$tests tern-migrate" "${modules[@]}"

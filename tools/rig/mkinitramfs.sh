@@ -14,6 +14,11 @@
 # QEMU (stripped), the libraries ldd lists for it and SeaBIOS, so that the
 # VM can run QEMU itself as the VMM of the end-to-end tests (~13 MB).
 #
+# With RIG_L1_QEMU_DEBIAN=ROOT (Debian's QEMU unpacked by setup.sh) it also
+# carries that second QEMU in /opt/qemu-debian: the binary, the libraries
+# and the dynamic loader it loads from ROOT, and the accelerator module
+# the tests use, started by /usr/bin/qemu-system-x86_64-debian (~68 MB).
+#
 # With RIG_KSELFTEST=DIR (tools/rig/kselftest-install.sh) the installed
 # kselftest tree goes to /kselftest, and the TESTS it has link there; with
 # RIG_UPSTREAM_VFIO=BINDIR the upstream VFIO selftests go to /upstream-vfio.
@@ -94,6 +99,25 @@ if [ -n "${RIG_L1_QEMU:-}" ]; then
 	done
 	cp /usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin \
 		"$stage/usr/share/qemu/"
+fi
+if [ -n "${RIG_L1_QEMU_DEBIAN:-}" ]; then
+	root=$RIG_L1_QEMU_DEBIAN opt="$stage/opt/qemu-debian"
+	mkdir -p "$opt/bin" "$opt/lib" "$opt/modules" "$stage/usr/bin"
+	cp "$root/usr/bin/qemu-system-x86_64" "$opt/bin/"
+	"$root/usr/lib64/ld-linux-x86-64.so.2" \
+		--library-path "$root/usr/lib/x86_64-linux-gnu" \
+		--list "$root/usr/bin/qemu-system-x86_64" |
+		awk '$3 ~ /^\// { print $3 }' |
+		xargs -r cp -L -t "$opt/lib/"
+	cp "$root/usr/lib/x86_64-linux-gnu/qemu/accel-qtest.so" "$opt/modules/"
+	# Debian builds accelerators as modules, found through QEMU_MODULE_DIR
+	cat > "$stage/usr/bin/qemu-system-x86_64-debian" <<'EOT'
+#!/bin/sh
+d=/opt/qemu-debian
+QEMU_MODULE_DIR=$d/modules exec $d/lib/ld-linux-x86-64.so.2 \
+	--library-path $d/lib $d/bin/qemu-system-x86_64 "$@"
+EOT
+	chmod +x "$stage/usr/bin/qemu-system-x86_64-debian"
 fi
 [ -d "$RIG_TOP/tools/rig/guest/extra" ] && cp -a "$RIG_TOP/tools/rig/guest/extra/." "$stage/"
 

@@ -109,6 +109,33 @@ if [ ! -f "$RIG_CACHE/src/linux-source-7.3/Makefile" ]; then
 	rm -rf "$tmp"
 fi
 
+# The second consumer of the uAPI: Debian's packaged QEMU from
+# trixie-backports (the QEMU hosts run now), unmodified, with the
+# dependency closure of its binary package, fetched with the rig's own apt
+# configuration and unpacked (never installed). It runs from there through
+# its own dynamic loader; tools/rig/mkinitramfs.sh takes what it loads.
+qemu_debian="$RIG_CACHE/qemu-debian"
+if [ ! -f "$qemu_debian/.rig-done" ]; then
+	log "fetching Debian's QEMU (qemu-system-x86, trixie-backports)"
+	rm -rf "$qemu_debian"
+	mkdir -p "$qemu_debian"
+	rig_apt trixie trixie trixie-backports -- update >/dev/null
+	rm -f "$RIG_CACHE"/apt/trixie/archives/*.deb
+	rig_apt trixie -- -y -t trixie-backports --download-only \
+		--no-install-recommends install qemu-system-x86 >/dev/null
+	for deb in "$RIG_CACHE"/apt/trixie/archives/*.deb; do
+		dpkg-deb -x "$deb" "$qemu_debian/root"
+	done
+	dpkg-deb -f "$RIG_CACHE"/apt/trixie/archives/qemu-system-x86_*.deb \
+		Version > "$qemu_debian/version"
+	rm -f "$RIG_CACHE"/apt/trixie/archives/*.deb
+	"$qemu_debian/root/usr/lib64/ld-linux-x86-64.so.2" --library-path \
+		"$qemu_debian/root/usr/lib/x86_64-linux-gnu" \
+		"$qemu_debian/root/usr/bin/qemu-system-x86_64" --version >&2 ||
+		die "Debian's QEMU does not run from $qemu_debian/root"
+	touch "$qemu_debian/.rig-done"
+fi
+
 # Debian's stock kernel, the one a bookworm host runs: the image with its
 # modules and the matching headers (with the kbuild tools they need), of the
 # same upstream release as linux-source-6.12, fetched with the rig's own apt

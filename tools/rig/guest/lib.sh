@@ -200,12 +200,21 @@ name_devices() {
 	TERN_SELFTESTS_PF=$(pci_find 1234 7e40)
 	TERN_SELFTESTS_EDU=$(pci_find 1234 11e8)
 	TERN_SELFTESTS_DESTRUCTIVE=1
-	export TERN_SELFTESTS_PF TERN_SELFTESTS_EDU TERN_SELFTESTS_DESTRUCTIVE
+	# the two consumers of the QEMU tests: QEMU 10.0 with the tern model
+	# and Debian's QEMU (tools/rig/mkinitramfs.sh)
+	TERN_SELFTESTS_QEMU=/usr/bin/qemu-system-x86_64
+	TERN_SELFTESTS_QEMU_OTHER=/usr/bin/qemu-system-x86_64-debian
+	export TERN_SELFTESTS_PF TERN_SELFTESTS_EDU TERN_SELFTESTS_DESTRUCTIVE \
+		TERN_SELFTESTS_QEMU TERN_SELFTESTS_QEMU_OTHER
+	for q in "$TERN_SELFTESTS_QEMU" "$TERN_SELFTESTS_QEMU_OTHER"; do
+		[ -x "$q" ] || echo "TERN-RIG: fail no QEMU $q in the VM"
+	done
 	[ -n "$TERN_SELFTESTS_PF" ] ||
 		echo "TERN-RIG: fail no tern PF (1234:7e40) in the VM"
 	[ -n "$TERN_SELFTESTS_EDU" ] ||
 		echo "TERN-RIG: fail no edu device (1234:11e8) in the VM"
 	echo "TERN-RIG: devices PF=${TERN_SELFTESTS_PF:-none} edu=${TERN_SELFTESTS_EDU:-none}"
+	echo "TERN-RIG: QEMUs $($TERN_SELFTESTS_QEMU --version | head -1) / $($TERN_SELFTESTS_QEMU_OTHER --version | head -1)"
 }
 
 # skip_test NAME REASON: a test this run cannot run, as one SKIP result
