@@ -177,6 +177,10 @@ for k in $kernels; do
 		"$kout/console.log" "$kout/static.results" "${K_KNOWN_SPLATS:-none}" \
 		"$RIG_TOP/tools/rig/expected-failures" "$k" > "$kout/summary" || true
 	sed "s/^/[$k] /" "$kout/summary" | sed '$d'
+	# QEMU's downtime per consumer, tern beside the mtty baseline
+	python3 "$RIG_TOP/tools/rig/qemu-table.py" "$kout/tap.log" \
+		> "$kout/qemu-table" || true
+	sed "s/^/[$k] /" "$kout/qemu-table" >&2
 	summaries+=("kernel $k: $(tail -1 "$kout/summary")")
 	# host-side results count once, with the first kernel
 	: > "$results"

@@ -47,7 +47,7 @@ if [ -x /usr/bin/qemu-system-x86_64 ]; then
 	say "iommufd). Its guest is played over QEMU's qtest protocol; it keeps"
 	say "writing device memory, and the engine keeps writing guest RAM, while"
 	say "QEMU migrates it with pre-copy and the VFs' DMA dirty logging:"
-	/tests/qemu_migration -t two_vfs > /tmp/qemu.out 2>&1
+	/tests/qemu_migration -r qemu.default.two_vfs > /tmp/qemu.out 2>&1
 	rc=$?
 	echo "TERN-RIG: run qemu_migration"
 	cat /tmp/qemu.out

@@ -241,8 +241,8 @@ uint64_t json_u64(const char *json, const char *key)
 	return json_get(json, key, v, sizeof(v)) ? strtoull(v, NULL, 0) : 0;
 }
 
-int vmm_start(struct vmm *vm, const char *name, const char *const *args,
-	      const char *incoming)
+int vmm_start(struct vmm *vm, const char *qemu, const char *name,
+	      const char *const *args, const char *incoming)
 {
 	char qmp_path[96], qtest_path[96], log_path[96], trace_path[96];
 	char qmp_arg[128], qtest_arg[128], line[4096];
@@ -277,7 +277,7 @@ int vmm_start(struct vmm *vm, const char *name, const char *const *args,
 		goto out_close;
 	}
 
-	argv[argc++] = VMM_QEMU;
+	argv[argc++] = qemu;
 	argv[argc++] = "-M";
 	argv[argc++] = "q35";
 	argv[argc++] = "-accel";
@@ -299,6 +299,9 @@ int vmm_start(struct vmm *vm, const char *name, const char *const *args,
 	argv[argc++] = trace_path;
 	argv[argc++] = "-trace";
 	argv[argc++] = "vfio_*";
+	/* both ends of switchover-ack (source and destination events) */
+	argv[argc++] = "-trace";
+	argv[argc++] = "*switchover*";
 	if (incoming) {
 		argv[argc++] = "-incoming";
 		argv[argc++] = incoming;
@@ -317,7 +320,7 @@ int vmm_start(struct vmm *vm, const char *name, const char *const *args,
 
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execv(VMM_QEMU, (char *const *)argv);
+		execv(qemu, (char *const *)argv);
 		_exit(127);
 	}
 
@@ -612,4 +615,21 @@ long vmm_trace_find(struct vmm *vm, long from, ...)
 	n = trace_scan(vm, from, true, ap);
 	va_end(ap);
 	return n;
+}
+
+long vmm_trace_wait(struct vmm *vm, long from, int timeout_ms, ...)
+{
+	int64_t end = vmm_now_ms() + timeout_ms;
+	va_list ap;
+	long pos;
+
+	for (;;) {
+		va_start(ap, timeout_ms);
+		pos = trace_scan(vm, from, true, ap);
+		va_end(ap);
+		if (pos >= 0 || vmm_now_ms() >= end)
+			return pos;
+		/* QEMU writes its trace with no other notice: re-read it */
+		poll(NULL, 0, 20);
+	}
 }

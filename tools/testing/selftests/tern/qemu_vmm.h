@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define VMM_QEMU		"/usr/bin/qemu-system-x86_64"
 #define VMM_MAX_ARGS		48
 
 struct vmm {
@@ -32,18 +31,19 @@ struct vmm {
 };
 
 /*
- * Start QEMU (q35, qtest accelerator, iommufd object "i0", 128 MiB) named
- * @name with the extra arguments @args (NULL-terminated), and connect its
- * QMP and qtest sockets; with @incoming, wait for a migration on that URI.
- * QEMU's output goes to <dir>/qemu.log, its vfio trace events to
- * <dir>/trace.log. Migration events are on, and so is switchover-ack (with
- * the return path it needs): the source does not switch over before the
- * destination has loaded the devices' initial pre-copy data, as a VMM
- * migrating VFIO devices would ask. Returns 0 or -errno (QEMU's log is
- * printed on failure).
+ * Start the QEMU binary @qemu (q35, qtest accelerator, 128 MiB) named @name
+ * with the extra arguments @args (NULL-terminated), and connect its QMP
+ * and qtest sockets; with @incoming, wait for a migration on that URI
+ * ("defer": until QMP migrate-incoming names one). QEMU's output goes to
+ * <dir>/qemu.log, its vfio and switchover trace events to <dir>/trace.log.
+ * Migration events are on, and so is switchover-ack (with the return path
+ * it needs): the source does not switch over before the destination has
+ * loaded the devices' initial pre-copy data, as a VMM migrating VFIO
+ * devices would ask. Returns 0 or -errno (QEMU's log is printed on
+ * failure).
  */
-int vmm_start(struct vmm *vm, const char *name, const char *const *args,
-	      const char *incoming);
+int vmm_start(struct vmm *vm, const char *qemu, const char *name,
+	      const char *const *args, const char *incoming);
 /* quit through QMP (or kill) and reap; returns QEMU's wait status */
 int vmm_stop(struct vmm *vm);
 /* reap an exited QEMU within @timeout_ms; true when it has exited */
@@ -100,6 +100,9 @@ int vmm_trace_count(struct vmm *vm, ...) __attribute__((sentinel));
  * matching like vmm_trace_count(), or -1. QEMU flushes every trace line.
  */
 long vmm_trace_find(struct vmm *vm, long from, ...) __attribute__((sentinel));
+/* vmm_trace_find(), waiting up to @timeout_ms for the line to appear */
+long vmm_trace_wait(struct vmm *vm, long from, int timeout_ms, ...)
+	__attribute__((sentinel));
 /* current length of trace.log */
 long vmm_trace_size(struct vmm *vm);
 
