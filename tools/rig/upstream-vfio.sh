@@ -71,10 +71,10 @@ done
 # The copy is redone when the source, the set of overlay files or this
 # script changed. It dereferences symlinks (tools/include/linux/pci_ids.h
 # and the register headers of lib/drivers point into drivers/ and include/).
-want=$(printf '%s\n%s\n' "$ksrc" "$overlay_files")
+# this script by content, not time: a fresh clone reuses the cache
+want=$(printf '%s\n%s\n%s\n' "$ksrc" "$overlay_files" "$(sha256sum < "$0")")
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] ||
-   [ -n "$(cd "$ksrc" && find -L "${parts[@]}" -newer "$stamp" -print -quit)" ] ||
-   [ "$0" -nt "$stamp" ]; then
+   [ -n "$(cd "$ksrc" && find -L "${parts[@]}" -newer "$stamp" -print -quit)" ]; then
 	log "copying the VFIO selftests of $ksrc"
 	rm -rf "$tree.new"
 	for p in "${parts[@]}"; do
