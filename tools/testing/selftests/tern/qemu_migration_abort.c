@@ -29,15 +29,19 @@ static bool src_running_after(struct qemu_mig *m, long from)
 			      m->bdf[0], "new state RUNNING,", NULL) > from;
 }
 
-/* the source still holds its VF's state, and migrating it again works */
+/*
+ * The source still holds its VF's state, and migrating it again works;
+ * QEMU's figures of that migration go to the table as @name.
+ */
 static void migrate_again(struct __test_metadata *_metadata,
-			  struct qemu_mig *m)
+			  struct qemu_mig *m, const char *name)
 {
 	ASSERT_EQ(0, qemu_mig_verify(m, &m->src));
 	ASSERT_EQ(0, qemu_mig_start_dst(m));
 	ASSERT_EQ(0, qemu_mig_migrate(m));
 	ASSERT_EQ(0, qemu_mig_release(m));
 	ASSERT_EQ(0, qemu_mig_wait_completed(m));
+	qemu_mig_print_stats(&m->src, name);
 	ASSERT_EQ(0, qemu_mig_verify(m, &m->dst));
 }
 
@@ -73,7 +77,7 @@ TEST_F_TIMEOUT(qemu, cancel_during_precopy, 600)
 	ASSERT_TRUE(src_running_after(m, pre_copy));
 	/* the destination gives up on the stream it was loading */
 	ASSERT_TRUE(vmm_exited(&m->dst, MIG_TIMEOUT_MS));
-	migrate_again(_metadata, m);
+	migrate_again(_metadata, m, "again_cancel_precopy");
 }
 
 /*
@@ -102,7 +106,7 @@ TEST_F_TIMEOUT(qemu, cancel_during_stop_copy, 600)
 	ASSERT_TRUE(src_running_after(m, stop_copy));
 	ASSERT_TRUE(vmm_exited(&m->dst, MIG_TIMEOUT_MS));
 	ASSERT_EQ(0, pause_before_switchover(&m->src, false));
-	migrate_again(_metadata, m);
+	migrate_again(_metadata, m, "again_cancel_stopcopy");
 }
 
 TEST_F_TIMEOUT(qemu, destination_killed, 600)
@@ -125,7 +129,7 @@ TEST_F_TIMEOUT(qemu, destination_killed, 600)
 	ASSERT_STREQ("failed", m->src.last_event);
 	ASSERT_TRUE(src_running_after(m, pre_copy));
 	ASSERT_EQ(0, kmsg_records(kmsg));
-	migrate_again(_metadata, m);
+	migrate_again(_metadata, m, "again_dst_killed");
 }
 
 /*
@@ -183,7 +187,7 @@ TEST_F_TIMEOUT(qemu, postcopy_refused, 600)
 	ASSERT_EQ(0, vmm_qmp_ok(&m->src, "{\"execute\": \"migrate-set-capabilities\", "
 				"\"arguments\": {\"capabilities\": [{\"capability\": "
 				"\"postcopy-ram\", \"state\": false}]}}"));
-	migrate_again(_metadata, m);
+	migrate_again(_metadata, m, "again_no_postcopy");
 }
 
 static void dest_rejects(struct __test_metadata *_metadata,
