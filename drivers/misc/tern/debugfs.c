@@ -11,7 +11,7 @@
  *   <pf>/vf_users      VFs held open by the VF driver
  *   <pf>/fw_fault      write a firmware fault rule (model's FAULT_INJECT):
  *                      "fail OPCODE COUNT [STATUS]", "stall OPCODE COUNT",
- *                      "corrupt COUNT", "clear"
+ *                      "corrupt COUNT", "clear", "release"
  */
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
@@ -106,6 +106,10 @@ static int tern_parse_fault(char *line, struct tern_cmd_fault_inject *f)
 		return -EINVAL;
 	if (!strcmp(action, "clear")) {
 		f->action = TERN_FAULT_CLEAR;
+		return 0;
+	}
+	if (!strcmp(action, "release")) {
+		f->action = TERN_FAULT_RELEASE;
 		return 0;
 	}
 	if (!strcmp(action, "corrupt")) {

@@ -326,6 +326,7 @@ enum tern_fault_action {
 	TERN_FAULT_STALL	= 2,	/* never complete next @count @opcode */
 	TERN_FAULT_CORRUPT	= 3,	/* corrupt next @count SAVE_READ chunks */
 	TERN_FAULT_CLEAR	= 4,	/* drop all rules, abort stalled commands */
+	TERN_FAULT_RELEASE	= 5,	/* execute stalled commands now (late) */
 };
 
 /**

@@ -898,6 +898,19 @@ def t_faults(r, good):
     assert res[0] == 2
     assert r.wait(s1)[0] == TERN_ST_ABORTED
     assert r.wait(s2)[0] == TERN_ST_ABORTED
+    # release: a stalled command runs late, for real
+    r.run(TERN_OP_FAULT_INJECT, params=struct.pack(
+        '<BBHI', TERN_FAULT_STALL, TERN_OP_SAVE_QUERY, 0, 1))
+    s1 = r.submit(TERN_OP_SAVE_QUERY, 0)
+    r.run(TERN_OP_IDENTIFY, data=(BUF, 128))
+    for c, st, res in r.poll():
+        r.done[c] = (st, res)
+    assert s1 not in r.done
+    st, res = r.run(TERN_OP_FAULT_INJECT, params=struct.pack(
+        '<BBHI', TERN_FAULT_RELEASE, 0, 0, 0))
+    assert res[0] == 1
+    # VF 0 has no save session: the command ran and says so
+    assert r.wait(s1)[0] == TERN_ST_BAD_STATE
     # corrupt a saved chunk: the load fails with a stream error
     r.run(TERN_OP_FAULT_INJECT, params=struct.pack(
         '<BBHI', TERN_FAULT_CORRUPT, 0, 0, 1))

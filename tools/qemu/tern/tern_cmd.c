@@ -186,6 +186,17 @@ static uint16_t tern_cmd_fault(TernPFState *pf, TernCmd *c)
         tern_fw_schedule(pf);
         return TERN_ST_SUCCESS;
     }
+    case TERN_FAULT_RELEASE: {
+        TernCmd *s;
+
+        /* a late completion: the command runs for real, long after */
+        c->result[0] = g_queue_get_length(&pf->stalled);
+        while ((s = g_queue_pop_head(&pf->stalled))) {
+            g_queue_push_tail(&pf->pending, s);
+        }
+        tern_fw_schedule(pf);
+        return TERN_ST_SUCCESS;
+    }
     default:
         return TERN_ST_INVALID_PARAM;
     }
