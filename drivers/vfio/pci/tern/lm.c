@@ -76,15 +76,29 @@ static struct file *tern_vf_step(struct tern_vf *tvf, u32 cur, u32 next)
 	return ERR_PTR(-EINVAL);
 }
 
+/* the arcs that end a save session: the save file goes before SAVE_END */
+static bool tern_arc_ends_save(u32 cur, u32 next)
+{
+	return (cur == VFIO_DEVICE_STATE_PRE_COPY &&
+		next == VFIO_DEVICE_STATE_RUNNING) ||
+	       (cur == VFIO_DEVICE_STATE_PRE_COPY_P2P &&
+		next == VFIO_DEVICE_STATE_RUNNING_P2P) ||
+	       (cur == VFIO_DEVICE_STATE_STOP_COPY &&
+		next == VFIO_DEVICE_STATE_STOP);
+}
+
 /*
  * Whether a failed arc left the device where it was. The firmware
  * guarantees a command that returned a status had no effect; a timeout, a
  * vanished PF or a failed commit (which resets the VF) leave a state the
- * driver cannot name, which is ERROR.
+ * driver cannot name, which is ERROR. So does a failed SAVE_END: the save
+ * file is already closed, and a save state without one is no state.
  */
 static bool tern_arc_rolled_back(u32 cur, u32 next, int err)
 {
 	if (err == -ETIMEDOUT || err == -ENODEV)
+		return false;
+	if (tern_arc_ends_save(cur, next))
 		return false;
 	return !(cur == VFIO_DEVICE_STATE_RESUMING &&
 		 next == VFIO_DEVICE_STATE_STOP);

@@ -106,6 +106,41 @@ TEST_F(core, firmware_error)
 					VFIO_DEVICE_STATE_RUNNING, NULL));
 }
 
+/*
+ * A SAVE_END that fails ends the arc in ERROR, not back in PRE_COPY: the
+ * save fd was disabled before the command, and a PRE_COPY without it would
+ * take STOP_COPY to a save that is gone. VFIO_DEVICE_RESET recovers.
+ */
+TEST_F(core, failed_save_end_is_error)
+{
+	char buf[4096];
+	int fd;
+
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_EQ(0, fw_fault(self->pf, "fail 0x13 1"));
+	ASSERT_EQ(-EIO, vfio_mig_set_state(&self->dev,
+					   VFIO_DEVICE_STATE_RUNNING, NULL));
+	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, get_state(&self->dev));
+	ASSERT_EQ(-EINVAL, vfio_mig_set_state(&self->dev,
+					      VFIO_DEVICE_STATE_STOP_COPY,
+					      NULL));
+	close(fd);
+	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&self->dev));
+	/* a whole save works again */
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
+					VFIO_DEVICE_STATE_STOP_COPY, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
+					NULL));
+	close(fd);
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+}
+
 /* Firmware statuses map to their documented errnos. */
 TEST_F(core, status_to_errno)
 {
