@@ -76,7 +76,7 @@ int tern_vf_cmd_save_query(struct tern_vf *tvf, struct tern_save_sizes *sizes)
 }
 
 int tern_vf_cmd_save_read(struct tern_vf *tvf, struct tern_dma_buf *buf,
-			  size_t len, size_t *filled, u32 *flags)
+			  size_t len, size_t *filled, u32 *flags, u64 *stream_end)
 {
 	struct tern_admin_cmd cmd = { .opcode = TERN_OP_SAVE_READ };
 	u64 result[3];
@@ -89,6 +89,7 @@ int tern_vf_cmd_save_read(struct tern_vf *tvf, struct tern_dma_buf *buf,
 		return -EPROTO;
 	*filled = result[0];
 	*flags = result[1];
+	*stream_end = result[2];
 	return 0;
 }
 

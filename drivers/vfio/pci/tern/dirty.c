@@ -169,6 +169,9 @@ static int tern_dirty_begin(struct tern_vf *tvf, struct rb_root_cached *ranges,
 	tern_core_buf_write(buf, 0, fw, d->nranges * sizeof(fw[0]));
 	ret = tern_vf_cmd_dirty_start(tvf, buf, d->nranges, shift);
 	if (ret) {
+		/* a start that timed out may run late: stop it to be sure */
+		if (ret == -ETIMEDOUT)
+			d->stop_owed = true;
 		tern_core_buf_free(buf);
 		return ret;
 	}

@@ -213,11 +213,18 @@ static int tern_vf_get_data_size(struct vfio_device *vdev,
 		goto out;
 	}
 	/* no session open: a throw-away one asks the firmware */
-	ret = tern_vf_cmd_save_begin(tvf, mode, NULL);
+	ret = tern_vf_pay_save_end(tvf);
 	if (ret)
 		goto out;
+	ret = tern_vf_cmd_save_begin(tvf, mode, NULL);
+	if (ret) {
+		/* a SAVE_BEGIN that timed out may run late */
+		tvf->save_end_owed = ret == -ETIMEDOUT;
+		goto out;
+	}
 	ret = tern_vf_cmd_save_query(tvf, &sizes);
-	tern_vf_cmd_save_end(tvf);
+	tvf->save_end_owed = true;
+	tern_vf_pay_save_end(tvf);
 out:
 	if (!ret)
 		*stop_copy_length = sizes.total_bytes;
@@ -242,8 +249,9 @@ void tern_vf_mig_reset(struct tern_vf *tvf)
 {
 	mutex_lock(&tvf->state_mutex);
 	if (tvf->mig_state != VFIO_DEVICE_STATE_RUNNING || tvf->save_file ||
-	    tvf->resume_file)
+	    tvf->resume_file || tvf->save_end_owed)
 		tern_vf_cmd_reset(tvf);
+	tvf->save_end_owed = false;
 	tern_vf_disable_files(tvf);
 	tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	tern_vf_state_mutex_unlock(tvf);

@@ -174,6 +174,8 @@ again:
 		tvf->deferred_reset = false;
 		spin_unlock(&tvf->reset_lock);
 		tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
+		/* the reset ended every firmware session of the VF */
+		tvf->save_end_owed = false;
 		tern_mig_file_orphan(&tvf->save_file);
 		tern_mig_file_orphan(&tvf->resume_file);
 		tern_vf_dirty_reset(tvf);

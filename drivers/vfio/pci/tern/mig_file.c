@@ -37,6 +37,7 @@ MODULE_PARM_DESC(chunk_kb,
  * @disabled: the session ended; I/O fails with -ENODEV. Also set without
  *	@lock by a reset (see tern_mig_file_orphan())
  * @saving: a save file (else a resume file)
+ * @freezing: save: VF_FREEZE is on its way; the firmware may end the stream
  * @frozen: save: the VF is frozen, the stream runs to its END
  * @end: save: the firmware delivered END; read() returns 0 once drained
  * @buf: the chunk buffer (NULL once disabled)
@@ -48,7 +49,8 @@ MODULE_PARM_DESC(chunk_kb,
  * @offset: stream bytes delivered to (save) or taken from (resume) userspace
  * @precopy_bytes: save: bytes read before the VF was frozen
  * @precopy_passes: save: times the pre-copy data ran out (-ENOMSG)
- * @error: resume: sticky error of a failed LOAD_WRITE
+ * @error: sticky error: resume: a failed LOAD_WRITE; save: a stream the
+ *	firmware broke (a gap, or an end that does not fit the phase)
  * @rec_end: resume: stream offset where the stream header or the record
  *	being written ends
  * @rec_hdr: resume: the next record's header, as far as written
@@ -64,6 +66,7 @@ struct tern_mig_file {
 	struct mutex lock;		/* the fields below */
 	bool disabled;
 	bool saving;
+	bool freezing;
 	bool frozen;
 	bool end;
 	struct tern_dma_buf *buf;
@@ -89,23 +92,51 @@ static size_t tern_chunk_size(void)
 	return clamp_t(size_t, READ_ONCE(chunk_kb), 4, TERN_MAX_CHUNK >> 10) << 10;
 }
 
+/*
+ * Whether a SAVE_READ answer continues the stream: its data starts where
+ * what userspace got ends (a SAVE_READ answered after the driver gave up
+ * on it took a piece nobody will read), END comes only once the VF is
+ * frozen, NO_DATA (pre-copy's temporary end) only before, and an answer
+ * without data says which of the two it is.
+ */
+static bool tern_save_answer_ok(struct tern_mig_file *migf, size_t filled,
+				u32 flags, u64 stream_end)
+{
+	if (stream_end != migf->offset + filled)
+		return false;
+	if (flags & TERN_SAVE_F_END)
+		return migf->frozen || migf->freezing;
+	if (flags & TERN_SAVE_F_NO_DATA)
+		return !migf->frozen;
+	return filled;
+}
+
 /* Fetch the next piece of the stream into the (drained) buffer. */
 static int tern_save_fill(struct tern_mig_file *migf)
 {
 	u32 flags = 0;
+	u64 stream_end;
 	size_t filled;
 	int ret;
 
+	if (migf->error)
+		return migf->error;
 	ret = tern_vf_cmd_save_read(migf->tvf, migf->buf, migf->buf->size,
-				    &filled, &flags);
+				    &filled, &flags, &stream_end);
 	if (ret)
 		return ret;
+	if (!tern_save_answer_ok(migf, filled, flags, stream_end)) {
+		dev_err_ratelimited(&migf->tvf->core_device.pdev->dev,
+				    "save stream broken at %llu: %zu bytes to %llu, flags %#x\n",
+				    migf->offset, filled, stream_end, flags);
+		/* whatever follows would not be the device's stream */
+		migf->error = -EIO;
+		return migf->error;
+	}
 	migf->buf_len = filled;
 	migf->buf_off = 0;
 	if (flags & TERN_SAVE_F_END)
 		migf->end = true;
-	else if (!filled && !(flags & TERN_SAVE_F_NO_DATA))
-		return -EIO;	/* the firmware promised data or an end */
 	return 0;
 }
 
@@ -547,12 +578,33 @@ void tern_vf_disable_files(struct tern_vf *tvf)
 	tern_mig_file_disable(&tvf->resume_file);
 }
 
+/**
+ * tern_vf_pay_save_end() - end a throw-away save session the firmware may hold
+ * @tvf: the VF, with state_mutex held
+ *
+ * Return: 0, or the error of the SAVE_END (still owed then).
+ */
+int tern_vf_pay_save_end(struct tern_vf *tvf)
+{
+	int ret;
+
+	if (!tvf->save_end_owed)
+		return 0;
+	ret = tern_vf_cmd_save_end(tvf);
+	if (!ret)
+		tvf->save_end_owed = false;
+	return ret;
+}
+
 struct file *tern_save_start(struct tern_vf *tvf, u32 mode)
 {
 	struct tern_mig_file *migf;
 	u64 initial = 0;
 	int ret;
 
+	ret = tern_vf_pay_save_end(tvf);
+	if (ret)
+		return ERR_PTR(ret);
 	migf = tern_mig_file_create(tvf, true);
 	if (IS_ERR(migf))
 		return ERR_CAST(migf);
@@ -580,12 +632,17 @@ int tern_save_freeze(struct tern_vf *tvf)
 	struct tern_mig_file *migf = tvf->save_file;
 	int ret;
 
+	/* a background SAVE_READ may see the stream end before we do */
+	mutex_lock(&migf->lock);
+	migf->freezing = true;
+	mutex_unlock(&migf->lock);
 	ret = tern_vf_cmd_freeze(tvf);
+	mutex_lock(&migf->lock);
+	migf->freezing = false;
+	migf->frozen = !ret;
+	mutex_unlock(&migf->lock);
 	if (ret)
 		return ret;
-	mutex_lock(&migf->lock);
-	migf->frozen = true;
-	mutex_unlock(&migf->lock);
 	/* the stream's tail is there to read now */
 	wake_up_interruptible(&migf->poll_wait);
 	return 0;

@@ -107,10 +107,12 @@ struct tern_dirty {
  * @core: the PF, which executes firmware commands for this VF
  * @vf_index: this VF's index on the PF
  * @state_mutex: serialises migration state changes; protects @mig_state,
- *	@save_file, @resume_file, @dirty and @stats
+ *	@save_file, @resume_file, @save_end_owed, @dirty and @stats
  * @mig_state: the current VFIO migration state
  * @save_file: the open save file, if any (holds a file reference)
  * @resume_file: the open resume file, if any (holds a file reference)
+ * @save_end_owed: a throw-away save session (MIG_DATA_SIZE) may still be
+ *	open in the firmware: its SAVE_BEGIN timed out or its SAVE_END failed
  * @reset_lock: protects @deferred_reset
  * @deferred_reset: a reset happened while @state_mutex was held elsewhere
  * @dirty: DMA logging state
@@ -127,6 +129,7 @@ struct tern_vf {
 	enum vfio_device_mig_state mig_state;
 	struct tern_mig_file *save_file;
 	struct tern_mig_file *resume_file;
+	bool save_end_owed;
 
 	spinlock_t reset_lock;		/* deferred_reset */
 	bool deferred_reset;
@@ -164,6 +167,7 @@ int tern_save_query_sizes(struct tern_vf *tvf, struct tern_save_sizes *sizes);
 struct file *tern_resume_start(struct tern_vf *tvf);
 int tern_resume_commit(struct tern_vf *tvf);
 void tern_vf_disable_files(struct tern_vf *tvf);
+int tern_vf_pay_save_end(struct tern_vf *tvf);
 void tern_mig_file_orphan(struct tern_mig_file **slot);
 
 /* dirty.c */

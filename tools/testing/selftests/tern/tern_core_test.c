@@ -262,4 +262,72 @@ TEST_F(core, timed_out_buffer_is_not_reused)
 	close(fd);
 }
 
+/*
+ * A SAVE_READ the firmware answers after the driver gave up on it (RELEASE
+ * runs the stalled command late) took a piece of the stream userspace
+ * never got: the save file fails from then on, every read() with -EIO,
+ * instead of handing out a stream with a hole. The session still ends,
+ * and the next one works.
+ */
+TEST_F(core, late_save_read_breaks_the_stream)
+{
+	char buf[4096];
+	int fd;
+
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x12 1"));
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(ETIMEDOUT, errno);
+	ASSERT_EQ(0, fw_fault(self->pf, "release"));
+	/* commands are answered in order: this one after the late one */
+	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(EIO, errno);
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(EIO, errno);
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	close(fd);
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	close(fd);
+}
+
+/*
+ * MIG_DATA_SIZE opens a throw-away save session; if its SAVE_BEGIN times
+ * out and runs late, the firmware holds a session nobody ends. The driver
+ * owes it a SAVE_END and pays before the next SAVE_BEGIN: PRE_COPY works
+ * (without it the firmware answers BUSY).
+ */
+TEST_F(core, timed_out_data_size_session_is_ended)
+{
+	struct vfio_device_feature_mig_data_size size = {};
+	char buf[4096];
+	int fd;
+
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
+	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x10 1"));
+	ASSERT_EQ(-ETIMEDOUT, vfio_device_feature(&self->dev,
+			VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
+			&size, sizeof(size)));
+	ASSERT_EQ(0, fw_fault(self->pf, "release"));
+	/* commands are answered in order: this one after the late one */
+	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	close(fd);
+	ASSERT_EQ(0, vfio_device_feature(&self->dev,
+			VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
+			&size, sizeof(size)));
+	ASSERT_LT(0, size.stop_copy_length);
+}
+
 TERN_TEST_HARNESS_MAIN

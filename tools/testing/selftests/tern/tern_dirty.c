@@ -27,6 +27,7 @@
 #define SZ_1G		(1ull << 30)
 #define DATA_SIZE	(8ull << 20)
 #define CORE_DEBUGFS	"/sys/kernel/debug/tern_core"
+#define CORE_TIMEOUT	"/sys/module/tern_core/parameters/cmd_timeout_ms"
 
 typedef struct vfio_device_feature_dma_logging_range range_t;
 
@@ -475,6 +476,38 @@ TEST_F(dirty, errnos)
 	ASSERT_EQ(0, set_fail_cmd("0xff", "0"));
 	ASSERT_EQ(-EINVAL, log_report(&self->vf, self->iova, PAGE, PAGE, bm));
 	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	ASSERT_EQ(0, log_stop(&self->vf));
+	free(bm);
+}
+
+/*
+ * A DIRTY_START that times out may still run late, and the firmware then
+ * tracks for a session the driver failed: the driver owes it a DIRTY_STOP
+ * and pays before the next start (which the firmware would refuse BUSY).
+ */
+TEST_F(dirty, timed_out_start_is_stopped)
+{
+	char fault[128], timeout[32];
+	range_t r = { self->iova, 64 * PAGE };
+	uint64_t *bm = bitmap_new(64), psz = PAGE;
+
+	TERN_SKIP_UNLESS_DESTRUCTIVE("injects a firmware stall on PF %s",
+				     tern_pf);
+	snprintf(fault, sizeof(fault), CORE_DEBUGFS "/%s/fw_fault", tern_pf);
+	ASSERT_EQ(0, sysfs_read(CORE_TIMEOUT, timeout, sizeof(timeout)));
+	ASSERT_EQ(0, sysfs_write(CORE_TIMEOUT, "300"));
+	ASSERT_EQ(0, sysfs_write(fault, "stall 0x30 1"));
+	ASSERT_EQ(-ETIMEDOUT, log_start(&self->vf, &r, 1, &psz));
+	ASSERT_EQ(0, sysfs_write(fault, "release"));
+	/* commands are answered in order: this one after the late one */
+	ASSERT_EQ(0, sysfs_write(fault, "clear"));
+	ASSERT_EQ(0, sysfs_write(CORE_TIMEOUT, timeout));
+
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	WRITE_AT(3 * PAGE, 8);
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, 64 * PAGE, PAGE, bm));
+	ASSERT_EQ(1, count_bits(bm, 64));
+	ASSERT_TRUE(test_bit64(bm, 3));
 	ASSERT_EQ(0, log_stop(&self->vf));
 	free(bm);
 }
