@@ -39,6 +39,12 @@ check:
 check-kasan:
 	KERNELS=kasan bash tools/rig/check.sh check
 
+# the long versions of the randomised tests; FUZZ=N resume streams
+stress:
+	KERNELS="$(KERNELS)" RIG_TIMEOUT=$${RIG_TIMEOUT:-21600} \
+		RIG_APPEND="$(if $(FUZZ),tern.fuzz=$(FUZZ))" \
+		bash tools/rig/check.sh stress
+
 demo:
 	bash tools/rig/demo.sh
 
@@ -51,5 +57,5 @@ cache-clean:
 		$(TERN_CACHE)/uapi-* $(TERN_CACHE)/modules $(TERN_CACHE)/apt \
 		$(TERN_CACHE)/dkms $(TERN_CACHE)/intree $(TERN_CACHE)/upstream-vfio
 
-.PHONY: all modules modules_install modules_clean clean setup check check-kasan demo bench \
+.PHONY: all modules modules_install modules_clean clean setup check check-kasan stress demo bench \
 	cache-clean

@@ -22,6 +22,13 @@ if [ -n "$TERN_TESTS" ]; then
 	run_selected "$TERN_TESTS" run_tern_migrate
 else
 	for t in $(cat /tests/list); do
+		case "$t" in
+		# make stress only, for now: with their VF resets racing MMIO on
+		# the other vCPU, the L0 QEMU 10.0 has aborted once in
+		# iotlb_to_section() (TCG), which would fail the run for a bug
+		# that is not tern's (README.md, "make stress"); T= runs them
+		tern_resume_fuzz) continue ;;
+		esac
 		run_listed "$t"
 	done
 	run_upstream_vfio

@@ -88,7 +88,9 @@ run_kselftest() {
 	args_var=KSELFTEST_$(printf %s "$name" | tr -c '[:alnum:]_' _ |
 		tr '[:lower:]' '[:upper:]')_ARGS
 	echo "TERN-RIG: run $name"
-	env "$args_var=$*" "$KSFT_ROOT/run_kselftest.sh" -t "tern:$name" 2>&1 |
+	# RIG_KSFT_TIMEOUT: the runner's per-binary timeout (0: none)
+	env "$args_var=$*" "$KSFT_ROOT/run_kselftest.sh" \
+		${RIG_KSFT_TIMEOUT:+-o "$RIG_KSFT_TIMEOUT"} -t "tern:$name" 2>&1 |
 		tee /tmp/kselftest.out | kselftest_unnest "$name"
 	RIG_LAST_STATUS=$(kselftest_status "$name" < /tmp/kselftest.out)
 	echo "TERN-RIG: exit $name $RIG_LAST_STATUS"
