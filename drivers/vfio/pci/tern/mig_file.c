@@ -428,8 +428,15 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 
 		ret = tern_core_buf_from_user(migf->buf, migf->buf_len,
 					      ubuf + done, n);
-		if (ret)
+		if (ret) {
+			/*
+			 * A fault after data was taken is a short write:
+			 * the caller goes on from there, nothing is lost.
+			 */
+			if (done)
+				ret = 0;
 			break;
+		}
 		migf->offset += n;
 		tern_resume_track(migf, migf->buf_len, n);
 		migf->buf_len += n;

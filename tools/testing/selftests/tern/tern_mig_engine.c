@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -310,6 +311,46 @@ TEST_F(engine_mig, reinit_precopy_info_v2)
 	SKIP_UNLESS_KERNEL_HAS(vfio_precopy_info_v2_available(&self->vf[0].dev),
 			       "precopy_info_v2");
 	reinit_round_trip(_metadata, self, true);
+}
+
+/*
+ * A write() to the resume file that faults after the driver took data
+ * returns what it took, not -EFAULT: the caller then writes the rest from
+ * there, and the stream loads whole.
+ */
+TEST_F(engine_mig, resume_write_fault_is_short)
+{
+	struct tern_vf *a = &self->vf[0], *b = &self->vf[1];
+	const size_t chunk = 1 << 20;	/* chunk_kb's default */
+	struct mig_stream s = {};
+	uint8_t *buf;
+	ssize_t n;
+	int fd;
+
+	fill(a->devmem, 2 * chunk, 5);
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_STOP_COPY,
+					&fd));
+	ASSERT_EQ(0, mig_stream_read(fd, &s, chunk));
+	close(fd);
+	ASSERT_LT(chunk + 2 * PAGE, s.len);
+	/* the stream's first chunk and a page, then a page that faults */
+	buf = mmap(NULL, chunk + 2 * PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	memcpy(buf, s.data, chunk + PAGE);
+	ASSERT_EQ(0, munmap(buf + chunk + PAGE, PAGE));
+
+	ASSERT_EQ(0, vfio_mig_set_state(&b->dev, VFIO_DEVICE_STATE_RESUMING,
+					&fd));
+	n = write(fd, buf, chunk + 2 * PAGE);
+	ASSERT_EQ((ssize_t)chunk, n) TH_LOG("write: %s", strerror(errno));
+	ASSERT_EQ(0, mig_stream_write(fd, s.data + n, s.len - n, 65536));
+	close(fd);
+	ASSERT_EQ(0, vfio_mig_set_state(&b->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	ASSERT_EQ(0, memcmp(a->devmem, b->devmem, b->devmem_size));
+	munmap(buf, chunk + PAGE);
+	mig_stream_free(&s);
 }
 
 TERN_TEST_HARNESS_MAIN
