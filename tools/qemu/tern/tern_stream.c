@@ -79,22 +79,33 @@ static uint32_t tern_crc(const void *buf, size_t len)
 
 /* ---- save -------------------------------------------------------------- */
 
-/* Move CPU and engine writes from the region's dirty log to save->dirty. */
-static void tern_save_sync(TernVFState *vf)
+/*
+ * Move CPU and engine writes from the region's dirty log to save->dirty.
+ * Taking the snapshot may wait for the vCPUs (a TLB flush) with the BQL
+ * dropped, and a reset of the VF can end the session meanwhile: false
+ * then, and the session is gone.
+ */
+static bool tern_save_sync(TernVFState *vf)
 {
+    TernSave *s = vf->save;
     DirtyBitmapSnapshot *snap;
 
     snap = memory_region_snapshot_and_clear_dirty(&vf->devmem, 0,
                                                   vf->devmem_size,
                                                   DIRTY_MEMORY_VGA);
+    if (vf->save != s) {
+        g_free(snap);
+        return false;
+    }
     for (uint32_t p = 0; p < vf->devmem_pages; p++) {
         if (memory_region_snapshot_get_dirty(&vf->devmem, snap,
                                              (hwaddr)p * TERN_DEVMEM_PAGE_SIZE,
                                              TERN_DEVMEM_PAGE_SIZE)) {
-            set_bit(p, vf->save->dirty);
+            set_bit(p, s->dirty);
         }
     }
     g_free(snap);
+    return true;
 }
 
 static uint8_t *tern_save_record(TernVFState *vf, uint16_t type, uint32_t len)
@@ -240,7 +251,9 @@ static bool tern_save_generate(TernVFState *vf)
     p = find_first_bit(s->dirty, vf->devmem_pages);
     if (p >= vf->devmem_pages && vf->mig_state == TERN_VF_STATE_FROZEN) {
         /* last look at the log before the tail */
-        tern_save_sync(vf);
+        if (!tern_save_sync(vf)) {
+            return false;
+        }
         p = find_first_bit(s->dirty, vf->devmem_pages);
     }
     if (p < vf->devmem_pages) {
@@ -301,7 +314,9 @@ uint16_t tern_save_begin(TernVFState *vf, uint32_t mode, uint64_t *result)
     vf->save = s;
 
     /* from here on every change is logged; the first pass reads content */
-    tern_save_sync(vf);
+    if (!tern_save_sync(vf)) {
+        return TERN_ST_BAD_STATE;
+    }
     bitmap_zero(s->dirty, vf->devmem_pages);
     for (uint32_t p = 0; p < vf->devmem_pages; p++) {
         if (!buffer_is_zero(vf->devmem_ptr +
@@ -326,10 +341,9 @@ uint16_t tern_save_query(TernVFState *vf, uint64_t *result)
     g_autofree unsigned long *changed = NULL;
     uint64_t pending;
 
-    if (!s || s->failed) {
+    if (!s || s->failed || !tern_save_sync(vf)) {
         return TERN_ST_BAD_STATE;
     }
-    tern_save_sync(vf);
     changed = bitmap_new(vf->devmem_pages);
     bitmap_andnot(changed, s->dirty, s->first, vf->devmem_pages);
     pending = MAX(s->first_total, s->gen) - s->read;
@@ -366,11 +380,16 @@ uint16_t tern_save_read(TernPFState *pf, TernVFState *vf, TernData *d,
         return TERN_ST_INVALID_PARAM;
     }
     out = g_malloc(d->len);
-    tern_save_sync(vf);
+    if (!tern_save_sync(vf)) {
+        return TERN_ST_BAD_STATE;
+    }
     while (n < d->len) {
         uint32_t c;
 
         if (s->stage_off == s->stage_len && !tern_save_generate(vf)) {
+            if (vf->save != s) {
+                return TERN_ST_BAD_STATE;       /* ended while syncing */
+            }
             break;
         }
         c = MIN(d->len - n, s->stage_len - s->stage_off);
@@ -413,7 +432,9 @@ void tern_save_engine_enabled(TernVFState *vf)
     s->ring_base = e->ring_base;
     s->ring_size = e->ring_size;
     /* every page the destination must hold now, including cleared ones */
-    tern_save_sync(vf);
+    if (!tern_save_sync(vf)) {
+        return;
+    }
     for (uint32_t p = 0; p < vf->devmem_pages; p++) {
         if (!buffer_is_zero(vf->devmem_ptr +
                             (uint64_t)p * TERN_DEVMEM_PAGE_SIZE,
