@@ -39,10 +39,11 @@ check:
 check-kasan:
 	KERNELS=kasan bash tools/rig/check.sh check
 
-# the long versions of the randomised tests; FUZZ=N resume streams
+# the long versions of the randomised tests: FUZZ=N resume streams,
+# TORTURE=S seconds of concurrency torture
 stress:
 	KERNELS="$(KERNELS)" RIG_TIMEOUT=$${RIG_TIMEOUT:-21600} \
-		RIG_APPEND="$(if $(FUZZ),tern.fuzz=$(FUZZ))" \
+		RIG_APPEND="$(if $(FUZZ),tern.fuzz=$(FUZZ)) $(if $(TORTURE),tern.torture=$(TORTURE))" \
 		bash tools/rig/check.sh stress
 
 demo:

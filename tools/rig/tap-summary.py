@@ -49,9 +49,10 @@ KNOWN_SPLATS = {
         "pci_rescan_remove_lock (upstream)"),
 }
 END_TRACE_RE = re.compile(r"---\[ end trace")
-# A test that makes a device fault the IOMMU on purpose runs between two
-# kernel-log markers naming the device (tools/rig/guest/lib.sh): the DMAR
-# fault reports of that device in between are expected, nothing else is.
+# A test that makes a device fault the IOMMU on purpose runs between
+# kernel-log markers naming the devices, one marker each, and one that ends
+# them all (tools/rig/guest/lib.sh): the DMAR fault reports of those
+# devices in between are expected, nothing else is.
 FAULTS_BEGIN_RE = re.compile(r"tern-rig: iommu faults expected from "
                              r"[0-9a-f]{4}:([0-9a-f]{2}:[0-9a-f]{2}\.[0-7])")
 FAULTS_END_RE = re.compile(r"tern-rig: iommu faults no longer expected")
@@ -100,17 +101,17 @@ def expected_failures(path, kernel):
 
 def expected_fault_lines(console):
     """Indexes of console lines that are IOMMU faults a test expected."""
-    expected, dev = set(), None
+    expected, devs = set(), set()
     for i, line in enumerate(console):
         m = FAULTS_BEGIN_RE.search(line)
         if m:
-            dev = m.group(1)
+            devs.add(m.group(1))
             continue
         if FAULTS_END_RE.search(line):
-            dev = None
+            devs.clear()
             continue
         m = DMAR_FAULT_RE.search(line)
-        if dev and m and (m.group(2) is None or m.group(2) == dev):
+        if devs and m and (m.group(2) is None or m.group(2) in devs):
             expected.add(i)
     return expected
 

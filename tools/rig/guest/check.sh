@@ -27,7 +27,7 @@ else
 		# the other vCPU, the L0 QEMU 10.0 has aborted once in
 		# iotlb_to_section() (TCG), which would fail the run for a bug
 		# that is not tern's (README.md, "make stress"); T= runs them
-		tern_resume_fuzz) continue ;;
+		tern_torture | tern_resume_fuzz) continue ;;
 		esac
 		run_listed "$t"
 	done
