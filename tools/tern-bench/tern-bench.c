@@ -5,7 +5,9 @@
  * Every figure is a ratio of two measurements taken in the same VM (TCG
  * makes absolute times meaningless), repeated and reported as median
  * [min, max]. Prints a table on stdout and the same figures as JSON to
- * the file given with --json.
+ * the file given with --json, followed there by each repetition's absolute
+ * figures: every pre-copy migration pass by pass, and every timed save and
+ * resume (Documentation/tern/performance.rst describes the shape).
  *
  * usage: tern-bench [options] SRC_BDF DST_BDF; options and exit status in
  * usage[] below (tern-bench --help).
@@ -19,6 +21,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +49,14 @@ struct bench {
 	uint8_t *buf;		/* CHUNK bytes for read() */
 	FILE *json;
 	bool json_first;
+	/*
+	 * The JSON members that follow "rows": each repetition's absolute
+	 * figures, collected while the rows are written and appended at the
+	 * end (an open_memstream() into extra_buf).
+	 */
+	FILE *extra;
+	char *extra_buf;
+	size_t extra_len;
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -78,6 +89,15 @@ static void row(struct bench *b, const char *name, const char *unit,
 		fprintf(b->json, "%s%.6g", i ? ", " : "", v[i]);
 	fprintf(b->json, "]}");
 	b->json_first = false;
+}
+
+/* A JSON number, or null for what JSON cannot hold (inf, nan). */
+static void json_num(FILE *f, double v)
+{
+	if (isfinite(v))
+		fprintf(f, "%.6g", v);
+	else
+		fputs("null", f);
 }
 
 /* ---- rewrite workload: engine FILL jobs into device memory --------------- */
@@ -249,14 +269,26 @@ static uint64_t pump_pass(struct bench *b, int sfd, int rfd, uint64_t want)
 	return moved;
 }
 
+/* One pre-copy pass: what PRECOPY_INFO said at its start, what it moved. */
+struct pass_result {
+	uint64_t initial_bytes;
+	uint64_t dirty_bytes;
+	uint64_t bytes;		/* read from src (and written to dst) */
+	double s;		/* from that PRECOPY_INFO to the last write */
+};
+
 struct mig_result {
+	bool precopy;
 	uint64_t differ;	/* pages differing between src and dst after */
 	uint64_t pre_bytes;	/* moved by the pre-copy passes */
 	uint64_t stop_bytes;
 	double stop_s;
 	double rate;		/* achieved rewrite rate, %/s */
 	double gap_s;		/* last PRECOPY_INFO to STOP_COPY */
+	double precopy_s;	/* PRE_COPY transition to STOP_COPY */
 	unsigned int passes;
+	struct pass_result pass[MAX_PASSES];
+	struct pass_result end;	/* the PRECOPY_INFO that ended pre-copy */
 };
 
 static void set_state(struct tern_vf *vf, enum vfio_device_mig_state st,
@@ -285,23 +317,28 @@ static void migrate(struct bench *b, bool precopy, double pct,
 	uint64_t last_dirty = UINT64_MAX;
 	int sfd = -1, rfd, end;
 	struct workload wl;
-	double t, t_run, t_info = 0;
+	double t, t_run, t_info = 0, t_pre = 0;
 	size_t pg;
 
 	memset(r, 0, sizeof(*r));
+	r->precopy = precopy;
 	set_state(&b->dst, VFIO_DEVICE_STATE_RESUMING, &rfd, "dst RESUMING");
 	start_workload(&wl, &b->src, pct);
 	/* let the workload dirty memory for a moment in both modes */
 	usleep(200000);
 	if (precopy) {
+		t_pre = monotonic_s();
 		set_state(&b->src, VFIO_DEVICE_STATE_PRE_COPY, &sfd,
 			  "src PRE_COPY");
 		for (;;) {
 			int ret = vfio_mig_precopy_info(sfd, &info);
+			struct pass_result *pass;
 
 			t_info = monotonic_s();
 			if (ret)
 				cli_die("PRECOPY_INFO", ret);
+			r->end.initial_bytes = info.initial_bytes;
+			r->end.dirty_bytes = info.dirty_bytes;
 			if (!info.initial_bytes &&
 			    (info.dirty_bytes >= last_dirty || !info.dirty_bytes))
 				break;
@@ -309,9 +346,13 @@ static void migrate(struct bench *b, bool precopy, double pct,
 				break;
 			if (!info.initial_bytes)
 				last_dirty = info.dirty_bytes;
-			r->pre_bytes += pump_pass(b, sfd, rfd, info.initial_bytes +
-						  info.dirty_bytes);
-			r->passes++;
+			pass = &r->pass[r->passes++];
+			pass->initial_bytes = info.initial_bytes;
+			pass->dirty_bytes = info.dirty_bytes;
+			pass->bytes = pump_pass(b, sfd, rfd, info.initial_bytes +
+						info.dirty_bytes);
+			pass->s = monotonic_s() - t_info;
+			r->pre_bytes += pass->bytes;
 		}
 	}
 	stop_workload(&wl);	/* the guest stops */
@@ -320,6 +361,7 @@ static void migrate(struct bench *b, bool precopy, double pct,
 		  precopy ? NULL : &sfd, "src STOP_COPY");
 	r->rate = workload_rate(&wl, t);
 	r->gap_s = precopy ? t - t_info : 0;
+	r->precopy_s = precopy ? t - t_pre : 0;
 	r->stop_bytes = pump(b, sfd, rfd, &end);
 	if (end)
 		cli_die("stop-copy read", end);
@@ -356,35 +398,90 @@ static void fill_devmem(struct tern_vf *vf)
 	}
 }
 
+/* One migration as a JSON member: "@key": {...}, passes one per line. */
+static void json_mig(FILE *f, const char *key, const struct mig_result *r)
+{
+	const struct pass_result *p;
+	unsigned int k;
+
+	fprintf(f, "\"%s\": {\"stop_bytes\": %llu, \"stop_s\": ", key,
+		(unsigned long long)r->stop_bytes);
+	json_num(f, r->stop_s);
+	fputs(", \"rate_pct\": ", f);
+	json_num(f, r->rate);
+	fprintf(f, ", \"differ_pages\": %llu", (unsigned long long)r->differ);
+	if (!r->precopy) {
+		fputs(", \"precopy_s\": null, \"gap_s\": null", f);
+		fputs(", \"pre_bytes\": 0, \"passes\": [], \"end_info\": null}", f);
+		return;
+	}
+	fputs(", \"precopy_s\": ", f);
+	json_num(f, r->precopy_s);
+	fputs(", \"gap_s\": ", f);
+	json_num(f, r->gap_s);
+	fprintf(f, ", \"pre_bytes\": %llu, \"passes\": [",
+		(unsigned long long)r->pre_bytes);
+	for (k = 0; k < r->passes; k++) {
+		p = &r->pass[k];
+		fprintf(f,
+			"%s\n      {\"initial_bytes\": %llu, \"dirty_bytes\": %llu, \"bytes\": %llu, \"s\": ",
+			k ? "," : "", (unsigned long long)p->initial_bytes,
+			(unsigned long long)p->dirty_bytes,
+			(unsigned long long)p->bytes);
+		json_num(f, p->s);
+		fputc('}', f);
+	}
+	fprintf(f, "],\n      \"end_info\": {\"initial_bytes\": %llu, \"dirty_bytes\": %llu}}",
+		(unsigned long long)r->end.initial_bytes,
+		(unsigned long long)r->end.dirty_bytes);
+}
+
 static void bench_precopy(struct bench *b)
 {
 	static const double pcts[] = { 0, 1, 10 };
 	double bytes[MAX_REPS], secs[MAX_REPS], passes[MAX_REPS],
 	       full[MAX_REPS], left[MAX_REPS], differ[MAX_REPS],
 	       rate[MAX_REPS], gap[MAX_REPS];
-	struct mig_result with, without;
+	struct mig_result with[MAX_REPS], without[MAX_REPS];
+	FILE *f = b->extra;
 	char name[96];
 	unsigned int p, i;
 
+	if (f)
+		fputs(",\n\"precopy\": [", f);
 	for (p = 0; p < ARRAY_SIZE(pcts); p++) {
 		for (i = 0; i < b->reps; i++) {
-			migrate(b, false, pcts[p], &without);
-			migrate(b, true, pcts[p], &with);
-			bytes[i] = (double)with.stop_bytes / without.stop_bytes;
-			secs[i] = with.stop_s / without.stop_s;
-			passes[i] = with.passes;
-			full[i] = without.stop_bytes / 1048576.0;
-			left[i] = with.stop_bytes / 1048576.0;
-			differ[i] = with.differ + without.differ;
-			rate[i] = with.rate;
-			gap[i] = with.gap_s * 1000;
+			migrate(b, false, pcts[p], &without[i]);
+			migrate(b, true, pcts[p], &with[i]);
+			bytes[i] = (double)with[i].stop_bytes /
+				   without[i].stop_bytes;
+			secs[i] = with[i].stop_s / without[i].stop_s;
+			passes[i] = with[i].passes;
+			full[i] = without[i].stop_bytes / 1048576.0;
+			left[i] = with[i].stop_bytes / 1048576.0;
+			differ[i] = with[i].differ + without[i].differ;
+			rate[i] = with[i].rate;
+			gap[i] = with[i].gap_s * 1000;
 			fprintf(stderr,
 				"precopy %g%%/s rep %u: stop-copy %llu / %llu bytes, %.3f / %.3f s, %u passes of %llu bytes, gap %.1f ms, achieved %.3f / %.3f %%/s\n",
-				pcts[p], i, (unsigned long long)with.stop_bytes,
-				(unsigned long long)without.stop_bytes,
-				with.stop_s, without.stop_s, with.passes,
-				(unsigned long long)with.pre_bytes, gap[i],
-				with.rate, without.rate);
+				pcts[p], i, (unsigned long long)with[i].stop_bytes,
+				(unsigned long long)without[i].stop_bytes,
+				with[i].stop_s, without[i].stop_s, with[i].passes,
+				(unsigned long long)with[i].pre_bytes, gap[i],
+				with[i].rate, without[i].rate);
+		}
+		if (f) {
+			fprintf(f, "%s\n {\"rewrite_pct\": %g, \"reps\": [",
+				p ? "," : "", pcts[p]);
+			for (i = 0; i < b->reps; i++) {
+				fprintf(f, "%s\n  {\"rep\": %u,\n   ",
+					i ? "," : "", i);
+				json_mig(f, "without", &without[i]);
+				fputs(",\n   ", f);
+				json_mig(f, "with", &with[i]);
+				fputc('}', f);
+			}
+			fputs("]}", f);
 		}
 		snprintf(name, sizeof(name),
 			 "stop-copy bytes, pre-copy/none, %g%%/s rewrite", pcts[p]);
@@ -411,6 +508,8 @@ static void bench_precopy(struct bench *b)
 			 "pages differing src/dst after, %g%%/s rewrite", pcts[p]);
 		row(b, name, "pages", differ, b->reps);
 	}
+	if (f)
+		fputs("\n]", f);
 }
 
 /* ---- stream throughput and kernel memory ------------------------------- */
@@ -484,9 +583,12 @@ static void bench_stream(struct bench *b)
 	double save[MAX_REPS], resume[MAX_REPS], avail[MAX_REPS],
 	       kern[MAX_REPS];
 	struct mig_stream s = { };
+	FILE *f = b->extra;
 	uint8_t *m1, *m2;
 	unsigned int i;
 
+	if (f)
+		fputs(",\n\"stream\": {\"reps\": [", f);
 	for (i = 0; i < b->reps; i++) {
 		struct sampler smp = { };
 		double t_save, t_res, t_cpy;
@@ -511,7 +613,6 @@ static void bench_stream(struct bench *b)
 		/* a stream to resume from (not timed) */
 		set_state(&b->src, VFIO_DEVICE_STATE_STOP_COPY, &sfd,
 			  "src STOP_COPY");
-		s.len = 0;
 		ret = mig_stream_read(sfd, &s, CHUNK);
 		if (ret)
 			cli_die("save for resume", ret);
@@ -533,6 +634,12 @@ static void bench_stream(struct bench *b)
 		close(rfd);
 		set_state(&b->dst, VFIO_DEVICE_STATE_RUNNING, NULL,
 			  "dst RUNNING");
+		/*
+		 * free the stream before the memcpy's two buffers are
+		 * allocated: at most twice its size in memory at once (1 GiB
+		 * of device memory then fits a 3 GiB guest)
+		 */
+		mig_stream_free(&s);
 
 		m1 = malloc(total + CHUNK);
 		m2 = malloc(total + CHUNK);
@@ -550,8 +657,23 @@ static void bench_stream(struct bench *b)
 		kern[i] = smp.max_kern_rise / 1024.0;
 		fprintf(stderr, "stream rep %u: %s, save %.3fs resume %.3fs memcpy %.3fs\n",
 			i, cli_human(total).s, t_save, t_res, t_cpy);
+		if (!f)
+			continue;
+		fprintf(f, "%s\n  {\"rep\": %u, \"bytes\": %llu, \"save_s\": ",
+			i ? "," : "", i, (unsigned long long)total);
+		json_num(f, t_save);
+		fputs(", \"resume_s\": ", f);
+		json_num(f, t_res);
+		fputs(", \"memcpy_s\": ", f);
+		json_num(f, t_cpy);
+		fputs(", \"avail_drop_mib\": ", f);
+		json_num(f, avail[i]);
+		fputs(", \"kern_rise_mib\": ", f);
+		json_num(f, kern[i]);
+		fputc('}', f);
 	}
-	mig_stream_free(&s);
+	if (f)
+		fputs("\n]}", f);
 	row(b, "save throughput (read, 1 MiB) / memcpy", "ratio", save,
 	    b->reps);
 	row(b, "resume throughput (write, 1 MiB) / memcpy", "ratio", resume,
@@ -826,6 +948,9 @@ int main(int argc, char **argv)
 			cli_die(json, errno);
 		fprintf(b.json, "{\"devmem_mib\": %zu, \"reps\": %u, \"rows\": [",
 			b.src.devmem_size >> 20, b.reps);
+		b.extra = open_memstream(&b.extra_buf, &b.extra_len);
+		if (!b.extra)
+			cli_die("open_memstream", errno);
 	}
 	printf("tern-bench: %zu MiB device memory per VF, %u repetitions, median [min, max]\n",
 	       b.src.devmem_size >> 20, b.reps);
@@ -848,7 +973,9 @@ int main(int argc, char **argv)
 	if (rows & ROW_ENGINE)
 		bench_engine(&b);
 	if (b.json) {
-		fprintf(b.json, "\n]}\n");
+		fclose(b.extra);
+		fprintf(b.json, "\n]%s}\n", b.extra_buf);
+		free(b.extra_buf);
 		fclose(b.json);
 	}
 	tern_vf_close(&b.src);
