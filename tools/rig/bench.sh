@@ -3,12 +3,25 @@
 #
 # `make bench`: build (or reuse) everything, boot the rig VM with larger
 # VF device memory and run tools/tern-bench in it (guest suite "bench").
-# Prints the table and writes it as JSON to $RIG_CACHE/run/bench/bench.json.
-# Not part of `make check`: it takes several minutes under TCG.
+# Prints the table (tools/tern-bench/table.py) and writes it as JSON to
+# $RIG_CACHE/run/bench/bench.json, and the pre-copy plots drawn from it
+# (tools/tern-bench/plots.py) next to it as bench-convergence.svg and
+# bench-downtime.svg. Not part of `make check`: it takes several minutes
+# under TCG.
 #
 #   BENCH_DEVMEM_MB   device memory per VF (default 256)
 #   BENCH_REPS        repetitions per figure (default 5)
 #   BENCH_ONLY        subset, e.g. "precopy,stream" (default: all rows)
+#   BENCH_DOCS        1: also copy the plots of a passing run to
+#                     Documentation/tern/ (for performance.rst)
+#   BENCH_SCALE       sizes in MiB, e.g. "64,256,1024": instead of the one
+#                     run, one VM per device memory size (powers of 2 up to
+#                     1024; TERN_PF_OPTS=devmem-mb=N,vfs=2) with only the
+#                     stream row, in $out/devmem-N/; their save and resume
+#                     time per GiB and peak kernel memory are merged into
+#                     $out/scaling.json and one table (tools/tern-bench/
+#                     scaling.py). BENCH_DEVMEM_MB does not apply, and
+#                     BENCH_ONLY and TERN_PF_OPTS must be unset.
 #
 # Profiling the L0 QEMU process (the VM runs under TCG, so the device
 # model's firmware and the guest both execute in it):
@@ -22,6 +35,23 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 . "$RIG_TOP/tools/rig/kernels.sh"
+
+# the scaling sizes, checked before anything is built
+sizes=()
+if [ -n "${BENCH_SCALE:-}" ]; then
+	[ -z "${TERN_PF_OPTS+set}" ] ||
+		die "BENCH_SCALE sets TERN_PF_OPTS itself (devmem-mb=N,vfs=2): unset it"
+	[ "${BENCH_ONLY:-stream}" = stream ] ||
+		die "BENCH_SCALE runs the stream row only: unset BENCH_ONLY"
+	IFS=, read -ra sizes <<< "$BENCH_SCALE"
+	for mb in "${sizes[@]}"; do
+		# two VFs of 1 GiB fill half of the root port's 4 GiB window
+		case $mb in
+		1|2|4|8|16|32|64|128|256|512|1024) ;;
+		*) die "BENCH_SCALE: '$mb' is not a power of 2 from 1 to 1024 (MiB)" ;;
+		esac
+	done
+fi
 
 out="$RIG_CACHE/run/${RIG_RUN_NAME:-bench}"
 rm -rf "$out"
@@ -68,24 +98,90 @@ if [ -n "${BENCH_TRACE:-}${BENCH_PERF:-}" ]; then
 		fi
 	} > "$vmqemu"
 	chmod +x "$vmqemu"
-	export REAL_QEMU=$qemu OUT=$out PERF_ARGS=${BENCH_PERF_ARGS:-}
+	# OUT, the directory of trace.log and perf.data, is run_bench's
+	export REAL_QEMU=$qemu PERF_ARGS=${BENCH_PERF_ARGS:-}
 	command -v perf >/dev/null || [ -z "${BENCH_PERF:-}" ] ||
 		die "BENCH_PERF: no perf on this host (Debian: linux-perf)"
 fi
-RIG_APPEND="tern.bench_reps=${BENCH_REPS:-5} ${BENCH_ONLY:+tern.bench_only=$BENCH_ONLY} tern.lacks=${K_LACKS:-none} ${RIG_APPEND:-}" \
-TERN_PF_OPTS=${TERN_PF_OPTS-devmem-mb=${BENCH_DEVMEM_MB:-256}} \
-	"$RIG_TOP/tools/rig/run-vm.sh" "$vmqemu" "$K_IMAGE" \
-	"$out/initramfs.cpio" bench "$out" "${RIG_TIMEOUT:-3600}"
+# run_bench DIR PF_OPTS ONLY: one VM run of the suite with the tern-pf
+# properties PF_OPTS and the rows ONLY (empty: all), logs (and trace.log,
+# perf.data) in DIR, the JSON extracted to DIR/bench.json. Fails if the run
+# did not pass or left no complete JSON.
+run_bench() {
+	local dir=$1 pf_opts=$2 only=$3 ret=0
 
-sed -n 's/^BENCH-JSON: //p' "$out/tap.log" > "$out/bench.json"
-echo "tern-bench ($(date -u +%F), BENCH_DEVMEM_MB=${BENCH_DEVMEM_MB:-256}, logs in $out)"
-sed -n 's/^BENCH: //p' "$out/tap.log"
-echo
-echo "JSON ($out/bench.json):"
-cat "$out/bench.json"
-log "total time $(( $(date +%s) - t0 ))s"
+	mkdir -p "$dir"
+	OUT=$dir \
+	RIG_APPEND="tern.bench_reps=${BENCH_REPS:-5} ${only:+tern.bench_only=$only} tern.lacks=${K_LACKS:-none} ${RIG_APPEND:-}" \
+	TERN_PF_OPTS=$pf_opts \
+		"$RIG_TOP/tools/rig/run-vm.sh" "$vmqemu" "$K_IMAGE" \
+		"$out/initramfs.cpio" bench "$dir" "${RIG_TIMEOUT:-3600}"
+	sed -n 's/^BENCH-JSON: //p' "$dir/tap.log" > "$dir/bench.json"
+	python3 "$RIG_TOP/tools/rig/tap-summary.py" "$dir/tap.log" \
+		"$dir/console.log" /dev/null >&2 || ret=1
+	python3 -m json.tool "$dir/bench.json" >/dev/null 2>&1 || ret=1
+	return $ret
+}
+
+# the table from the JSON, with the reductions; tern-bench's own if the
+# JSON is incomplete (a run that failed half way)
+print_table() {
+	python3 "$RIG_TOP/tools/tern-bench/table.py" "$1/bench.json" 2>/dev/null ||
+		sed -n 's/^BENCH: //p' "$1/tap.log"
+}
+
+# matplotlib is Debian's python3-matplotlib (tools/rig/setup.sh), for the
+# system python3, which may not be the first python3 in PATH
+plot_python=/usr/bin/python3
+[ -x "$plot_python" ] || plot_python=python3
+
 rc=0
-python3 "$RIG_TOP/tools/rig/tap-summary.py" "$out/tap.log" "$out/console.log" \
-	/dev/null >&2 || rc=$?
-[ -s "$out/bench.json" ] || rc=1
+if [ ${#sizes[@]} -gt 0 ]; then
+	jsons=()
+	for mb in "${sizes[@]}"; do
+		log "BENCH_SCALE: $mb MiB of device memory per VF"
+		run_bench "$out/devmem-$mb" "devmem-mb=$mb,vfs=2" stream || rc=1
+		python3 -m json.tool "$out/devmem-$mb/bench.json" >/dev/null 2>&1 &&
+			jsons+=("$out/devmem-$mb/bench.json")
+	done
+	echo "tern-bench scaling ($(date -u +%F), BENCH_SCALE=$BENCH_SCALE, logs in $out)"
+	for mb in "${sizes[@]}"; do
+		echo
+		print_table "$out/devmem-$mb"
+	done
+	echo
+	if [ ${#jsons[@]} -gt 0 ]; then
+		python3 "$RIG_TOP/tools/tern-bench/scaling.py" "$out/scaling.json" \
+			"${jsons[@]}" || rc=1
+		echo "JSON: $out/scaling.json"
+	else
+		rc=1
+	fi
+	log "total time $(( $(date +%s) - t0 ))s"
+	exit $rc
+fi
+
+run_bench "$out" "${TERN_PF_OPTS-devmem-mb=${BENCH_DEVMEM_MB:-256}}" \
+	"${BENCH_ONLY:-}" || rc=1
+echo "tern-bench ($(date -u +%F), BENCH_DEVMEM_MB=${BENCH_DEVMEM_MB:-256}, logs in $out)"
+print_table "$out"
+echo
+echo "JSON: $out/bench.json"
+# the plots, from a complete JSON (a run that failed half way has none)
+if python3 -m json.tool "$out/bench.json" >/dev/null 2>&1; then
+	if "$plot_python" "$RIG_TOP/tools/tern-bench/plots.py" \
+		"$out/bench.json" "$out"; then
+		if [ "${BENCH_DOCS:-0}" = 1 ] && [ $rc = 0 ]; then
+			for f in bench-convergence.svg bench-downtime.svg; do
+				[ -f "$out/$f" ] || continue
+				cp "$out/$f" "$RIG_TOP/Documentation/tern/$f"
+				echo "copied to Documentation/tern/$f"
+			done
+		fi
+	else
+		log "plots.py failed (matplotlib: python3-matplotlib, tools/rig/setup.sh)"
+		rc=1
+	fi
+fi
+log "total time $(( $(date +%s) - t0 ))s"
 exit $rc

@@ -39,10 +39,11 @@ EOT
 	rm -f "$RIG_CACHE/.apt-updated"
 }
 
+# python3-matplotlib: make bench's plots (tools/tern-bench/plots.py)
 PKGS="linux-source-6.12 build-essential bc flex bison libelf-dev libssl-dev
       sparse ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev
       dpkg-dev busybox-static cpio rsync seabios qemu-system-data python3
-      python3-venv xz-utils kmod git dwarves dkms"
+      python3-venv python3-matplotlib xz-utils kmod git dwarves dkms"
 BPO_PKGS="meson python3-pycotap"
 
 missing_pkgs() {
