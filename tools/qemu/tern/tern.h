@@ -174,6 +174,11 @@ uint16_t tern_load_write(TernVFState *vf, const uint8_t *buf, uint32_t len,
 uint16_t tern_load_commit(TernVFState *vf, uint64_t *result);
 void tern_load_abort(TernVFState *vf);
 
+/* tern_crc.c */
+uint32_t tern_crc32c(uint32_t crc, const void *buf, size_t len);
+const char *tern_crc32c_impl(void);
+bool tern_crc32c_selftest(const char **checked, Error **errp);
+
 /* tern_dirty.c */
 uint16_t tern_dirty_start(TernVFState *vf, uint32_t page_shift,
                           const struct tern_dirty_range *ranges,

@@ -375,7 +375,12 @@ static void tern_pf_write_config(PCIDevice *dev, uint32_t addr, uint32_t val,
 static void tern_pf_realize(PCIDevice *dev, Error **errp)
 {
     TernPFState *pf = TERN_PF(dev);
+    const char *checked;
 
+    if (!tern_crc32c_selftest(&checked, errp)) {
+        return;
+    }
+    trace_tern_crc_selftest(checked, tern_crc32c_impl());
     if (!pf->vfs || pf->vfs > TERN_MAX_VFS) {
         error_setg(errp, "vfs must be 1..%d", TERN_MAX_VFS);
         return;

@@ -17,7 +17,6 @@
  */
 #include "qemu/osdep.h"
 #include "qemu/bitmap.h"
-#include "qemu/crc32c.h"
 #include "qemu/cutils.h"
 #include "exec/memory.h"
 #include "tern.h"
@@ -74,7 +73,7 @@ struct TernLoad {
 
 static uint32_t tern_crc(const void *buf, size_t len)
 {
-    return crc32c(0xffffffff, buf, len);
+    return tern_crc32c(0xffffffff, buf, len);
 }
 
 /* ---- save -------------------------------------------------------------- */
@@ -129,10 +128,9 @@ static void tern_save_seal(uint8_t *payload, uint32_t len)
 {
     struct tern_rec_hdr *h = (struct tern_rec_hdr *)(payload -
                                                      TERN_REC_HDR_LEN);
-    uint32_t crc = crc32c(0xffffffff, (uint8_t *)h,
-                          offsetof(struct tern_rec_hdr, crc));
+    uint32_t crc = tern_crc(h, offsetof(struct tern_rec_hdr, crc));
 
-    crc = crc32c(crc ^ 0xffffffff, payload, len);
+    crc = tern_crc32c(crc ^ 0xffffffff, payload, len);
     h->crc = cpu_to_le32(crc);
 }
 
@@ -597,8 +595,8 @@ static uint16_t tern_load_record(TernVFState *vf)
     uint16_t type = le16_to_cpu(h->type);
     uint32_t crc;
 
-    crc = crc32c(0xffffffff, l->buf, offsetof(struct tern_rec_hdr, crc));
-    crc = crc32c(crc ^ 0xffffffff, payload, len);
+    crc = tern_crc(l->buf, offsetof(struct tern_rec_hdr, crc));
+    crc = tern_crc32c(crc ^ 0xffffffff, payload, len);
     if (crc != le32_to_cpu(h->crc)) {
         return TERN_ST_STREAM_CRC;
     }

@@ -15,7 +15,6 @@
 #include "qemu/osdep.h"
 #include "qemu/log.h"
 #include "qemu/units.h"
-#include "qemu/crc32c.h"
 #include "qapi/error.h"
 #include "exec/cpu-common.h"
 #include "hw/pci/pci.h"
@@ -237,7 +236,7 @@ static uint16_t tern_engine_exec(TernVFState *vf, const struct tern_desc *d,
         case TERN_DESC_OP_CHECKSUM:
             st = tern_engine_src(vf, d, off, vf->bounce, n);
             if (!st) {
-                crc = crc32c(crc, vf->bounce, n) ^ 0xffffffff;
+                crc = tern_crc32c(crc, vf->bounce, n) ^ 0xffffffff;
             }
             break;
         }
