@@ -155,6 +155,7 @@ uint16_t tern_data_write(TernPFState *pf, const TernData *d, const void *buf,
 
 /* tern_vf.c */
 void tern_vf_set_mig_state(TernVFState *vf, uint32_t state);
+void tern_vf_reset_regs(TernVFState *vf);
 void tern_vf_reset_function(TernVFState *vf);
 void tern_vf_reset_firmware(TernVFState *vf, bool stop_dirty);
 uint32_t tern_vf_engine_status(TernVFState *vf);

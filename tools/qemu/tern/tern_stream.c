@@ -11,7 +11,9 @@
  *
  * Load parses any split of the byte stream, writes pages straight into the
  * (frozen, reset) VF, keeps REGS and ENGINE aside and applies them only at
- * commit. Any error resets the VF function, so no half-loaded state remains.
+ * commit, where it also zeroes the pages the stream did not carry (device
+ * memory is not cleared at LOAD_BEGIN). Any error resets the VF function,
+ * so no half-loaded state remains.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -28,6 +30,7 @@
                              sizeof(struct tern_rec_regs) + \
                              sizeof(struct tern_rec_engine))
 #define TERN_STAGE_LEN      (TERN_REC_HDR_LEN + TERN_REC_MAX_LEN)
+#define TERN_LOAD_DISCARD_PAGES 512     /* 2 MiB: see tern_load_zero_rest() */
 
 struct TernSave {
     uint32_t mode;
@@ -59,6 +62,7 @@ enum {
 
 struct TernLoad {
     uint32_t phase;
+    unsigned long *loaded;      /* pages written by PAGES records */
     uint8_t *buf;               /* stream header, or record header + payload */
     uint32_t need;
     uint32_t have;
@@ -470,6 +474,7 @@ void tern_save_end(TernVFState *vf)
 
 static void tern_load_free(TernVFState *vf)
 {
+    g_free(vf->load->loaded);
     g_free(vf->load->buf);
     g_free(vf->load);
     vf->load = NULL;
@@ -488,10 +493,12 @@ uint16_t tern_load_begin(TernVFState *vf)
         g_free(l);
         return TERN_ST_NO_RESOURCES;
     }
+    l->loaded = bitmap_new(vf->devmem_pages);
     l->phase = TERN_LOAD_HDR;
     l->need = sizeof(struct tern_stream_hdr);
     vf->load = l;
-    tern_vf_reset_function(vf);
+    /* device memory is left to the load: see tern_load_zero_rest() */
+    tern_vf_reset_regs(vf);
     trace_tern_load_begin(vf->index);
     return TERN_ST_SUCCESS;
 }
@@ -620,6 +627,7 @@ static uint16_t tern_load_record(TernVFState *vf)
         memory_region_set_dirty(&vf->devmem,
                                 (uint64_t)first * TERN_DEVMEM_PAGE_SIZE,
                                 (uint64_t)count * TERN_DEVMEM_PAGE_SIZE);
+        bitmap_set(l->loaded, first, count);
         break;
     }
     case TERN_REC_REGS:
@@ -704,6 +712,41 @@ uint16_t tern_load_write(TernVFState *vf, const uint8_t *buf, uint32_t len,
     return TERN_ST_SUCCESS;
 }
 
+/*
+ * Zero every page the stream did not carry, so that the VF holds what the
+ * source held. Pages the load wrote are not zeroed first (LOAD_BEGIN keeps
+ * device memory): no host page is discarded and faulted in again only to
+ * be overwritten. Long runs of pages go back to the host as on an FLR (no
+ * reads of memory that may never have been touched); short ones, between
+ * loaded pages, are cleared in place where they are not zero.
+ */
+static void tern_load_zero_rest(TernVFState *vf)
+{
+    TernLoad *l = vf->load;
+    RAMBlock *rb = vf->devmem.ram_block;
+    uint32_t n = vf->devmem_pages;
+    uint32_t p = find_first_zero_bit(l->loaded, n);
+
+    while (p < n) {
+        uint32_t end = find_next_bit(l->loaded, n, p);
+        uint64_t start = (uint64_t)p * TERN_DEVMEM_PAGE_SIZE;
+        uint64_t len = (uint64_t)(end - p) * TERN_DEVMEM_PAGE_SIZE;
+
+        if (end - p < TERN_LOAD_DISCARD_PAGES || !rb ||
+            ram_block_discard_range(rb, start, len)) {
+            for (uint64_t off = start; off < start + len;
+                 off += TERN_DEVMEM_PAGE_SIZE) {
+                if (!buffer_is_zero(vf->devmem_ptr + off,
+                                    TERN_DEVMEM_PAGE_SIZE)) {
+                    memset(vf->devmem_ptr + off, 0, TERN_DEVMEM_PAGE_SIZE);
+                }
+            }
+        }
+        memory_region_set_dirty(&vf->devmem, start, len);
+        p = find_next_zero_bit(l->loaded, n, end);
+    }
+}
+
 uint16_t tern_load_commit(TernVFState *vf, uint64_t *result)
 {
     TernLoad *l = vf->load;
@@ -729,6 +772,7 @@ uint16_t tern_load_commit(TernVFState *vf, uint64_t *result)
         return st;
     }
 
+    tern_load_zero_rest(vf);
     for (int i = 0; i < TERN_VF_CTX_REGS; i++) {
         vf->regs.ctx[i] = le64_to_cpu(l->regs.ctx[i]);
     }

@@ -367,16 +367,26 @@ void tern_vf_set_mig_state(TernVFState *vf, uint32_t state)
     tern_vf_engine_kick(vf);
 }
 
+/*
+ * The function state other than device memory: engine, registers, counters
+ * and interrupts cleared (LOAD_BEGIN: the load replaces device memory).
+ */
+void tern_vf_reset_regs(TernVFState *vf)
+{
+    timer_del(vf->engine_timer);
+    memset(&vf->regs, 0, sizeof(vf->regs));
+    memset(&vf->engine, 0, sizeof(vf->engine));
+    vf->engine.cpl_phase = 1;
+}
+
 /* FLR: engine, registers, counters, interrupts and device memory cleared. */
 void tern_vf_reset_function(TernVFState *vf)
 {
     RAMBlock *rb = vf->devmem.ram_block;
 
     trace_tern_vf_reset(vf->index);
-    timer_del(vf->engine_timer);
-    memset(&vf->regs, 0, sizeof(vf->regs));
-    memset(&vf->engine, 0, sizeof(vf->engine));
-    vf->engine.cpl_phase = 1;
+    tern_vf_reset_regs(vf);
+    /* the host pages go back to the host: the next access reads zeroes */
     if (!rb || ram_block_discard_range(rb, 0, vf->devmem_size)) {
         memset(vf->devmem_ptr, 0, vf->devmem_size);
     }
