@@ -83,24 +83,33 @@ static int tern_status_to_errno(u16 status, const char **name)
 }
 
 /*
- * The firmware answered (or can no longer answer) a command its caller
- * gave up on: the slot and the command's buffer are free again. A buffer
- * its owner already freed is released from process context.
- * Called with core->lock held.
+ * The firmware answered (or can no longer answer) the command in @slot:
+ * the slot and the command's buffer are free again, and a buffer its owner
+ * already freed is released from process context. A waiting submitter
+ * gets @cpl, or @err if there is no answer. Called with core->lock held.
  */
-static void tern_slot_release_abandoned(struct tern_core *core,
-					struct tern_admin_slot *slot)
+static void tern_slot_finish(struct tern_core *core,
+			     struct tern_admin_slot *slot,
+			     const struct tern_admin_cpl *cpl, int err)
 {
 	struct tern_dma_buf *buf = slot->buf;
+	struct tern_core_req *req = slot->req;
 
 	slot->state = TERN_SLOT_FREE;
 	slot->buf = NULL;
+	slot->req = NULL;
 	if (buf) {
 		buf->inflight = false;
 		if (buf->free_pending) {
 			list_add_tail(&buf->free_node, &core->free_bufs);
 			schedule_work(&core->free_work);
 		}
+	}
+	if (req) {
+		if (cpl)
+			req->cpl = *cpl;
+		req->err = err;
+		complete(&req->done);
 	}
 	up(&core->slot_sem);
 }
@@ -123,13 +132,9 @@ static unsigned int tern_adminq_reap(struct tern_core *core)
 		cid = le16_to_cpu(cpl->cid);
 		if (cid < TERN_ADMIN_SLOTS) {
 			slot = &core->slots[cid];
-			if (slot->state == TERN_SLOT_WAITING) {
-				slot->cpl = *cpl;
-				slot->err = 0;
-				complete(&slot->done);
-			} else if (slot->state == TERN_SLOT_ABANDONED) {
-				tern_slot_release_abandoned(core, slot);
-			}
+			/* an answer for a free slot has nobody to go to */
+			if (slot->state != TERN_SLOT_FREE)
+				tern_slot_finish(core, slot, cpl, 0);
 		} else {
 			dev_err_ratelimited(&core->pdev->dev,
 					    "completion with bad cid %u\n", cid);
@@ -175,37 +180,39 @@ static void tern_fill_data(struct tern_admin_cmd *cmd, struct tern_dma_buf *buf,
 	}
 }
 
+static struct tern_op_stats *tern_op_stats(struct tern_core *core, u8 opcode)
+{
+	return &core->stats[opcode & (TERN_NUM_OPCODES - 1)];
+}
+
 /**
- * tern_core_exec() - execute one admin command and wait for its completion
+ * tern_core_submit() - send one admin command without waiting for it
  * @core: the PF (from tern_core_from_vf())
+ * @req: receives the command's answer; the caller's until
+ *	tern_core_wait() or tern_core_abandon()
  * @cmd: the command; opcode, vf and params set by the caller. The data
  *	fields and cid are filled in here.
- * @buf: PF-owned data buffer, or NULL for commands without data
+ * @buf: PF-owned data buffer, or NULL for commands without data; the
+ *	device owns it until the command is waited for or its answer came
  * @len: bytes of @buf the command uses (data_len), at most @buf->size
- * @result: if not NULL, receives the completion's three result words
  *
- * Sleeps; process context only. Waits at most the cmd_timeout_ms module
- * parameter for the firmware.
+ * The firmware runs commands in submission order (Documentation/tern/
+ * device.rst), so a caller may queue several and collect them in turn.
+ * Sleeps while every slot is in use (at most the cmd_timeout_ms module
+ * parameter); process context only.
  *
- * Return: 0 on success; the errno of the firmware status (-EINVAL,
- * -EBUSY, -ENODEV, -ENOMEM, -EFAULT, -EIO, -EPERM, -ECANCELED,
- * -EOPNOTSUPP); -ETIMEDOUT if the firmware did not answer in time;
- * -ENODEV if the PF is going away; -EIO for an injected failure; -EBUSY
- * if @buf still belongs to an earlier command that timed out.
+ * Return: 0 if the command is on its way; -EINVAL for a bad @len; -EIO
+ * for an injected failure; -ETIMEDOUT if no slot freed up in time;
+ * -ENODEV if the PF is going away; -EBUSY if @buf still belongs to an
+ * earlier command. Nothing was sent on error.
  */
-int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,
-		   struct tern_dma_buf *buf, size_t len, u64 *result)
+int tern_core_submit(struct tern_core *core, struct tern_core_req *req,
+		     struct tern_admin_cmd *cmd, struct tern_dma_buf *buf,
+		     size_t len)
 {
-	struct device *dev = &core->pdev->dev;
-	unsigned long timeout = msecs_to_jiffies(tern_cmd_timeout_ms);
-	struct tern_op_stats *stats = &core->stats[cmd->opcode &
-						   (TERN_NUM_OPCODES - 1)];
-	u16 vf = le16_to_cpu(cmd->vf), status = 0;
-	struct tern_admin_slot *slot = NULL;
-	const char *status_name = NULL;
-	unsigned long flags, answered;
-	ktime_t start;
-	u64 latency;
+	struct tern_op_stats *stats = tern_op_stats(core, cmd->opcode);
+	struct tern_admin_slot *slot;
+	unsigned long flags;
 	int cid, err;
 
 	if ((!buf && len) || (buf && len > buf->size))
@@ -217,12 +224,12 @@ int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,
 		spin_unlock_irqrestore(&core->lock, flags);
 		return -EIO;
 	}
-	if (down_timeout(&core->slot_sem, timeout))
+	if (down_timeout(&core->slot_sem, msecs_to_jiffies(tern_cmd_timeout_ms)))
 		return -ETIMEDOUT;
 
 	spin_lock_irqsave(&core->lock, flags);
 	if (core->dead || (buf && buf->inflight)) {
-		/* a buffer a timed-out command may still write is not reused */
+		/* a buffer the device may still write is not reused */
 		err = core->dead ? -ENODEV : -EBUSY;
 		spin_unlock_irqrestore(&core->lock, flags);
 		up(&core->slot_sem);
@@ -235,67 +242,135 @@ int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,
 	slot = &core->slots[cid];
 	slot->state = TERN_SLOT_WAITING;
 	slot->opcode = cmd->opcode;
-	reinit_completion(&slot->done);
+	slot->req = req;
+	slot->buf = buf;
+	init_completion(&req->done);
+	req->err = 0;
+	req->core = core;
+	req->buf = buf;
+	req->len = len;
+	req->cid = cid;
+	req->opcode = cmd->opcode;
+	req->vf = le16_to_cpu(cmd->vf);
 
 	cmd->cid = cpu_to_le16(cid);
 	tern_fill_data(cmd, buf, len);
-	if (buf)
-		dma_sync_sgtable_for_device(dev, &buf->sgt, DMA_BIDIRECTIONAL);
+	if (buf) {
+		buf->inflight = true;
+		dma_sync_sgtable_for_device(&core->pdev->dev, &buf->sgt,
+					    DMA_BIDIRECTIONAL);
+	}
 	core->sq[core->sq_tail] = *cmd;
 	core->sq_tail = (core->sq_tail + 1) % TERN_ADMIN_DEPTH;
 	/* the entry must be in memory before the doorbell reaches the device */
 	wmb();
 	writel(core->sq_tail, core->regs + TERN_PF_REG_SQ_TAIL);
 	stats->submitted++;
+	req->start = ktime_get();
 	spin_unlock_irqrestore(&core->lock, flags);
 
-	trace_tern_cmd_submit(core->pdev, cmd->opcode, vf, cid, len);
-	start = ktime_get();
-	answered = wait_for_completion_timeout(&slot->done, timeout);
+	trace_tern_cmd_submit(core->pdev, cmd->opcode, req->vf, cid, len);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(tern_core_submit);
+
+/*
+ * Give up on @req unless its answer already came (core->lock held): its
+ * slot, and the buffer the firmware may still write, stay the device's
+ * until the firmware answers (see the top). Returns false if answered.
+ */
+static bool tern_req_abandon_locked(struct tern_core_req *req)
+{
+	struct tern_admin_slot *slot = &req->core->slots[req->cid];
+
+	if (completion_done(&req->done))
+		return false;
+	slot->state = TERN_SLOT_ABANDONED;
+	slot->req = NULL;
+	return true;
+}
+
+/**
+ * tern_core_abandon() - give up on a submitted command without its answer
+ * @req: the command (tern_core_submit() succeeded, not yet waited for)
+ *
+ * For a caller that no longer needs the answer (its session ended). The
+ * command's slot and buffer stay the device's until the firmware answers
+ * or the queue is torn down; tern_core_buf_free() of the buffer is safe at
+ * once. @req is the caller's again on return.
+ */
+void tern_core_abandon(struct tern_core_req *req)
+{
+	struct tern_core *core = req->core;
+	unsigned long flags;
 
 	spin_lock_irqsave(&core->lock, flags);
-	/* a completion that raced with the timeout is still unconsumed */
-	if (!answered && !completion_done(&slot->done)) {
-		/*
-		 * Keep the slot, and the buffer the firmware may still write,
-		 * until the firmware answers: see the top.
-		 */
-		slot->state = TERN_SLOT_ABANDONED;
-		slot->buf = buf;
-		if (buf)
-			buf->inflight = true;
+	tern_req_abandon_locked(req);
+	spin_unlock_irqrestore(&core->lock, flags);
+}
+EXPORT_SYMBOL_GPL(tern_core_abandon);
+
+/**
+ * tern_core_wait() - wait for the answer of a submitted command
+ * @req: the command (tern_core_submit() succeeded, not yet waited for)
+ * @result: if not NULL, receives the completion's three result words
+ *
+ * Waits at most the cmd_timeout_ms module parameter from now; a command
+ * that is not answered by then is abandoned (tern_core_abandon()).
+ * Sleeps; process context only. @req is the caller's again on return.
+ *
+ * Return: 0 on success; the errno of the firmware status (-EINVAL,
+ * -EBUSY, -ENODEV, -ENOMEM, -EFAULT, -EIO, -EPERM, -ECANCELED,
+ * -EOPNOTSUPP); -ETIMEDOUT if the firmware did not answer in time;
+ * -ENODEV if the PF went away.
+ */
+int tern_core_wait(struct tern_core_req *req, u64 *result)
+{
+	struct tern_core *core = req->core;
+	struct tern_op_stats *stats = tern_op_stats(core, req->opcode);
+	struct device *dev = &core->pdev->dev;
+	const char *status_name = NULL;
+	unsigned long flags, answered;
+	u16 status = 0;
+	u64 latency;
+	int err;
+
+	answered = wait_for_completion_timeout(&req->done,
+					       msecs_to_jiffies(tern_cmd_timeout_ms));
+	spin_lock_irqsave(&core->lock, flags);
+	/* an answer that raced with the timeout still counts */
+	if (!answered && tern_req_abandon_locked(req)) {
 		stats->timeouts++;
 		stats->failed++;
 		spin_unlock_irqrestore(&core->lock, flags);
-		trace_tern_cmd_complete(core->pdev, cmd->opcode, vf, cid, 0,
-					-ETIMEDOUT, ktime_get_ns() - start);
+		trace_tern_cmd_complete(core->pdev, req->opcode, req->vf,
+					req->cid, 0, -ETIMEDOUT,
+					ktime_get_ns() - ktime_to_ns(req->start));
 		dev_err_ratelimited(dev, "%s (vf %u) timed out after %u ms\n",
-				    tern_opcode_name(cmd->opcode), vf,
+				    tern_opcode_name(req->opcode), req->vf,
 				    tern_cmd_timeout_ms);
 		return -ETIMEDOUT;
 	}
-	err = slot->err;
+	err = req->err;
 	if (!err) {
-		status = le16_to_cpu(slot->cpl.status);
+		status = le16_to_cpu(req->cpl.status);
 		err = tern_status_to_errno(status, &status_name);
 		if (result) {
-			result[0] = le64_to_cpu(slot->cpl.result[0]);
-			result[1] = le64_to_cpu(slot->cpl.result[1]);
-			result[2] = le64_to_cpu(slot->cpl.result[2]);
+			result[0] = le64_to_cpu(req->cpl.result[0]);
+			result[1] = le64_to_cpu(req->cpl.result[1]);
+			result[2] = le64_to_cpu(req->cpl.result[2]);
 		}
 	}
-	slot->state = TERN_SLOT_FREE;
-	latency = ktime_get_ns() - start;
+	latency = ktime_get_ns() - ktime_to_ns(req->start);
 	stats->latency_ns += latency;
 	if (err)
 		stats->failed++;
 	spin_unlock_irqrestore(&core->lock, flags);
-	up(&core->slot_sem);
 
-	if (buf)
-		dma_sync_sgtable_for_cpu(dev, &buf->sgt, DMA_BIDIRECTIONAL);
-	trace_tern_cmd_complete(core->pdev, cmd->opcode, vf, cid, status, err,
-				latency);
+	if (req->buf)
+		dma_sync_sgtable_for_cpu(dev, &req->buf->sgt, DMA_BIDIRECTIONAL);
+	trace_tern_cmd_complete(core->pdev, req->opcode, req->vf, req->cid,
+				status, err, latency);
 	/*
 	 * A stream the firmware rejects came from userspace (the VMM's
 	 * resume data): an error for the caller, not for the kernel log.
@@ -303,16 +378,44 @@ int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,
 	if (err && status >= TERN_ST_STREAM_MAGIC &&
 	    status <= TERN_ST_STREAM_TRAILING)
 		dev_dbg(dev, "%s (vf %u) rejected: %s (0x%02x)\n",
-			tern_opcode_name(cmd->opcode), vf, status_name, status);
+			tern_opcode_name(req->opcode), req->vf, status_name,
+			status);
 	else if (err && status_name)
 		dev_err_ratelimited(dev, "%s (vf %u) failed: %s (0x%02x, %pe)\n",
-				    tern_opcode_name(cmd->opcode), vf,
+				    tern_opcode_name(req->opcode), req->vf,
 				    status_name, status, ERR_PTR(err));
 	else if (err)
 		dev_err_ratelimited(dev, "%s (vf %u) failed: %pe\n",
-				    tern_opcode_name(cmd->opcode), vf,
+				    tern_opcode_name(req->opcode), req->vf,
 				    ERR_PTR(err));
 	return err;
+}
+EXPORT_SYMBOL_GPL(tern_core_wait);
+
+/**
+ * tern_core_exec() - execute one admin command and wait for its completion
+ * @core: the PF (from tern_core_from_vf())
+ * @cmd: the command; opcode, vf and params set by the caller. The data
+ *	fields and cid are filled in here.
+ * @buf: PF-owned data buffer, or NULL for commands without data
+ * @len: bytes of @buf the command uses (data_len), at most @buf->size
+ * @result: if not NULL, receives the completion's three result words
+ *
+ * tern_core_submit() and tern_core_wait() in one: sleeps; process context
+ * only; waits at most the cmd_timeout_ms module parameter for the firmware.
+ *
+ * Return: 0, or an errno of tern_core_submit() or tern_core_wait().
+ */
+int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,
+		   struct tern_dma_buf *buf, size_t len, u64 *result)
+{
+	struct tern_core_req req;
+	int err;
+
+	err = tern_core_submit(core, &req, cmd, buf, len);
+	if (err)
+		return err;
+	return tern_core_wait(&req, result);
 }
 EXPORT_SYMBOL_GPL(tern_core_exec);
 
@@ -352,14 +455,12 @@ static int tern_adminq_enable(struct tern_core *core)
 int tern_adminq_init(struct tern_core *core)
 {
 	struct device *dev = &core->pdev->dev;
-	int i, ret;
+	int ret;
 
 	spin_lock_init(&core->lock);
 	sema_init(&core->slot_sem, TERN_ADMIN_SLOTS);
 	INIT_LIST_HEAD(&core->free_bufs);
 	INIT_WORK(&core->free_work, tern_free_bufs_work);
-	for (i = 0; i < TERN_ADMIN_SLOTS; i++)
-		init_completion(&core->slots[i].done);
 
 	core->sq = dmam_alloc_coherent(dev, TERN_ADMIN_DEPTH * sizeof(*core->sq),
 				       &core->sq_dma, GFP_KERNEL);
@@ -404,17 +505,10 @@ void tern_adminq_shutdown(struct tern_core *core)
 	spin_lock_irqsave(&core->lock, flags);
 	core->dead = true;
 	writel(0, core->regs + TERN_PF_REG_CTRL);
-	for (i = 0; i < TERN_ADMIN_SLOTS; i++) {
-		struct tern_admin_slot *slot = &core->slots[i];
-
-		if (slot->state == TERN_SLOT_WAITING) {
-			slot->err = -ENODEV;
-			complete(&slot->done);
-		} else if (slot->state == TERN_SLOT_ABANDONED) {
-			/* the queue is off: no DMA for it any more */
-			tern_slot_release_abandoned(core, slot);
-		}
-	}
+	/* the queue is off: no DMA for any command any more */
+	for (i = 0; i < TERN_ADMIN_SLOTS; i++)
+		if (core->slots[i].state != TERN_SLOT_FREE)
+			tern_slot_finish(core, &core->slots[i], NULL, -ENODEV);
 	spin_unlock_irqrestore(&core->lock, flags);
 	writel(0, core->regs + TERN_PF_REG_INTR_ENABLE);
 	free_irq(core->irq, core);

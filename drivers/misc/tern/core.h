@@ -20,25 +20,21 @@
 
 enum tern_slot_state {
 	TERN_SLOT_FREE,
-	TERN_SLOT_WAITING,	/* a caller sleeps on the completion */
-	TERN_SLOT_ABANDONED,	/* timed out; held until the device answers */
+	TERN_SLOT_WAITING,	/* its submitter will collect the answer */
+	TERN_SLOT_ABANDONED,	/* given up on; held until the device answers */
 };
 
 /**
  * struct tern_admin_slot - one outstanding admin command
  * @state: enum tern_slot_state
  * @opcode: the command's opcode (for stats of late completions)
- * @done: completed by the interrupt handler or by queue teardown
- * @cpl: the completion entry, valid once @done fired with @err == 0
- * @err: 0, or -ENODEV when the queue was torn down under the command
- * @buf: abandoned: the command's data buffer, held until the answer
+ * @req: waiting: the submitter's request, which receives the answer
+ * @buf: the command's data buffer, released when the device answers
  */
 struct tern_admin_slot {
 	enum tern_slot_state state;
 	u8 opcode;
-	struct completion done;
-	struct tern_admin_cpl cpl;
-	int err;
+	struct tern_core_req *req;
 	struct tern_dma_buf *buf;
 };
 

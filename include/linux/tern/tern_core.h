@@ -10,6 +10,8 @@
 #ifndef _LINUX_TERN_TERN_CORE_H
 #define _LINUX_TERN_TERN_CORE_H
 
+#include <linux/completion.h>
+#include <linux/ktime.h>
 #include <linux/pci.h>
 #include <linux/scatterlist.h>
 #include <linux/tern/tern_if.h>
@@ -26,7 +28,8 @@ struct tern_core;
  * @sgl: the device scatter-gather list describing @sgt (coherent memory)
  * @sgl_dma: bus address of @sgl
  * @nsge: entries in @sgl
- * @inflight: a timed-out command may still write it (PF core's lock)
+ * @inflight: the device may still access it: a command using it is
+ *	outstanding, waited for or given up on (PF core's lock)
  * @free_pending: freed by its owner while @inflight (PF core's lock)
  * @free_node: on the PF core's list of buffers to release
  */
@@ -60,7 +63,52 @@ void tern_core_buf_read(struct tern_dma_buf *buf, size_t offset, void *dst,
 void tern_core_buf_write(struct tern_dma_buf *buf, size_t offset,
 			 const void *src, size_t len);
 
+/**
+ * struct tern_core_req - an admin command submitted without waiting
+ * @done: fires when the firmware answered or the queue went away
+ * @cpl: the completion entry, valid once @done fired with @err 0
+ * @err: 0, or -ENODEV when the queue was torn down under the command
+ * @core: the PF the command went to
+ * @buf: its data buffer, or NULL
+ * @start: when it was submitted
+ * @len: bytes of @buf it uses
+ * @cid: its command id (slot) while outstanding
+ * @opcode: its opcode
+ * @vf: its VF index
+ *
+ * Owned by the submitter from tern_core_submit() until tern_core_wait()
+ * or tern_core_abandon(); the PF core writes @done, @cpl and @err.
+ */
+struct tern_core_req {
+	struct completion done;
+	struct tern_admin_cpl cpl;
+	int err;
+	struct tern_core *core;
+	struct tern_dma_buf *buf;
+	ktime_t start;
+	size_t len;
+	u16 cid;
+	u8 opcode;
+	u16 vf;
+};
+
 int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,
 		   struct tern_dma_buf *buf, size_t len, u64 *result);
+int tern_core_submit(struct tern_core *core, struct tern_core_req *req,
+		     struct tern_admin_cmd *cmd, struct tern_dma_buf *buf,
+		     size_t len);
+int tern_core_wait(struct tern_core_req *req, u64 *result);
+void tern_core_abandon(struct tern_core_req *req);
+
+/**
+ * tern_core_req_done() - whether a submitted command has its answer
+ * @req: the command (tern_core_submit() succeeded, not yet waited for)
+ *
+ * Return: true if tern_core_wait() would return at once.
+ */
+static inline bool tern_core_req_done(struct tern_core_req *req)
+{
+	return completion_done(&req->done);
+}
 
 #endif /* _LINUX_TERN_TERN_CORE_H */
