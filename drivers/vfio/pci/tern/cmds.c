@@ -5,7 +5,9 @@
  * Each wrapper builds one admin command for this VF (see
  * Documentation/tern/device.rst for its semantics) and runs it through the
  * PF core driver. Errors are the PF core's errnos; the PF core already
- * logged them with the opcode and VF index.
+ * logged them with the opcode and VF index. The data-moving commands of
+ * the migration files are submitted and collected separately, so that a
+ * file keeps several in flight.
  */
 #include "cmds.h"
 #include "tern_vfio.h"
@@ -75,17 +77,27 @@ int tern_vf_cmd_save_query(struct tern_vf *tvf, struct tern_save_sizes *sizes)
 	return 0;
 }
 
-int tern_vf_cmd_save_read(struct tern_vf *tvf, struct tern_dma_buf *buf,
-			  size_t len, size_t *filled, u32 *flags, u64 *stream_end)
+int tern_vf_submit_save_read(struct tern_vf *tvf, struct tern_core_req *req,
+			     struct tern_dma_buf *buf, size_t len)
 {
-	struct tern_admin_cmd cmd = { .opcode = TERN_OP_SAVE_READ };
+	struct tern_admin_cmd cmd = {
+		.opcode = TERN_OP_SAVE_READ,
+		.vf = cpu_to_le16(tvf->vf_index),
+	};
+
+	return tern_core_submit(tvf->core, req, &cmd, buf, len);
+}
+
+int tern_vf_wait_save_read(struct tern_core_req *req, size_t *filled,
+			   u32 *flags, u64 *stream_end)
+{
 	u64 result[3];
 	int ret;
 
-	ret = tern_vf_exec(tvf, &cmd, buf, len, result);
+	ret = tern_core_wait(req, result);
 	if (ret)
 		return ret;
-	if (result[0] > len)
+	if (result[0] > req->len)
 		return -EPROTO;
 	*filled = result[0];
 	*flags = result[1];
@@ -103,12 +115,15 @@ int tern_vf_cmd_load_begin(struct tern_vf *tvf)
 	return tern_vf_simple(tvf, TERN_OP_LOAD_BEGIN);
 }
 
-int tern_vf_cmd_load_write(struct tern_vf *tvf, struct tern_dma_buf *buf,
-			   size_t len)
+int tern_vf_submit_load_write(struct tern_vf *tvf, struct tern_core_req *req,
+			      struct tern_dma_buf *buf, size_t len)
 {
-	struct tern_admin_cmd cmd = { .opcode = TERN_OP_LOAD_WRITE };
+	struct tern_admin_cmd cmd = {
+		.opcode = TERN_OP_LOAD_WRITE,
+		.vf = cpu_to_le16(tvf->vf_index),
+	};
 
-	return tern_vf_exec(tvf, &cmd, buf, len, NULL);
+	return tern_core_submit(tvf->core, req, &cmd, buf, len);
 }
 
 int tern_vf_cmd_load_commit(struct tern_vf *tvf)

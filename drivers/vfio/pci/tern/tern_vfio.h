@@ -2,11 +2,13 @@
 /*
  * tern-vfio-pci: the VF device state shared by the driver's files.
  *
- * main.c     vfio glue, probe/remove, open/close, reset_done
- * lm.c       migration state machine
- * mig_file.c the save and resume files
- * dirty.c    DMA dirty-page logging (vfio log ops)
- * cmds.c     firmware command wrappers
+ * main.c        vfio glue, probe/remove, open/close, reset_done
+ * lm.c          migration state machine
+ * mig_file.c    the migration data files' life and ring of chunk buffers
+ * save_file.c   the save file: read(), poll(), PRECOPY_INFO
+ * resume_file.c the resume file: write()
+ * dirty.c       DMA dirty-page logging (vfio log ops)
+ * cmds.c        firmware command wrappers
  */
 #ifndef _TERN_VFIO_H
 #define _TERN_VFIO_H

@@ -19,6 +19,7 @@
 
 #define DEBUGFS		"/sys/kernel/debug/tern_core"
 #define TIMEOUT_PARAM	"/sys/module/tern_core/parameters/cmd_timeout_ms"
+#define DEPTH_PARAM	"/sys/module/tern_vfio_pci/parameters/depth"
 
 static enum vfio_device_mig_state get_state(struct vfio_dev *dev)
 {
@@ -53,6 +54,7 @@ FIXTURE(core)
 	struct vfio_dev dev;
 	char pf[16];
 	char timeout[32];
+	char depth[16];
 };
 
 FIXTURE_SETUP(core)
@@ -68,6 +70,7 @@ FIXTURE_SETUP(core)
 	ASSERT_EQ(0, vfio_dev_open(&self->dev, sysfs, VFIO_PATH_LEGACY));
 	ASSERT_EQ(0, sysfs_read(TIMEOUT_PARAM, self->timeout,
 				sizeof(self->timeout)));
+	ASSERT_EQ(0, sysfs_read(DEPTH_PARAM, self->depth, sizeof(self->depth)));
 }
 
 FIXTURE_TEARDOWN(core)
@@ -77,6 +80,8 @@ FIXTURE_TEARDOWN(core)
 	snprintf(path, sizeof(path), DEBUGFS "/%s/fw_fault", self->pf);
 	sysfs_write(path, "clear");
 	sysfs_write(TIMEOUT_PARAM, self->timeout);
+	if (self->depth[0])
+		sysfs_write(DEPTH_PARAM, self->depth);
 	vfio_dev_close(&self->dev);
 }
 
@@ -235,12 +240,14 @@ TEST_F(core, sriov_busy_while_open)
  * stalled SAVE_READ times out, the next read() of the same save file
  * fails with -EBUSY until the firmware answers (CLEAR aborts the stalled
  * command); then reading works again. Closing the file frees the buffer.
+ * One buffer per file, so that the next read() needs that one.
  */
 TEST_F(core, timed_out_buffer_is_not_reused)
 {
 	char buf[4096];
 	int fd;
 
+	ASSERT_EQ(0, sysfs_write(DEPTH_PARAM, "1"));
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
 					&fd));
@@ -267,13 +274,15 @@ TEST_F(core, timed_out_buffer_is_not_reused)
  * runs the stalled command late) took a piece of the stream userspace
  * never got: the save file fails from then on, every read() with -EIO,
  * instead of handing out a stream with a hole. The session still ends,
- * and the next one works.
+ * and the next one works. One buffer per file, so that the next read()
+ * asks the firmware after the late answer.
  */
 TEST_F(core, late_save_read_breaks_the_stream)
 {
 	char buf[4096];
 	int fd;
 
+	ASSERT_EQ(0, sysfs_write(DEPTH_PARAM, "1"));
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
 					&fd));

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tern-vfio-pci: the resume file. write() gathers the stream into the
+ * file's ring (mig_file.c) and hands each full chunk to LOAD_WRITE while
+ * it fills the next; the firmware reassembles records across chunks. At
+ * the end of a write() that ends a record, and before RESUMING -> STOP,
+ * every chunk goes to the firmware and its verdict is awaited.
+ */
+#include <linux/file.h>
+#include <linux/module.h>
+
+#include "cmds.h"
+#include "compat.h"
+#include "mig_file.h"
+#include "tern_vfio.h"
+
+/*
+ * Collect LOAD_WRITEs in flight, oldest first, until at most @keep are
+ * left; a failure is sticky.
+ */
+static int tern_resume_reap(struct tern_mig_file *migf, unsigned int keep)
+{
+	while (migf->tail - migf->head > keep) {
+		struct tern_mig_chunk *c = tern_chunk(migf, migf->head++);
+		int ret;
+
+		c->pending = false;
+		c->len = 0;
+		ret = tern_core_wait(&c->req, NULL);
+		if (ret && !migf->error)
+			migf->error = ret;
+	}
+	return migf->error;
+}
+
+/*
+ * Hand the chunk being filled to LOAD_WRITE and make sure the next one is
+ * free; with @sync, also wait for every answer. The error is sticky.
+ */
+static int tern_resume_flush(struct tern_mig_file *migf, bool sync)
+{
+	struct tern_mig_chunk *c = tern_chunk(migf, migf->tail);
+	int ret;
+
+	if (migf->error)
+		return migf->error;
+	if (c->len) {
+		ret = tern_vf_submit_load_write(migf->tvf, &c->req, c->buf,
+						c->len);
+		if (ret) {
+			migf->error = ret;
+			return ret;
+		}
+		c->pending = true;
+		migf->tail++;
+	}
+	return tern_resume_reap(migf, sync ? 0 : migf->depth - 1);
+}
+
+/*
+ * Follow the stream's framing over the @n bytes just written (at @boff in
+ * @buf, ending at stream offset @migf->offset), so that write() can tell
+ * when it ends on a record boundary.
+ */
+static void tern_resume_track(struct tern_mig_file *migf,
+			      struct tern_dma_buf *buf, size_t boff, size_t n)
+{
+	u64 pos = migf->offset - n;
+
+	while (n) {
+		size_t k;
+
+		if (pos < migf->rec_end) {
+			k = min_t(u64, n, migf->rec_end - pos);
+		} else {
+			k = min_t(size_t, n,
+				  sizeof(migf->rec_hdr) - migf->rec_hdr_len);
+			tern_core_buf_read(buf, boff,
+					   migf->rec_hdr + migf->rec_hdr_len, k);
+			migf->rec_hdr_len += k;
+			if (migf->rec_hdr_len == sizeof(migf->rec_hdr)) {
+				struct tern_rec_hdr *h = (void *)migf->rec_hdr;
+
+				migf->rec_end = pos + k + le32_to_cpu(h->len);
+				migf->rec_hdr_len = 0;
+			}
+		}
+		pos += k;
+		boff += k;
+		n -= k;
+	}
+}
+
+static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
+				 size_t len, loff_t *pos)
+{
+	struct tern_mig_file *migf = filp->private_data;
+	ssize_t done = 0;
+	int ret;
+
+	ret = tern_mig_file_lock(migf, pos);
+	if (ret)
+		return ret;
+	ret = migf->error;
+	while (!ret && done < len) {
+		struct tern_mig_chunk *c = tern_chunk(migf, migf->tail);
+		size_t n = min_t(size_t, len - done, c->buf->size - c->len);
+
+		ret = tern_core_buf_from_user(c->buf, c->len, ubuf + done, n);
+		if (ret) {
+			/*
+			 * A fault after data was taken is a short write:
+			 * the caller goes on from there, nothing is lost.
+			 */
+			if (done)
+				ret = 0;
+			break;
+		}
+		migf->offset += n;
+		tern_resume_track(migf, c->buf, c->len, n);
+		c->len += n;
+		done += n;
+		/* full: to the firmware, while the next chunk fills */
+		if (c->len == c->buf->size)
+			ret = tern_resume_flush(migf, false);
+	}
+	/*
+	 * Hand complete records to the firmware now and wait for its
+	 * verdict: a bad one then fails the write() that ended it (or, if
+	 * that write() did not end on a record boundary, the next one that
+	 * does), which a VMM reports as a failed migration, rather than the
+	 * state change after it, when a VMM such as QEMU already considers
+	 * the stream delivered.
+	 */
+	if (!ret && migf->offset == migf->rec_end && !migf->rec_hdr_len)
+		ret = tern_resume_flush(migf, true);
+	mutex_unlock(&migf->lock);
+	/* a rejected stream is reported at once, not as a short write */
+	return ret ? ret : done;
+}
+
+/* pre-copy sizes exist only for a save file, per the uAPI */
+static long tern_resume_ioctl(struct file *filp, unsigned int cmd,
+			      unsigned long arg)
+{
+	struct tern_mig_file *migf = filp->private_data;
+	struct vfio_precopy_info info;
+	int ret;
+
+	ret = tern_check_precopy_ioctl(&migf->tvf->core_device.vdev, cmd, arg,
+				       &info);
+	return ret ? ret : -EINVAL;
+}
+
+static const struct file_operations tern_resume_fops = {
+	.owner = THIS_MODULE,
+	.write = tern_resume_write,
+	.unlocked_ioctl = tern_resume_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = tern_mig_file_release,
+};
+
+struct file *tern_resume_start(struct tern_vf *tvf)
+{
+	struct tern_mig_file *migf;
+	int ret;
+
+	migf = tern_mig_file_create(tvf, false, &tern_resume_fops);
+	if (IS_ERR(migf))
+		return ERR_CAST(migf);
+	ret = tern_vf_cmd_load_begin(tvf);
+	if (ret) {
+		fput(migf->filp);
+		return ERR_PTR(ret);
+	}
+	tvf->resume_file = migf;
+	tvf->stats.load_sessions++;
+	get_file(migf->filp);
+	return migf->filp;
+}
+
+/* RESUMING -> STOP: the stream must be complete and valid, or nothing. */
+int tern_resume_commit(struct tern_vf *tvf)
+{
+	struct tern_mig_file *migf = tvf->resume_file;
+	int ret;
+
+	mutex_lock(&migf->lock);
+	ret = tern_resume_flush(migf, true);
+	mutex_unlock(&migf->lock);
+	if (ret)
+		tern_vf_cmd_load_abort(tvf);
+	else
+		ret = tern_vf_cmd_load_commit(tvf);
+	tvf->stats.loaded_bytes += migf->offset;
+	tern_mig_file_disable(&tvf->resume_file);
+	return ret;
+}

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tern-vfio-pci: the save file. read() hands out the stream the firmware
+ * produces through SAVE_READs queued into the file's ring (mig_file.c):
+ * while read() copies one chunk out, the firmware fills the next ones.
+ * Every answer is checked against the stream so far; pre-copy's temporary
+ * end (NO_DATA) is -ENOMSG; PRECOPY_INFO counts what the ring holds.
+ */
+#include <linux/file.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/workqueue.h>
+
+#include "cmds.h"
+#include "compat.h"
+#include "mig_file.h"
+#include "tern_vfio.h"
+
+/* how often poll() on a save file rechecks for new pre-copy data */
+#define TERN_POLL_RECHECK_MS	10
+
+/*
+ * Whether a SAVE_READ answer continues the stream: its data starts where
+ * the previous answer ended (a SAVE_READ answered after the driver gave up
+ * on it took a piece nobody will read), END comes only once the VF is
+ * frozen, NO_DATA (pre-copy's temporary end) only to a command sent
+ * before, and an answer without data says which of the two it is.
+ */
+static bool tern_save_answer_ok(struct tern_mig_file *migf,
+				struct tern_mig_chunk *c, u64 stream_end)
+{
+	if (stream_end != migf->fw_end + c->len)
+		return false;
+	if (c->flags & TERN_SAVE_F_END)
+		return migf->frozen || migf->freezing;
+	if (c->flags & TERN_SAVE_F_NO_DATA)
+		return !c->frozen;
+	return c->len;
+}
+
+/*
+ * Queue SAVE_READs into the free chunks, in ring order, until the ring is
+ * full. A command that cannot be sent becomes that chunk's error, read()
+ * reports it in turn, and nothing is queued behind it.
+ */
+static void tern_save_submit(struct tern_mig_file *migf)
+{
+	while (migf->tail - migf->head < migf->depth && !migf->end_seen &&
+	       !migf->error) {
+		struct tern_mig_chunk *c = tern_chunk(migf, migf->tail++);
+
+		c->len = 0;
+		c->off = 0;
+		c->flags = 0;
+		c->frozen = migf->frozen;
+		c->err = tern_vf_submit_save_read(migf->tvf, &c->req, c->buf,
+						  c->buf->size);
+		c->pending = !c->err;
+		if (c->err)
+			break;
+	}
+}
+
+/* Collect the oldest answer in flight: wait for it and check it. */
+static void tern_save_collect(struct tern_mig_file *migf)
+{
+	struct tern_mig_chunk *c = tern_chunk(migf, migf->coll++);
+	u64 stream_end;
+	int ret;
+
+	if (!c->pending)
+		return;
+	c->pending = false;
+	ret = tern_vf_wait_save_read(&c->req, &c->len, &c->flags, &stream_end);
+	if (ret) {
+		c->len = 0;
+		c->err = ret;
+		return;
+	}
+	if (!tern_save_answer_ok(migf, c, stream_end)) {
+		dev_err_ratelimited(&migf->tvf->core_device.pdev->dev,
+				    "save stream broken at %llu: %zu bytes to %llu, flags %#x\n",
+				    migf->fw_end, c->len, stream_end, c->flags);
+		/* whatever follows would not be the device's stream */
+		migf->error = -EIO;
+		c->len = 0;
+		c->err = -EIO;
+		return;
+	}
+	migf->fw_end += c->len;
+	if (c->flags & TERN_SAVE_F_END)
+		migf->end_seen = true;
+}
+
+/* Collect every answer in flight (for sizes that count them). */
+static void tern_save_collect_all(struct tern_mig_file *migf)
+{
+	while (migf->coll != migf->tail)
+		tern_save_collect(migf);
+}
+
+static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
+			      size_t len, loff_t *pos)
+{
+	struct tern_mig_file *migf = filp->private_data;
+	bool no_data = false;
+	ssize_t done = 0;
+	int ret;
+
+	ret = tern_mig_file_lock(migf, pos);
+	if (ret)
+		return ret;
+	ret = migf->error;
+	while (!ret && done < len && !migf->end) {
+		struct tern_mig_chunk *c;
+		size_t n;
+
+		if (migf->head == migf->coll) {
+			if (migf->coll == migf->tail) {
+				/* after NO_DATA, only what was already asked */
+				if (no_data)
+					break;
+				tern_save_submit(migf);
+			}
+			tern_save_collect(migf);
+		}
+		c = tern_chunk(migf, migf->head);
+		if (c->err) {
+			/* reported in stream order, after the data before it */
+			if (!done) {
+				ret = c->err;
+				c->err = 0;
+				migf->head++;
+			}
+			break;
+		}
+		n = min_t(size_t, len - done, c->len - c->off);
+		if (n) {
+			ret = tern_core_buf_to_user(c->buf, c->off, ubuf + done,
+						    n);
+			if (ret)
+				break;
+			c->off += n;
+			migf->offset += n;
+			if (!migf->frozen)
+				migf->precopy_bytes += n;
+			done += n;
+		}
+		if (c->off < c->len)
+			continue;
+		/* drained: the chunk goes back to the ring */
+		migf->head++;
+		if (c->flags & TERN_SAVE_F_END)
+			migf->end = true;
+		/* pre-copy's temporary end; answered before a freeze: moot */
+		if ((c->flags & TERN_SAVE_F_NO_DATA) && !migf->frozen)
+			no_data = true;
+		/* keep the firmware busy while userspace takes what it got */
+		if (!no_data)
+			tern_save_submit(migf);
+	}
+	if (!ret && !done && no_data) {
+		migf->precopy_passes++;
+		ret = -ENOMSG;
+	}
+	mutex_unlock(&migf->lock);
+	return done ? done : ret;
+}
+
+/*
+ * SAVE_QUERY for an open save file (@migf->lock held). The firmware ran
+ * the SAVE_READs in flight before it (submission order), so their answers
+ * are there: collect them, and the sizes plus what the ring holds are the
+ * whole picture. A re-init is reported once by the firmware: remember it
+ * for PRECOPY_INFO, and where the new first pass ends.
+ */
+static int tern_save_file_query(struct tern_mig_file *migf,
+				struct tern_save_sizes *sizes)
+{
+	int ret;
+
+	ret = tern_vf_cmd_save_query(migf->tvf, sizes);
+	tern_save_collect_all(migf);
+	if (ret || !sizes->reinit)
+		return ret;
+	migf->initial_end = migf->fw_end + sizes->initial_bytes;
+	migf->reinit = true;
+	return 0;
+}
+
+/* Whether read() has something to return without asking the firmware. */
+static bool tern_save_has_answer(struct tern_mig_file *migf)
+{
+	unsigned int i;
+
+	/* answers that came meanwhile are collected without waiting */
+	while (migf->coll != migf->tail) {
+		struct tern_mig_chunk *c = tern_chunk(migf, migf->coll);
+
+		if (c->pending && !tern_core_req_done(&c->req))
+			break;
+		tern_save_collect(migf);
+	}
+	for (i = migf->head; i != migf->coll; i++) {
+		struct tern_mig_chunk *c = tern_chunk(migf, i);
+
+		if (c->err || c->off < c->len)
+			return true;
+	}
+	return false;
+}
+
+/**
+ * tern_save_query_sizes() - SAVE_QUERY on the VF's open save file
+ * @tvf: the VF, with state_mutex held and a save file open
+ * @sizes: the firmware's answer
+ *
+ * Return: 0, or the errno of the failed command.
+ */
+int tern_save_query_sizes(struct tern_vf *tvf, struct tern_save_sizes *sizes)
+{
+	struct tern_mig_file *migf = tvf->save_file;
+	int ret;
+
+	lockdep_assert_held(&tvf->state_mutex);
+	mutex_lock(&migf->lock);
+	ret = tern_save_file_query(migf, sizes);
+	mutex_unlock(&migf->lock);
+	return ret;
+}
+
+static __poll_t tern_save_poll(struct file *filp, poll_table *wait)
+{
+	struct tern_mig_file *migf = filp->private_data;
+	struct tern_save_sizes sizes;
+	__poll_t mask = 0;
+
+	poll_wait(filp, &migf->poll_wait, wait);
+	mutex_lock(&migf->lock);
+	if (READ_ONCE(migf->disabled)) {
+		mask = EPOLLERR | EPOLLHUP;
+	} else if (migf->end || migf->frozen || tern_save_has_answer(migf)) {
+		mask = EPOLLIN | EPOLLRDNORM;
+	} else if (tern_save_file_query(migf, &sizes)) {
+		mask = EPOLLERR;
+	} else if (sizes.initial_bytes || sizes.dirty_bytes) {
+		mask = EPOLLIN | EPOLLRDNORM;
+	} else {
+		/* the device raises no event for new dirty pages: ask again */
+		mod_delayed_work(system_wq, &migf->poll_recheck,
+				 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
+	}
+	mutex_unlock(&migf->lock);
+	return mask;
+}
+
+static long tern_save_ioctl(struct file *filp, unsigned int cmd,
+			    unsigned long arg)
+{
+	struct tern_mig_file *migf = filp->private_data;
+	struct tern_vf *tvf = migf->tvf;
+	unsigned long minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
+	struct vfio_precopy_info info;
+	struct tern_save_sizes sizes;
+	u64 buffered_end, dirty_from;
+	int ret;
+
+	ret = tern_check_precopy_ioctl(&tvf->core_device.vdev, cmd, arg, &info);
+	if (ret)
+		return ret;
+	/* an output field, or reserved: never the caller's bits echoed back */
+	info.flags = 0;
+
+	mutex_lock(&tvf->state_mutex);
+	if (tvf->mig_state != VFIO_DEVICE_STATE_PRE_COPY &&
+	    tvf->mig_state != VFIO_DEVICE_STATE_PRE_COPY_P2P) {
+		ret = -EINVAL;
+		goto out_state;
+	}
+	mutex_lock(&migf->lock);
+	if (READ_ONCE(migf->disabled)) {
+		ret = -ENODEV;
+		goto out;
+	}
+	ret = tern_save_file_query(migf, &sizes);
+	if (ret)
+		goto out;
+	/*
+	 * Stream bytes up to initial_end are initial data: the first pass,
+	 * or after a re-init what is left before the new first pass ends.
+	 * Bytes the driver holds but userspace has not read count where they
+	 * belong. REINIT goes only to a caller that opted in to the v2 flags;
+	 * either way each re-init is reported once.
+	 */
+	info.initial_bytes = migf->initial_end > migf->offset ?
+			     migf->initial_end - migf->offset : 0;
+	if (migf->reinit && tern_precopy_info_v2(&tvf->core_device.vdev))
+		info.flags |= VFIO_PRECOPY_INFO_REINIT;
+	migf->reinit = false;
+	buffered_end = migf->fw_end;
+	dirty_from = max(migf->offset, migf->initial_end);
+	info.dirty_bytes = sizes.dirty_bytes +
+			   (buffered_end > dirty_from ? buffered_end - dirty_from : 0);
+out:
+	mutex_unlock(&migf->lock);
+out_state:
+	tern_vf_state_mutex_unlock(tvf);
+	if (ret)
+		return ret;
+	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static const struct file_operations tern_save_fops = {
+	.owner = THIS_MODULE,
+	.read = tern_save_read,
+	.poll = tern_save_poll,
+	.unlocked_ioctl = tern_save_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = tern_mig_file_release,
+};
+
+/**
+ * tern_vf_pay_save_end() - end a throw-away save session the firmware may hold
+ * @tvf: the VF, with state_mutex held
+ *
+ * Return: 0, or the error of the SAVE_END (still owed then).
+ */
+int tern_vf_pay_save_end(struct tern_vf *tvf)
+{
+	int ret;
+
+	if (!tvf->save_end_owed)
+		return 0;
+	ret = tern_vf_cmd_save_end(tvf);
+	if (!ret)
+		tvf->save_end_owed = false;
+	return ret;
+}
+
+struct file *tern_save_start(struct tern_vf *tvf, u32 mode)
+{
+	struct tern_mig_file *migf;
+	u64 initial = 0;
+	int ret;
+
+	ret = tern_vf_pay_save_end(tvf);
+	if (ret)
+		return ERR_PTR(ret);
+	migf = tern_mig_file_create(tvf, true, &tern_save_fops);
+	if (IS_ERR(migf))
+		return ERR_CAST(migf);
+	ret = tern_vf_cmd_save_begin(tvf, mode, &initial);
+	if (ret) {
+		fput(migf->filp);
+		return ERR_PTR(ret);
+	}
+	migf->initial_end = mode == TERN_SAVE_MODE_PRECOPY ? initial : 0;
+	migf->frozen = mode == TERN_SAVE_MODE_STOPCOPY;
+	tvf->save_file = migf;
+	tvf->stats.save_sessions++;
+	get_file(migf->filp);
+	return migf->filp;
+}
+
+int tern_save_stop(struct tern_vf *tvf)
+{
+	tern_save_file_close(tvf);
+	return tern_vf_cmd_save_end(tvf);
+}
+
+int tern_save_freeze(struct tern_vf *tvf)
+{
+	struct tern_mig_file *migf = tvf->save_file;
+	int ret;
+
+	/* a background SAVE_READ may see the stream end before we do */
+	mutex_lock(&migf->lock);
+	migf->freezing = true;
+	mutex_unlock(&migf->lock);
+	ret = tern_vf_cmd_freeze(tvf);
+	mutex_lock(&migf->lock);
+	migf->freezing = false;
+	migf->frozen = !ret;
+	mutex_unlock(&migf->lock);
+	if (ret)
+		return ret;
+	/* the stream's tail is there to read now */
+	wake_up_interruptible(&migf->poll_wait);
+	return 0;
+}
