@@ -168,6 +168,17 @@ static int tern_dirty_begin(struct tern_vf *tvf, struct rb_root_cached *ranges,
 	}
 	tern_core_buf_write(buf, 0, fw, d->nranges * sizeof(fw[0]));
 	ret = tern_vf_cmd_dirty_start(tvf, buf, d->nranges, shift);
+	/*
+	 * Busy, although the driver holds no session: a start that timed
+	 * out ran late, after the stop it was owed. End the stray session
+	 * and start again.
+	 */
+	if (ret == -EBUSY) {
+		ret = tern_vf_cmd_dirty_stop(tvf);
+		if (!ret)
+			ret = tern_vf_cmd_dirty_start(tvf, buf, d->nranges,
+						      shift);
+	}
 	if (ret) {
 		/* a start that timed out may run late: stop it to be sure */
 		if (ret == -ETIMEDOUT)

@@ -512,6 +512,43 @@ TEST_F(dirty, timed_out_start_is_stopped)
 	free(bm);
 }
 
+/*
+ * A DIRTY_START that timed out can run after the DIRTY_STOP the driver
+ * owed it (a stalled command is set aside; RELEASE runs it last): the
+ * firmware then tracks for a session the driver does not know, and its
+ * next start finds the firmware busy. The driver ends the stray session
+ * and starts again.
+ */
+TEST_F(dirty, start_that_runs_after_its_stop)
+{
+	char fault[128], timeout[32];
+	range_t r = { self->iova, 64 * PAGE };
+	uint64_t *bm = bitmap_new(64), psz = PAGE;
+
+	TERN_SKIP_UNLESS_DESTRUCTIVE("injects a firmware stall on PF %s",
+				     tern_pf);
+	snprintf(fault, sizeof(fault), CORE_DEBUGFS "/%s/fw_fault", tern_pf);
+	ASSERT_EQ(0, sysfs_read(CORE_TIMEOUT, timeout, sizeof(timeout)));
+	ASSERT_EQ(0, sysfs_write(CORE_TIMEOUT, "300"));
+	ASSERT_EQ(0, sysfs_write(fault, "stall 0x30 1"));
+	ASSERT_EQ(-ETIMEDOUT, log_start(&self->vf, &r, 1, &psz));
+	/* the owed DIRTY_STOP goes out first; the stalled start waits */
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	ASSERT_EQ(0, log_stop(&self->vf));
+	ASSERT_EQ(0, sysfs_write(fault, "release"));
+	/* commands are answered in order: this one after the late one */
+	ASSERT_EQ(0, sysfs_write(fault, "clear"));
+	ASSERT_EQ(0, sysfs_write(CORE_TIMEOUT, timeout));
+
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	WRITE_AT(5 * PAGE, 8);
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, 64 * PAGE, PAGE, bm));
+	ASSERT_EQ(1, count_bits(bm, 64));
+	ASSERT_TRUE(test_bit64(bm, 5));
+	ASSERT_EQ(0, log_stop(&self->vf));
+	free(bm);
+}
+
 /* A reset ends logging: reports fail until it is started again. */
 TEST_F(dirty, reset_while_logging)
 {
