@@ -14,6 +14,43 @@
 
 #include "core.h"
 
+/* Map @buf's pages for the PF's DMA and describe them in a device SGL. */
+static int tern_buf_map(struct tern_dma_buf *buf, unsigned int offset)
+{
+	struct device *dev = &buf->core->pdev->dev;
+	struct scatterlist *sg;
+	unsigned int i;
+	int ret;
+
+	ret = sg_alloc_table_from_pages(&buf->sgt, buf->pages, buf->npages,
+					offset, buf->size, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		return ret;
+	ret = dma_map_sgtable(dev, &buf->sgt, DMA_BIDIRECTIONAL, 0);
+	if (ret)
+		goto err_sgt;
+	buf->nsge = buf->sgt.nents;
+	ret = -ENOMEM;
+	if (buf->nsge > TERN_MAX_SGE)
+		goto err_unmap;
+	buf->sgl = dma_alloc_coherent(dev, buf->nsge * sizeof(*buf->sgl),
+				      &buf->sgl_dma, GFP_KERNEL);
+	if (!buf->sgl)
+		goto err_unmap;
+	for_each_sgtable_dma_sg(&buf->sgt, sg, i) {
+		buf->sgl[i].addr = cpu_to_le64(sg_dma_address(sg));
+		buf->sgl[i].len = cpu_to_le32(sg_dma_len(sg));
+		buf->sgl[i].rsvd = 0;
+	}
+	return 0;
+
+err_unmap:
+	dma_unmap_sgtable(dev, &buf->sgt, DMA_BIDIRECTIONAL, 0);
+err_sgt:
+	sg_free_table(&buf->sgt);
+	return ret;
+}
+
 /**
  * tern_core_buf_alloc() - allocate a PF-owned command data buffer
  * @core: the PF
@@ -24,11 +61,8 @@
  */
 struct tern_dma_buf *tern_core_buf_alloc(struct tern_core *core, size_t size)
 {
-	struct device *dev = &core->pdev->dev;
 	struct tern_dma_buf *buf;
-	struct scatterlist *sg;
 	unsigned int i;
-	int ret;
 
 	if (!size || size > TERN_MAX_CHUNK)
 		return ERR_PTR(-EINVAL);
@@ -47,31 +81,10 @@ struct tern_dma_buf *tern_core_buf_alloc(struct tern_core *core, size_t size)
 		if (!buf->pages[i])
 			goto err_pages;
 	}
-	ret = sg_alloc_table_from_pages(&buf->sgt, buf->pages, buf->npages, 0,
-					size, GFP_KERNEL_ACCOUNT);
-	if (ret)
+	if (tern_buf_map(buf, 0))
 		goto err_pages;
-	ret = dma_map_sgtable(dev, &buf->sgt, DMA_BIDIRECTIONAL, 0);
-	if (ret)
-		goto err_sgt;
-	buf->nsge = buf->sgt.nents;
-	if (buf->nsge > TERN_MAX_SGE)
-		goto err_unmap;
-	buf->sgl = dma_alloc_coherent(dev, buf->nsge * sizeof(*buf->sgl),
-				      &buf->sgl_dma, GFP_KERNEL);
-	if (!buf->sgl)
-		goto err_unmap;
-	for_each_sgtable_dma_sg(&buf->sgt, sg, i) {
-		buf->sgl[i].addr = cpu_to_le64(sg_dma_address(sg));
-		buf->sgl[i].len = cpu_to_le32(sg_dma_len(sg));
-		buf->sgl[i].rsvd = 0;
-	}
 	return buf;
 
-err_unmap:
-	dma_unmap_sgtable(dev, &buf->sgt, DMA_BIDIRECTIONAL, 0);
-err_sgt:
-	sg_free_table(&buf->sgt);
 err_pages:
 	while (i--)
 		__free_page(buf->pages[i]);
@@ -82,6 +95,68 @@ err_free:
 }
 EXPORT_SYMBOL_GPL(tern_core_buf_alloc);
 
+/**
+ * tern_core_buf_pin_user() - a command data buffer over a user buffer
+ * @core: the PF
+ * @ubuf: the caller's user buffer
+ * @size: bytes, 1 .. TERN_MAX_CHUNK
+ * @writable: the device will write it (else it only reads it)
+ *
+ * Pins the pages of @ubuf and maps them for the PF's DMA, so that the
+ * firmware moves data straight to or from the user (zero copy). Free it
+ * with tern_core_buf_free(), which unpins the pages (marking them dirty
+ * if @writable) once the device is done with them.
+ *
+ * Return: the buffer, or ERR_PTR(-EINVAL) for a bad size, -EFAULT if the
+ * range is not mapped (or not writable), -ENOMEM.
+ */
+struct tern_dma_buf *tern_core_buf_pin_user(struct tern_core *core,
+					    const void __user *ubuf,
+					    size_t size, bool writable)
+{
+	unsigned long start = (unsigned long)ubuf;
+	unsigned int offset = offset_in_page(start);
+	struct tern_dma_buf *buf;
+	int pinned, ret = -ENOMEM;
+
+	if (!size || size > TERN_MAX_CHUNK)
+		return ERR_PTR(-EINVAL);
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	buf->core = core;
+	buf->size = size;
+	buf->user = true;
+	buf->writable = writable;
+	buf->npages = DIV_ROUND_UP(offset + size, PAGE_SIZE);
+	buf->pages = kcalloc(buf->npages, sizeof(*buf->pages),
+			     GFP_KERNEL_ACCOUNT);
+	if (!buf->pages)
+		goto err_free;
+	pinned = pin_user_pages_fast(start & PAGE_MASK, buf->npages,
+				     writable ? FOLL_WRITE : 0, buf->pages);
+	if (pinned != buf->npages) {
+		if (pinned > 0)
+			unpin_user_pages(buf->pages, pinned);
+		ret = pinned < 0 ? pinned : -EFAULT;
+		goto err_pages;
+	}
+	ret = tern_buf_map(buf, offset);
+	if (ret) {
+		unpin_user_pages(buf->pages, buf->npages);
+		goto err_pages;
+	}
+	buf->page_offset = offset;
+	return buf;
+
+err_pages:
+	kfree(buf->pages);
+err_free:
+	kfree(buf);
+	return ERR_PTR(ret);
+}
+EXPORT_SYMBOL_GPL(tern_core_buf_pin_user);
+
 static void tern_buf_release(struct tern_dma_buf *buf)
 {
 	struct device *dev = &buf->core->pdev->dev;
@@ -91,8 +166,13 @@ static void tern_buf_release(struct tern_dma_buf *buf)
 			  buf->sgl_dma);
 	dma_unmap_sgtable(dev, &buf->sgt, DMA_BIDIRECTIONAL, 0);
 	sg_free_table(&buf->sgt);
-	for (i = 0; i < buf->npages; i++)
-		__free_page(buf->pages[i]);
+	if (buf->user) {
+		unpin_user_pages_dirty_lock(buf->pages, buf->npages,
+					    buf->writable);
+	} else {
+		for (i = 0; i < buf->npages; i++)
+			__free_page(buf->pages[i]);
+	}
 	kfree(buf->pages);
 	kfree(buf);
 }
@@ -153,7 +233,7 @@ static int tern_buf_walk(struct tern_dma_buf *buf, size_t offset, size_t len,
 	if (offset > buf->size || len > buf->size - offset)
 		return -EINVAL;
 	while (done < len) {
-		size_t pos = offset + done;
+		size_t pos = buf->page_offset + offset + done;
 		size_t in_page = offset_in_page(pos);
 		size_t n = min_t(size_t, len - done, PAGE_SIZE - in_page);
 		int ret;

@@ -24,10 +24,13 @@ struct tern_core;
  * @size: usable bytes
  * @npages: pages in @pages
  * @pages: the backing pages (order 0, in buffer order)
+ * @page_offset: where the buffer starts in its first page
  * @sgt: @pages mapped for the PF's DMA
  * @sgl: the device scatter-gather list describing @sgt (coherent memory)
  * @sgl_dma: bus address of @sgl
  * @nsge: entries in @sgl
+ * @user: its pages are a user buffer's, pinned (tern_core_buf_pin_user())
+ * @writable: user: the device writes the pages
  * @inflight: the device may still access it: a command using it is
  *	outstanding, waited for or given up on (PF core's lock)
  * @free_pending: freed by its owner while @inflight (PF core's lock)
@@ -38,10 +41,13 @@ struct tern_dma_buf {
 	size_t size;
 	unsigned int npages;
 	struct page **pages;
+	unsigned int page_offset;
 	struct sg_table sgt;
 	struct tern_sge *sgl;
 	dma_addr_t sgl_dma;
 	unsigned int nsge;
+	bool user;
+	bool writable;
 	bool inflight;
 	bool free_pending;
 	struct list_head free_node;
@@ -53,6 +59,9 @@ int tern_core_vf_get(struct tern_core *core);
 void tern_core_vf_put(struct tern_core *core);
 
 struct tern_dma_buf *tern_core_buf_alloc(struct tern_core *core, size_t size);
+struct tern_dma_buf *tern_core_buf_pin_user(struct tern_core *core,
+					    const void __user *ubuf,
+					    size_t size, bool writable);
 void tern_core_buf_free(struct tern_dma_buf *buf);
 int tern_core_buf_to_user(struct tern_dma_buf *buf, size_t offset,
 			  void __user *dst, size_t len);
