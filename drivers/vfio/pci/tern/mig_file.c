@@ -27,11 +27,25 @@ module_param(chunk_kb, uint, 0644);
 MODULE_PARM_DESC(chunk_kb,
 		 "Size of each migration data buffer, KiB (4..1024, default 1024)");
 
-#define TERN_MAX_DEPTH	16
 static unsigned int depth = 4;
 module_param(depth, uint, 0644);
 MODULE_PARM_DESC(depth,
 		 "Migration data buffers per open save or resume file, each a firmware command in flight (1..16, default 4)");
+
+static unsigned int zerocopy_kb = 256;
+module_param(zerocopy_kb, uint, 0644);
+MODULE_PARM_DESC(zerocopy_kb,
+		 "read() or write() of at least this many KiB: the firmware moves the data straight to or from the caller's pages (0: never; default 256)");
+
+/**
+ * tern_zerocopy_bytes() - the smallest read() or write() that goes zero copy
+ *
+ * Return: bytes, or 0 if zero copy is off (module parameter zerocopy_kb).
+ */
+size_t tern_zerocopy_bytes(void)
+{
+	return (size_t)READ_ONCE(zerocopy_kb) << 10;
+}
 
 static size_t tern_chunk_size(void)
 {

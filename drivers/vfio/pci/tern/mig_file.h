@@ -15,6 +15,9 @@
 
 struct tern_vf;
 
+/* most chunk buffers a file's ring has (module parameter depth) */
+#define TERN_MAX_DEPTH	16
+
 /**
  * struct tern_mig_chunk - one chunk buffer of a file's ring
  * @buf: PF-owned buffer (NULL once the file is disabled)
@@ -113,5 +116,6 @@ int tern_mig_file_lock(struct tern_mig_file *migf, loff_t *pos);
 int tern_mig_file_release(struct inode *inode, struct file *filp);
 void tern_mig_file_disable(struct tern_mig_file **slot);
 void tern_save_file_close(struct tern_vf *tvf);
+size_t tern_zerocopy_bytes(void);
 
 #endif /* _TERN_VFIO_MIG_FILE_H */
