@@ -22,6 +22,15 @@
 #                     $out/scaling.json and one table (tools/tern-bench/
 #                     scaling.py). BENCH_DEVMEM_MB does not apply, and
 #                     BENCH_ONLY and TERN_PF_OPTS must be unset.
+#   BENCH_RINGS       e.g. "1x1024,4x1024,16x256,1x1024z1024": one VM run
+#                     of the stream row once per ring shape of the migration
+#                     data files, DEPTHxCHUNK_KB[zZEROCOPY_KB] (tern-vfio-pci's
+#                     module parameters depth, chunk_kb and zerocopy_kb),
+#                     side by side; the table of tools/tern-bench/rings.py
+#                     and $out/rings.json
+#   BENCH_CPU         the guest CPU model (default max), e.g. "max,-erms,-fsrm":
+#                     a labelled variant that keeps the guest kernel's
+#                     copies off "rep movsb", which TCG emulates byte by byte
 #
 # Profiling the L0 QEMU process (the VM runs under TCG, so the device
 # model's firmware and the guest both execute in it):
@@ -50,6 +59,19 @@ if [ -n "${BENCH_SCALE:-}" ]; then
 		1|2|4|8|16|32|64|128|256|512|1024) ;;
 		*) die "BENCH_SCALE: '$mb' is not a power of 2 from 1 to 1024 (MiB)" ;;
 		esac
+	done
+fi
+
+if [ -n "${BENCH_RINGS:-}" ]; then
+	[ -z "${BENCH_SCALE:-}" ] || die "BENCH_RINGS and BENCH_SCALE are separate runs"
+	[ "${BENCH_ONLY:-stream}" = stream ] ||
+		die "BENCH_RINGS runs the stream row only: unset BENCH_ONLY"
+	IFS=, read -ra rings <<< "$BENCH_RINGS"
+	for shape in "${rings[@]}"; do
+		[[ $shape =~ ^([0-9]+)x([0-9]+)(z[0-9]+)?$ ]] &&
+			[ "${BASH_REMATCH[1]}" -ge 1 ] && [ "${BASH_REMATCH[1]}" -le 16 ] &&
+			[ "${BASH_REMATCH[2]}" -ge 4 ] && [ "${BASH_REMATCH[2]}" -le 1024 ] ||
+			die "BENCH_RINGS: '$shape' is not DEPTHxCHUNK_KB[zZEROCOPY_KB] (depth 1..16, chunk 4..1024 KiB)"
 	done
 fi
 
@@ -111,15 +133,17 @@ run_bench() {
 	local dir=$1 pf_opts=$2 only=$3 ret=0
 
 	mkdir -p "$dir"
-	OUT=$dir \
-	RIG_APPEND="tern.bench_reps=${BENCH_REPS:-5} ${only:+tern.bench_only=$only} tern.lacks=${K_LACKS:-none} ${RIG_APPEND:-}" \
+	OUT=$dir RIG_CPU=${BENCH_CPU:-max} \
+	RIG_APPEND="tern.bench_reps=${BENCH_REPS:-5} ${only:+tern.bench_only=$only} ${BENCH_RINGS:+tern.bench_rings=$BENCH_RINGS} tern.lacks=${K_LACKS:-none} ${RIG_APPEND:-}" \
 	TERN_PF_OPTS=$pf_opts \
 		"$RIG_TOP/tools/rig/run-vm.sh" "$vmqemu" "$K_IMAGE" \
 		"$out/initramfs.cpio" bench "$dir" "${RIG_TIMEOUT:-3600}"
 	sed -n 's/^BENCH-JSON: //p' "$dir/tap.log" > "$dir/bench.json"
 	python3 "$RIG_TOP/tools/rig/tap-summary.py" "$dir/tap.log" \
 		"$dir/console.log" /dev/null >&2 || ret=1
-	python3 -m json.tool "$dir/bench.json" >/dev/null 2>&1 || ret=1
+	# (a BENCH_RINGS run's JSON is per shape: rings.py checks it)
+	[ -n "${BENCH_RINGS:-}" ] ||
+		python3 -m json.tool "$dir/bench.json" >/dev/null 2>&1 || ret=1
 	return $ret
 }
 
@@ -161,9 +185,21 @@ if [ ${#sizes[@]} -gt 0 ]; then
 	exit $rc
 fi
 
+if [ -n "${BENCH_RINGS:-}" ]; then
+	run_bench "$out" "${TERN_PF_OPTS-devmem-mb=${BENCH_DEVMEM_MB:-256}}" \
+		stream || rc=1
+	echo "tern-bench ring shapes ($(date -u +%F), BENCH_RINGS=$BENCH_RINGS," \
+		"BENCH_CPU=${BENCH_CPU:-max}, logs in $out)"
+	python3 "$RIG_TOP/tools/tern-bench/rings.py" "$out/rings.json" \
+		"$out/tap.log" || rc=1
+	echo "JSON: $out/rings.json"
+	log "total time $(( $(date +%s) - t0 ))s"
+	exit $rc
+fi
+
 run_bench "$out" "${TERN_PF_OPTS-devmem-mb=${BENCH_DEVMEM_MB:-256}}" \
 	"${BENCH_ONLY:-}" || rc=1
-echo "tern-bench ($(date -u +%F), BENCH_DEVMEM_MB=${BENCH_DEVMEM_MB:-256}, logs in $out)"
+echo "tern-bench ($(date -u +%F), BENCH_DEVMEM_MB=${BENCH_DEVMEM_MB:-256}, BENCH_CPU=${BENCH_CPU:-max}, logs in $out)"
 print_table "$out"
 echo
 echo "JSON: $out/bench.json"

@@ -32,7 +32,7 @@ log "booting VM (suite $suite, log $out/console.log)"
 start=$(date +%s)
 rc=0
 timeout --foreground "$timeout_s" "$qemu" \
-	-M q35 -accel tcg -cpu max -smp 2 -m "${RIG_VM_MEM:-3G}" \
+	-M q35 -accel tcg -cpu "${RIG_CPU:-max}" -smp 2 -m "${RIG_VM_MEM:-3G}" \
 	-nodefaults -display none -no-reboot \
 	-L /usr/share/seabios -L /usr/share/qemu \
 	-device intel-iommu,intremap=on \
