@@ -32,10 +32,10 @@ module_param(depth, uint, 0644);
 MODULE_PARM_DESC(depth,
 		 "Migration data buffers per open save or resume file, each a firmware command in flight (1..16, default 4)");
 
-static unsigned int zerocopy_kb = 256;
+static unsigned int zerocopy_kb;
 module_param(zerocopy_kb, uint, 0644);
 MODULE_PARM_DESC(zerocopy_kb,
-		 "read() or write() of at least this many KiB: the firmware moves the data straight to or from the caller's pages (0: never; default 256)");
+		 "read() or write() of at least this many KiB: the firmware moves the data straight to or from the caller's pages (0, the default: never)");
 
 /**
  * tern_zerocopy_bytes() - the smallest read() or write() that goes zero copy
