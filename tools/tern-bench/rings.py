@@ -26,7 +26,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from scaling import cell, summary  # noqa: E402
+from scaling import cell, print_rst_table, summary  # noqa: E402
 
 COLUMNS = (
     ("save_per_memcpy", "save / memcpy"),
@@ -88,15 +88,8 @@ def main():
              + (f", zero copy >= {e['zerocopy_kb']} KiB" if e["zerocopy_kb"]
                 else ""), f"{e['ring_mib']:g} MiB"]
             + [cell(e[k]) for k, _ in COLUMNS] for e in rings]
-    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
-    rule = "  ".join("=" * w for w in widths)
     print("median [min, max] of the repetitions")
-    print(rule)
-    for r in [head] + rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-        if r is head:
-            print(rule)
-    print(rule)
+    print_rst_table(head, rows)
     if bad or not rings:
         sys.exit(f"rings.py: no stream figures for {', '.join(bad) or 'any shape'}")
 

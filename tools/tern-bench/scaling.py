@@ -77,22 +77,27 @@ def cell(s):
     return f"{s['median']:.3g} [{s['min']:.3g}, {s['max']:.3g}]"
 
 
-def print_table(sizes):
-    head = ["device memory"] + [title for _, title in COLUMNS]
-    rows = [[f"{e['devmem_mib']} MiB"] + [cell(e[key]) for key, _ in COLUMNS]
-            for e in sizes]
+def print_rst_table(head, rows):
+    """An RST simple table of the head line and the rows (lists of str)."""
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     rule = "  ".join("=" * w for w in widths)
-    reps = sorted({e["reps"] for e in sizes})
-    print(f"tern-bench scaling: full save and resume time per GiB of device "
-          f"memory, peak kernel memory during the save; median [min, max] of "
-          f"{'/'.join(map(str, reps))} repetitions")
     print(rule)
     for r in [head] + rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
         if r is head:
             print(rule)
     print(rule)
+
+
+def print_table(sizes):
+    head = ["device memory"] + [title for _, title in COLUMNS]
+    rows = [[f"{e['devmem_mib']} MiB"] + [cell(e[key]) for key, _ in COLUMNS]
+            for e in sizes]
+    reps = sorted({e["reps"] for e in sizes})
+    print(f"tern-bench scaling: full save and resume time per GiB of device "
+          f"memory, peak kernel memory during the save; median [min, max] of "
+          f"{'/'.join(map(str, reps))} repetitions")
+    print_rst_table(head, rows)
 
 
 def main():
