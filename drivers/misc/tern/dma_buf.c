@@ -51,6 +51,34 @@ err_sgt:
 	return ret;
 }
 
+/* A buffer of @size bytes over @npages pages still to be filled in. */
+static struct tern_dma_buf *tern_buf_new(struct tern_core *core, size_t size,
+					 unsigned int npages)
+{
+	struct tern_dma_buf *buf;
+
+	if (!size || size > TERN_MAX_CHUNK)
+		return ERR_PTR(-EINVAL);
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	buf->core = core;
+	buf->size = size;
+	buf->npages = npages;
+	buf->pages = kcalloc(npages, sizeof(*buf->pages), GFP_KERNEL_ACCOUNT);
+	if (!buf->pages) {
+		kfree(buf);
+		return ERR_PTR(-ENOMEM);
+	}
+	return buf;
+}
+
+static void tern_buf_delete(struct tern_dma_buf *buf)
+{
+	kfree(buf->pages);
+	kfree(buf);
+}
+
 /**
  * tern_core_buf_alloc() - allocate a PF-owned command data buffer
  * @core: the PF
@@ -64,18 +92,9 @@ struct tern_dma_buf *tern_core_buf_alloc(struct tern_core *core, size_t size)
 	struct tern_dma_buf *buf;
 	unsigned int i;
 
-	if (!size || size > TERN_MAX_CHUNK)
-		return ERR_PTR(-EINVAL);
-	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
-	if (!buf)
-		return ERR_PTR(-ENOMEM);
-	buf->core = core;
-	buf->size = size;
-	buf->npages = DIV_ROUND_UP(size, PAGE_SIZE);
-	buf->pages = kcalloc(buf->npages, sizeof(*buf->pages),
-			     GFP_KERNEL_ACCOUNT);
-	if (!buf->pages)
-		goto err_free;
+	buf = tern_buf_new(core, size, DIV_ROUND_UP(size, PAGE_SIZE));
+	if (IS_ERR(buf))
+		return buf;
 	for (i = 0; i < buf->npages; i++) {
 		buf->pages[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 		if (!buf->pages[i])
@@ -88,9 +107,7 @@ struct tern_dma_buf *tern_core_buf_alloc(struct tern_core *core, size_t size)
 err_pages:
 	while (i--)
 		__free_page(buf->pages[i]);
-	kfree(buf->pages);
-err_free:
-	kfree(buf);
+	tern_buf_delete(buf);
 	return ERR_PTR(-ENOMEM);
 }
 EXPORT_SYMBOL_GPL(tern_core_buf_alloc);
@@ -117,42 +134,31 @@ struct tern_dma_buf *tern_core_buf_pin_user(struct tern_core *core,
 	unsigned long start = (unsigned long)ubuf;
 	unsigned int offset = offset_in_page(start);
 	struct tern_dma_buf *buf;
-	int pinned, ret = -ENOMEM;
+	int pinned, ret;
 
-	if (!size || size > TERN_MAX_CHUNK)
-		return ERR_PTR(-EINVAL);
-	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
-	if (!buf)
-		return ERR_PTR(-ENOMEM);
-	buf->core = core;
-	buf->size = size;
+	buf = tern_buf_new(core, size, DIV_ROUND_UP(offset + size, PAGE_SIZE));
+	if (IS_ERR(buf))
+		return buf;
 	buf->user = true;
 	buf->writable = writable;
-	buf->npages = DIV_ROUND_UP(offset + size, PAGE_SIZE);
-	buf->pages = kcalloc(buf->npages, sizeof(*buf->pages),
-			     GFP_KERNEL_ACCOUNT);
-	if (!buf->pages)
-		goto err_free;
 	pinned = pin_user_pages_fast(start & PAGE_MASK, buf->npages,
 				     writable ? FOLL_WRITE : 0, buf->pages);
 	if (pinned != buf->npages) {
 		if (pinned > 0)
 			unpin_user_pages(buf->pages, pinned);
 		ret = pinned < 0 ? pinned : -EFAULT;
-		goto err_pages;
+		goto err_free;
 	}
 	ret = tern_buf_map(buf, offset);
 	if (ret) {
 		unpin_user_pages(buf->pages, buf->npages);
-		goto err_pages;
+		goto err_free;
 	}
 	buf->page_offset = offset;
 	return buf;
 
-err_pages:
-	kfree(buf->pages);
 err_free:
-	kfree(buf);
+	tern_buf_delete(buf);
 	return ERR_PTR(ret);
 }
 EXPORT_SYMBOL_GPL(tern_core_buf_pin_user);
@@ -173,8 +179,7 @@ static void tern_buf_release(struct tern_dma_buf *buf)
 		for (i = 0; i < buf->npages; i++)
 			__free_page(buf->pages[i]);
 	}
-	kfree(buf->pages);
-	kfree(buf);
+	tern_buf_delete(buf);
 }
 
 /**

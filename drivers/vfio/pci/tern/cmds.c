@@ -77,15 +77,22 @@ int tern_vf_cmd_save_query(struct tern_vf *tvf, struct tern_save_sizes *sizes)
 	return 0;
 }
 
-int tern_vf_submit_save_read(struct tern_vf *tvf, struct tern_core_req *req,
-			     struct tern_dma_buf *buf, size_t len)
+/* Send a data-moving command without waiting; tern_core_wait() collects it. */
+static int tern_vf_submit(struct tern_vf *tvf, struct tern_core_req *req,
+			  u8 opcode, struct tern_dma_buf *buf, size_t len)
 {
 	struct tern_admin_cmd cmd = {
-		.opcode = TERN_OP_SAVE_READ,
+		.opcode = opcode,
 		.vf = cpu_to_le16(tvf->vf_index),
 	};
 
 	return tern_core_submit(tvf->core, req, &cmd, buf, len);
+}
+
+int tern_vf_submit_save_read(struct tern_vf *tvf, struct tern_core_req *req,
+			     struct tern_dma_buf *buf, size_t len)
+{
+	return tern_vf_submit(tvf, req, TERN_OP_SAVE_READ, buf, len);
 }
 
 int tern_vf_wait_save_read(struct tern_core_req *req, size_t *filled,
@@ -118,12 +125,7 @@ int tern_vf_cmd_load_begin(struct tern_vf *tvf)
 int tern_vf_submit_load_write(struct tern_vf *tvf, struct tern_core_req *req,
 			      struct tern_dma_buf *buf, size_t len)
 {
-	struct tern_admin_cmd cmd = {
-		.opcode = TERN_OP_LOAD_WRITE,
-		.vf = cpu_to_le16(tvf->vf_index),
-	};
-
-	return tern_core_submit(tvf->core, req, &cmd, buf, len);
+	return tern_vf_submit(tvf, req, TERN_OP_LOAD_WRITE, buf, len);
 }
 
 int tern_vf_cmd_load_commit(struct tern_vf *tvf)
