@@ -98,13 +98,17 @@ static int tern_mig_chunks_alloc(struct tern_mig_file *migf)
 
 /*
  * Entry of read() and write(): streams have no position, and a file whose
- * session ended fails. Returns 0 with @migf->lock held, or an error.
+ * session ended fails; with @nonblock, a file another call holds is busy.
+ * Returns 0 with @migf->lock held, or an error.
  */
-int tern_mig_file_lock(struct tern_mig_file *migf, loff_t *pos)
+int tern_mig_file_lock(struct tern_mig_file *migf, loff_t *pos, bool nonblock)
 {
 	if (pos)
 		return -ESPIPE;
-	mutex_lock(&migf->lock);
+	if (!nonblock)
+		mutex_lock(&migf->lock);
+	else if (!mutex_trylock(&migf->lock))
+		return -EAGAIN;
 	if (READ_ONCE(migf->disabled)) {
 		mutex_unlock(&migf->lock);
 		return -ENODEV;

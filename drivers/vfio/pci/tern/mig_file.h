@@ -18,6 +18,12 @@ struct tern_vf;
 /* most chunk buffers a file's ring has (module parameter depth) */
 #define TERN_MAX_DEPTH	16
 
+/*
+ * how often poll() asks again when the device raises no event for what it
+ * waits on (new pre-copy data, an answer, a free chunk)
+ */
+#define TERN_POLL_RECHECK_MS	10
+
 /**
  * struct tern_mig_chunk - one chunk buffer of a file's ring
  * @buf: PF-owned buffer (NULL once the file is disabled)
@@ -74,6 +80,8 @@ struct tern_mig_chunk {
  * @rec_hdr_len: resume: bytes of @rec_hdr written so far
  * @poll_wait: poll() sleepers
  * @poll_recheck: wakes poll() sleepers to ask the firmware again
+ * @poll_asked: save: when poll() last sent SAVE_QUERY (jiffies)
+ * @poll_mask: save: what that SAVE_QUERY made poll() report
  */
 struct tern_mig_file {
 	struct file *filp;
@@ -102,6 +110,8 @@ struct tern_mig_file {
 	u8 rec_hdr_len;
 	wait_queue_head_t poll_wait;
 	struct delayed_work poll_recheck;
+	unsigned long poll_asked;
+	__poll_t poll_mask;
 };
 
 static inline struct tern_mig_chunk *tern_chunk(struct tern_mig_file *migf,
@@ -112,7 +122,7 @@ static inline struct tern_mig_chunk *tern_chunk(struct tern_mig_file *migf,
 
 struct tern_mig_file *tern_mig_file_create(struct tern_vf *tvf, bool saving,
 					   const struct file_operations *fops);
-int tern_mig_file_lock(struct tern_mig_file *migf, loff_t *pos);
+int tern_mig_file_lock(struct tern_mig_file *migf, loff_t *pos, bool nonblock);
 int tern_mig_file_release(struct inode *inode, struct file *filp);
 void tern_mig_file_disable(struct tern_mig_file **slot);
 void tern_save_file_close(struct tern_vf *tvf);

@@ -8,6 +8,7 @@
  */
 #include <linux/file.h>
 #include <linux/module.h>
+#include <linux/poll.h>
 
 #include "cmds.h"
 #include "compat.h"
@@ -16,14 +17,19 @@
 
 /*
  * Collect LOAD_WRITEs in flight, oldest first, until at most @keep are
- * left; a failure is sticky.
+ * left (with @nonblock, only those already answered); a failure is sticky.
  */
-static int tern_resume_reap(struct tern_mig_file *migf, unsigned int keep)
+static int tern_resume_reap(struct tern_mig_file *migf, unsigned int keep,
+			    bool nonblock)
 {
 	while (migf->tail - migf->head > keep) {
-		struct tern_mig_chunk *c = tern_chunk(migf, migf->head++);
+		struct tern_mig_chunk *c = tern_chunk(migf, migf->head);
 		int ret;
 
+		/* O_NONBLOCK: only what has been answered */
+		if (nonblock && !tern_core_req_done(&c->req))
+			break;
+		migf->head++;
 		c->pending = false;
 		c->len = 0;
 		ret = tern_core_wait(&c->req, NULL);
@@ -35,16 +41,20 @@ static int tern_resume_reap(struct tern_mig_file *migf, unsigned int keep)
 
 /*
  * Hand the chunk being filled to LOAD_WRITE and make sure the next one is
- * free; with @sync, also wait for every answer. The error is sticky.
+ * free; with @sync, also wait for every answer. With @nonblock nothing
+ * waits: only answers already there are collected, and the ring may stay
+ * full. The error is sticky.
  */
-static int tern_resume_flush(struct tern_mig_file *migf, bool sync)
+static int tern_resume_flush(struct tern_mig_file *migf, bool sync,
+			     bool nonblock)
 {
 	struct tern_mig_chunk *c = tern_chunk(migf, migf->tail);
 	int ret;
 
 	if (migf->error)
 		return migf->error;
-	if (c->len) {
+	/* a full ring (O_NONBLOCK) has no chunk being filled */
+	if (migf->tail - migf->head < migf->depth && c->len) {
 		ret = tern_vf_submit_load_write(migf->tvf, &c->req, c->buf,
 						c->len);
 		if (ret) {
@@ -54,7 +64,7 @@ static int tern_resume_flush(struct tern_mig_file *migf, bool sync)
 		c->pending = true;
 		migf->tail++;
 	}
-	return tern_resume_reap(migf, sync ? 0 : migf->depth - 1);
+	return tern_resume_reap(migf, sync ? 0 : migf->depth - 1, nonblock);
 }
 
 /*
@@ -108,7 +118,7 @@ static ssize_t tern_resume_write_direct(struct tern_mig_file *migf,
 	size_t done = 0;
 	int ret, err;
 
-	ret = tern_resume_flush(migf, true);
+	ret = tern_resume_flush(migf, true, false);
 	if (ret)
 		return ret;
 	/* the ring is idle: its entries carry the slices' commands */
@@ -152,17 +162,19 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 				 size_t len, loff_t *pos)
 {
 	struct tern_mig_file *migf = filp->private_data;
+	bool nonblock = filp->f_flags & O_NONBLOCK;
+	size_t zc = nonblock ? 0 : tern_zerocopy_bytes();
 	bool unpinnable = false;
 	ssize_t done = 0;
 	int ret;
 
-	ret = tern_mig_file_lock(migf, pos);
+	ret = tern_mig_file_lock(migf, pos, nonblock);
 	if (ret)
 		return ret;
 	ret = migf->error;
 	while (!ret && done < len) {
 		struct tern_mig_chunk *c = tern_chunk(migf, migf->tail);
-		size_t zc = tern_zerocopy_bytes();
+		size_t n;
 
 		if (zc && len - done >= zc && !unpinnable) {
 			ssize_t got = tern_resume_write_direct(migf,
@@ -180,8 +192,17 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 			/* pages that do not pin: copy them */
 			ret = 0;
 		}
-		size_t n = min_t(size_t, len - done, c->buf->size - c->len);
-
+		/* O_NONBLOCK: every chunk still with the firmware */
+		if (migf->tail - migf->head == migf->depth) {
+			ret = tern_resume_reap(migf, migf->depth - 1, true);
+			if (!ret && migf->tail - migf->head == migf->depth) {
+				if (!done)
+					ret = -EAGAIN;
+				break;
+			}
+			continue;
+		}
+		n = min_t(size_t, len - done, c->buf->size - c->len);
 		ret = tern_core_buf_from_user(c->buf, c->len, ubuf + done, n);
 		if (ret) {
 			/*
@@ -198,7 +219,7 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 		done += n;
 		/* full: to the firmware, while the next chunk fills */
 		if (c->len == c->buf->size)
-			ret = tern_resume_flush(migf, false);
+			ret = tern_resume_flush(migf, false, nonblock);
 	}
 	/*
 	 * Hand complete records to the firmware now and wait for its
@@ -206,13 +227,39 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 	 * that write() did not end on a record boundary, the next one that
 	 * does), which a VMM reports as a failed migration, rather than the
 	 * state change after it, when a VMM such as QEMU already considers
-	 * the stream delivered.
+	 * the stream delivered. O_NONBLOCK does not wait: the verdict comes
+	 * with a later write() or the state change.
 	 */
 	if (!ret && migf->offset == migf->rec_end && !migf->rec_hdr_len)
-		ret = tern_resume_flush(migf, true);
+		ret = tern_resume_flush(migf, true, nonblock);
 	mutex_unlock(&migf->lock);
 	/* a rejected stream is reported at once, not as a short write */
 	return ret ? ret : done;
+}
+
+/* Writable when a chunk is free; the firmware raises no event for that. */
+static __poll_t tern_resume_poll(struct file *filp, poll_table *wait)
+{
+	struct tern_mig_file *migf = filp->private_data;
+	__poll_t mask = 0;
+
+	poll_wait(filp, &migf->poll_wait, wait);
+	if (!mutex_trylock(&migf->lock)) {
+		mod_delayed_work(system_wq, &migf->poll_recheck,
+				 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
+		return 0;
+	}
+	if (READ_ONCE(migf->disabled))
+		mask = EPOLLERR | EPOLLHUP;
+	else if (tern_resume_reap(migf, migf->depth - 1, true))
+		mask = EPOLLERR;
+	else if (migf->tail - migf->head < migf->depth)
+		mask = EPOLLOUT | EPOLLWRNORM;
+	else
+		mod_delayed_work(system_wq, &migf->poll_recheck,
+				 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
+	mutex_unlock(&migf->lock);
+	return mask;
 }
 
 /* pre-copy sizes exist only for a save file, per the uAPI */
@@ -231,6 +278,7 @@ static long tern_resume_ioctl(struct file *filp, unsigned int cmd,
 static const struct file_operations tern_resume_fops = {
 	.owner = THIS_MODULE,
 	.write = tern_resume_write,
+	.poll = tern_resume_poll,
 	.unlocked_ioctl = tern_resume_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.release = tern_mig_file_release,
@@ -262,7 +310,7 @@ int tern_resume_commit(struct tern_vf *tvf)
 	int ret;
 
 	mutex_lock(&migf->lock);
-	ret = tern_resume_flush(migf, true);
+	ret = tern_resume_flush(migf, true, false);
 	mutex_unlock(&migf->lock);
 	if (ret)
 		tern_vf_cmd_load_abort(tvf);

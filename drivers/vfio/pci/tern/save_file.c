@@ -16,9 +16,6 @@
 #include "mig_file.h"
 #include "tern_vfio.h"
 
-/* how often poll() on a save file rechecks for new pre-copy data */
-#define TERN_POLL_RECHECK_MS	10
-
 /*
  * Whether a SAVE_READ answer continues the stream: its data starts where
  * the previous answer ended (a SAVE_READ answered after the driver gave up
@@ -90,6 +87,14 @@ static void tern_save_collect(struct tern_mig_file *migf)
 	migf->fw_end += c->len;
 	if (c->flags & TERN_SAVE_F_END)
 		migf->end_seen = true;
+}
+
+/* Whether the oldest answer in flight is there (or the command never went). */
+static bool tern_save_answered(struct tern_mig_file *migf)
+{
+	struct tern_mig_chunk *c = tern_chunk(migf, migf->coll);
+
+	return !c->pending || tern_core_req_done(&c->req);
 }
 
 /* Collect every answer in flight (for sizes that count them). */
@@ -208,12 +213,13 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 			      size_t len, loff_t *pos)
 {
 	struct tern_mig_file *migf = filp->private_data;
-	size_t zc = tern_zerocopy_bytes();
+	bool nonblock = filp->f_flags & O_NONBLOCK;
+	size_t zc = nonblock ? 0 : tern_zerocopy_bytes();
 	bool no_data = false, unpinnable = false;
 	ssize_t done = 0;
 	int ret;
 
-	ret = tern_mig_file_lock(migf, pos);
+	ret = tern_mig_file_lock(migf, pos, nonblock);
 	if (ret)
 		return ret;
 	ret = migf->error;
@@ -244,6 +250,12 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 				if (no_data)
 					break;
 				tern_save_submit(migf);
+			}
+			/* O_NONBLOCK: what has not been answered yet */
+			if (nonblock && !tern_save_answered(migf)) {
+				if (!done)
+					ret = -EAGAIN;
+				break;
 			}
 			tern_save_collect(migf);
 		}
@@ -317,17 +329,12 @@ static bool tern_save_has_answer(struct tern_mig_file *migf)
 	unsigned int i;
 
 	/* answers that came meanwhile are collected without waiting */
-	while (migf->coll != migf->tail) {
-		struct tern_mig_chunk *c = tern_chunk(migf, migf->coll);
-
-		if (c->pending && !tern_core_req_done(&c->req))
-			break;
+	while (migf->coll != migf->tail && tern_save_answered(migf))
 		tern_save_collect(migf);
-	}
 	for (i = migf->head; i != migf->coll; i++) {
 		struct tern_mig_chunk *c = tern_chunk(migf, i);
 
-		if (c->err || c->off < c->len)
+		if (c->err || c->off < c->len || (c->flags & TERN_SAVE_F_END))
 			return true;
 	}
 	return false;
@@ -359,19 +366,40 @@ static __poll_t tern_save_poll(struct file *filp, poll_table *wait)
 	__poll_t mask = 0;
 
 	poll_wait(filp, &migf->poll_wait, wait);
-	mutex_lock(&migf->lock);
-	if (READ_ONCE(migf->disabled)) {
-		mask = EPOLLERR | EPOLLHUP;
-	} else if (migf->end || migf->frozen || tern_save_has_answer(migf)) {
-		mask = EPOLLIN | EPOLLRDNORM;
-	} else if (tern_save_file_query(migf, &sizes)) {
-		mask = EPOLLERR;
-	} else if (sizes.initial_bytes || sizes.dirty_bytes) {
-		mask = EPOLLIN | EPOLLRDNORM;
-	} else {
-		/* the device raises no event for new dirty pages: ask again */
+	/* a read() may hold the file across firmware waits: never sleep */
+	if (!mutex_trylock(&migf->lock)) {
 		mod_delayed_work(system_wq, &migf->poll_recheck,
 				 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
+		return 0;
+	}
+	if (READ_ONCE(migf->disabled)) {
+		mask = EPOLLERR | EPOLLHUP;
+	} else if (migf->end || tern_save_has_answer(migf)) {
+		mask = EPOLLIN | EPOLLRDNORM;
+	} else if (migf->coll != migf->tail) {
+		/* asked, not yet answered: look again shortly */
+		mod_delayed_work(system_wq, &migf->poll_recheck,
+				 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
+	} else if (migf->frozen) {
+		mask = EPOLLIN | EPOLLRDNORM;
+	} else if (time_before(jiffies, migf->poll_asked +
+			       msecs_to_jiffies(TERN_POLL_RECHECK_MS))) {
+		/* the firmware was asked moments ago, for another waiter */
+		mask = migf->poll_mask;
+		if (!mask)
+			mod_delayed_work(system_wq, &migf->poll_recheck,
+					 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
+	} else {
+		if (tern_save_file_query(migf, &sizes))
+			mask = EPOLLERR;
+		else if (sizes.initial_bytes || sizes.dirty_bytes)
+			mask = EPOLLIN | EPOLLRDNORM;
+		else
+			/* no event for new dirty pages: ask again */
+			mod_delayed_work(system_wq, &migf->poll_recheck,
+					 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
+		migf->poll_asked = jiffies;
+		migf->poll_mask = mask;
 	}
 	mutex_unlock(&migf->lock);
 	return mask;
@@ -479,6 +507,8 @@ struct file *tern_save_start(struct tern_vf *tvf, u32 mode)
 	}
 	migf->initial_end = mode == TERN_SAVE_MODE_PRECOPY ? initial : 0;
 	migf->frozen = mode == TERN_SAVE_MODE_STOPCOPY;
+	/* poll() has asked nothing yet */
+	migf->poll_asked = jiffies - msecs_to_jiffies(TERN_POLL_RECHECK_MS);
 	tvf->save_file = migf;
 	tvf->stats.save_sessions++;
 	get_file(migf->filp);

@@ -7,6 +7,8 @@
  * kernel fault-injection attribute and SR-IOV refusal under an open VF.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 #define DEBUGFS		"/sys/kernel/debug/tern_core"
 #define TIMEOUT_PARAM	"/sys/module/tern_core/parameters/cmd_timeout_ms"
 #define DEPTH_PARAM	"/sys/module/tern_vfio_pci/parameters/depth"
+#define CHUNK_PARAM	"/sys/module/tern_vfio_pci/parameters/chunk_kb"
 
 static enum vfio_device_mig_state get_state(struct vfio_dev *dev)
 {
@@ -55,6 +58,7 @@ FIXTURE(core)
 	char pf[16];
 	char timeout[32];
 	char depth[16];
+	char chunk_kb[16];
 };
 
 FIXTURE_SETUP(core)
@@ -71,6 +75,8 @@ FIXTURE_SETUP(core)
 	ASSERT_EQ(0, sysfs_read(TIMEOUT_PARAM, self->timeout,
 				sizeof(self->timeout)));
 	ASSERT_EQ(0, sysfs_read(DEPTH_PARAM, self->depth, sizeof(self->depth)));
+	ASSERT_EQ(0, sysfs_read(CHUNK_PARAM, self->chunk_kb,
+				sizeof(self->chunk_kb)));
 }
 
 FIXTURE_TEARDOWN(core)
@@ -82,6 +88,8 @@ FIXTURE_TEARDOWN(core)
 	sysfs_write(TIMEOUT_PARAM, self->timeout);
 	if (self->depth[0])
 		sysfs_write(DEPTH_PARAM, self->depth);
+	if (self->chunk_kb[0])
+		sysfs_write(CHUNK_PARAM, self->chunk_kb);
 	vfio_dev_close(&self->dev);
 }
 
@@ -233,6 +241,86 @@ TEST_F(core, sriov_busy_while_open)
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs",
 		 self->pf);
 	ASSERT_EQ(-EBUSY, sysfs_write(path, "0"));
+}
+
+/*
+ * O_NONBLOCK on a save fd: a read() whose data the firmware has not
+ * answered yet (here a stalled SAVE_READ) fails with -EAGAIN at once
+ * instead of waiting, and poll() does not report the fd readable; when
+ * the firmware answers (CLEAR aborts the stalled command) poll() wakes,
+ * and the reads go on in stream order: the aborted command's error, then
+ * the data the commands behind it fetched.
+ */
+TEST_F(core, nonblocking_read_does_not_wait)
+{
+	struct pollfd pfd;
+	char buf[4096];
+	double t;
+	int fd;
+
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "3000"));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_EQ(0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK));
+	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x12 1"));
+	t = monotonic_s();
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(EAGAIN, errno);
+	ASSERT_LT(monotonic_s() - t, 1.0);
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	ASSERT_EQ(0, poll(&pfd, 1, 100));
+	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
+	ASSERT_EQ(1, poll(&pfd, 1, 5000));
+	ASSERT_TRUE(pfd.revents & POLLIN);
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(ECANCELED, errno);
+	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	close(fd);
+}
+
+/*
+ * O_NONBLOCK on a resume fd: with every chunk of the ring (2 x 4 KiB)
+ * still with the firmware (the first LOAD_WRITE stalled) write() fails
+ * with -EAGAIN at once and poll() does not report POLLOUT; when the
+ * firmware answers (CLEAR aborts the stalled command) poll() reports the
+ * error, write() returns it, and the load fails as a whole.
+ */
+TEST_F(core, nonblocking_write_does_not_wait)
+{
+	static char buf[8192];
+	struct pollfd pfd;
+	double t;
+	int fd;
+
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "3000"));
+	ASSERT_EQ(0, sysfs_write(DEPTH_PARAM, "2"));
+	ASSERT_EQ(0, sysfs_write(CHUNK_PARAM, "4"));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
+					NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
+					VFIO_DEVICE_STATE_RESUMING, &fd));
+	ASSERT_EQ(0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK));
+	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x21 1"));
+	t = monotonic_s();
+	/* both chunks go to the firmware; the first one stalls */
+	ASSERT_EQ(sizeof(buf), write(fd, buf, sizeof(buf)));
+	ASSERT_EQ(-1, write(fd, buf, sizeof(buf)));
+	ASSERT_EQ(EAGAIN, errno);
+	ASSERT_LT(monotonic_s() - t, 1.0);
+	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	ASSERT_EQ(0, poll(&pfd, 1, 100));
+	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
+	ASSERT_EQ(1, poll(&pfd, 1, 5000));
+	ASSERT_TRUE(pfd.revents & POLLERR);
+	ASSERT_EQ(-1, write(fd, buf, sizeof(buf)));
+	ASSERT_EQ(ECANCELED, errno);
+	ASSERT_NE(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
+					NULL));
+	close(fd);
+	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&self->dev));
 }
 
 /*
