@@ -541,6 +541,8 @@ int qemu_mig_wait_completed(struct qemu_mig *m)
 	for (i = 0; i < 2; i++) {
 		ret = vmm_wait_migration(vm[i], "completed|failed",
 					 MIG_TIMEOUT_MS);
+		if (ret || strcmp(vm[i]->last_event, "completed"))
+			vmm_report(vm[i], 40);
 		CHECK(!ret && !strcmp(vm[i]->last_event, "completed"),
 		      "%s: migration %s", vm[i]->name,
 		      ret ? "timed out" : vm[i]->last_event);

@@ -63,6 +63,38 @@ static void dump_log(struct vmm *vm)
 	fclose(f);
 }
 
+/* the last @lines lines of the trace (a migration's end, for a report) */
+static void dump_trace_tail(struct vmm *vm, int lines)
+{
+	char path[96], line[512];
+	long count = 0, skip;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/trace.log", vm->dir);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		count++;
+	skip = count > lines ? count - lines : 0;
+	rewind(f);
+	for (count = 0; fgets(line, sizeof(line), f); count++)
+		if (count >= skip)
+			fprintf(stderr, "# %s trace: %s", vm->name, line);
+	fclose(f);
+}
+
+void vmm_report(struct vmm *vm, int trace_lines)
+{
+	const char *r = vm->exit_status < 0 ?
+			vmm_qmp(vm, "{\"execute\": \"query-migrate\"}") : NULL;
+
+	if (r)
+		fprintf(stderr, "# %s: query-migrate -> %.400s\n", vm->name, r);
+	dump_log(vm);
+	dump_trace_tail(vm, trace_lines);
+}
+
 bool vmm_exited(struct vmm *vm, int timeout_ms)
 {
 	int64_t end = vmm_now_ms() + timeout_ms;
@@ -302,6 +334,9 @@ int vmm_start(struct vmm *vm, const char *qemu, const char *name,
 	/* both ends of switchover-ack (source and destination events) */
 	argv[argc++] = "-trace";
 	argv[argc++] = "*switchover*";
+	/* a migration that failed on its stream (see qemu_migration_abort) */
+	argv[argc++] = "-trace";
+	argv[argc++] = "migration_thread_file_err";
 	if (incoming) {
 		argv[argc++] = "-incoming";
 		argv[argc++] = incoming;

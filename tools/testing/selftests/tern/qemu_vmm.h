@@ -46,6 +46,11 @@ int vmm_start(struct vmm *vm, const char *qemu, const char *name,
 	      const char *const *args, const char *incoming);
 /* quit through QMP (or kill) and reap; returns QEMU's wait status */
 int vmm_stop(struct vmm *vm);
+/*
+ * Why a migration ended as it did: QEMU's query-migrate (its error-desc)
+ * while it runs, its log, and the last @trace_lines lines of its trace.
+ */
+void vmm_report(struct vmm *vm, int trace_lines);
 /* reap an exited QEMU within @timeout_ms; true when it has exited */
 bool vmm_exited(struct vmm *vm, int timeout_ms);
 
