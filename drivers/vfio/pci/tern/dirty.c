@@ -17,11 +17,11 @@
  * page) sets the covered part and keeps the page in a carry set, reported
  * again until a report covers it whole.
  *
- * Logging ends on log_stop, on a reset of the VF, on close and when the
- * device is found in ERROR. A reset runs in the deferred-reset path, which
- * may hold vfio-pci-core's memory_lock: it only drops the kernel side and
- * leaves a DIRTY_STOP owed, sent at the next log operation or at close.
- * Everything here runs under state_mutex.
+ * Logging ends on log_stop, on close and when the device is found in
+ * ERROR, never on a reset of the VF: the firmware tracks across FLR, as a
+ * VMM whose guest reboots mid-migration needs. A DIRTY_STOP that fails
+ * stays owed, sent again at the next start or at close. Everything here
+ * runs under state_mutex.
  */
 #include <linux/debugfs.h>
 #include <linux/highmem.h>
@@ -195,8 +195,8 @@ static int tern_dirty_begin(struct tern_vf *tvf, struct rb_root_cached *ranges,
 }
 
 /*
- * Drop the kernel side of the session. Sends no command (a reset calls
- * this under memory_lock): the firmware is owed a DIRTY_STOP.
+ * Drop the kernel side of the session. Sends no command: the firmware is
+ * owed a DIRTY_STOP, which the caller pays when it can.
  */
 static void tern_dirty_release(struct tern_vf *tvf, const char *why)
 {
@@ -502,20 +502,6 @@ void tern_vf_dirty_debugfs_init(struct tern_vf *tvf)
 	debugfs_create_u64("bitmap_bytes", 0444, dir, &d->stats.bitmap_bytes);
 	debugfs_create_u64("carried", 0444, dir, &d->stats.carried);
 	debugfs_create_u64("failures", 0444, dir, &d->stats.failures);
-}
-
-/**
- * tern_vf_dirty_reset() - end DMA logging after a reset of the VF
- * @tvf: the VF, with state_mutex held
- *
- * Called from the deferred-reset path, possibly under vfio-pci-core's
- * memory_lock: it sends no firmware command and takes no lock. The
- * firmware's DIRTY_STOP is sent by the next log operation or at close.
- * Later reports fail with -EINVAL until logging is started again.
- */
-void tern_vf_dirty_reset(struct tern_vf *tvf)
-{
-	tern_dirty_release(tvf, "reset");
 }
 
 /**

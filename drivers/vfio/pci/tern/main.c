@@ -174,11 +174,13 @@ again:
 		tvf->deferred_reset = false;
 		spin_unlock(&tvf->reset_lock);
 		tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
-		/* the reset ended every firmware session of the VF */
+		/*
+		 * The reset ended the VF's save and load sessions; its DMA
+		 * dirty tracking goes on (the host's, not the function's).
+		 */
 		tvf->save_end_owed = false;
 		tern_mig_file_orphan(&tvf->save_file);
 		tern_mig_file_orphan(&tvf->resume_file);
-		tern_vf_dirty_reset(tvf);
 		goto again;
 	}
 	mutex_unlock(&tvf->state_mutex);

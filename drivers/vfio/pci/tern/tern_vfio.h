@@ -176,7 +176,6 @@ void tern_mig_file_orphan(struct tern_mig_file **slot);
 extern const struct vfio_log_ops tern_vf_log_ops;
 void tern_vf_dirty_init(struct tern_vf *tvf);
 void tern_vf_dirty_debugfs_init(struct tern_vf *tvf);
-void tern_vf_dirty_reset(struct tern_vf *tvf);
 void tern_vf_dirty_close(struct tern_vf *tvf);
 
 #endif /* _TERN_VFIO_H */
