@@ -11,7 +11,8 @@
  *   <pf>/vf_users      VFs held open by the VF driver
  *   <pf>/fw_fault      write a firmware fault rule (model's FAULT_INJECT):
  *                      "fail OPCODE COUNT [STATUS]", "stall OPCODE COUNT",
- *                      "corrupt COUNT", "clear", "release"
+ *                      "corrupt COUNT", "miscount COUNT", "clear",
+ *                      "release"
  */
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
@@ -112,10 +113,11 @@ static int tern_parse_fault(char *line, struct tern_cmd_fault_inject *f)
 		f->action = TERN_FAULT_RELEASE;
 		return 0;
 	}
-	if (!strcmp(action, "corrupt")) {
+	if (!strcmp(action, "corrupt") || !strcmp(action, "miscount")) {
 		if (sscanf(line, "%*s %u", &count) != 1)
 			return -EINVAL;
-		f->action = TERN_FAULT_CORRUPT;
+		f->action = action[0] == 'c' ? TERN_FAULT_CORRUPT :
+					       TERN_FAULT_MISCOUNT;
 		f->count = cpu_to_le32(count);
 		return 0;
 	}

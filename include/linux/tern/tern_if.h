@@ -327,6 +327,7 @@ enum tern_fault_action {
 	TERN_FAULT_CORRUPT	= 3,	/* corrupt next @count SAVE_READ chunks */
 	TERN_FAULT_CLEAR	= 4,	/* drop all rules, abort stalled commands */
 	TERN_FAULT_RELEASE	= 5,	/* execute stalled commands now (late) */
+	TERN_FAULT_MISCOUNT	= 6,	/* next @count DIRTY_READ_CLEARs count 0 */
 };
 
 /**
@@ -334,7 +335,8 @@ enum tern_fault_action {
  * @action: TERN_FAULT_*
  * @opcode: target opcode (FAIL, STALL)
  * @status: status to return (FAIL); 0 means TERN_ST_INJECTED
- * @count: number of commands or chunks affected (FAIL, STALL, CORRUPT), >= 1
+ * @count: number of commands or chunks affected (FAIL, STALL, CORRUPT,
+ *	MISCOUNT), >= 1
  */
 struct tern_cmd_fault_inject {
 	__u8	action;

@@ -901,7 +901,7 @@ def t_dirty(r):
     r.reap(e, 3)
     cpl_page = (e['cpl'] - HOST) // 4096                # outside range 1
 
-    def report(iova, length, pages):
+    def report(iova, length, pages, count=None):
         q.memset(BUF2, 0x1000, 0xff)
         nbytes = ((length // 4096 + 63) // 64) * 8
         st, res = r.run(TERN_OP_DIRTY_READ_CLEAR, 0, data=(BUF2, nbytes),
@@ -909,10 +909,21 @@ def t_dirty(r):
         bm = int.from_bytes(q.mem_read(BUF2, nbytes), 'little')
         got = [i for i in range(length // 4096) if bm >> i & 1]
         assert got == pages, (got, pages)
-        assert res[0] == len(pages)
+        assert res[0] == (len(pages) if count is None else count)
 
     report(HOST, 0x100000, [3, 10, 11])
     report(HOST, 0x100000, [])
+    # MISCOUNT: the next report's bitmap as usual, its count 0
+    r.run(TERN_OP_FAULT_INJECT, params=struct.pack(
+        '<BBHI', TERN_FAULT_MISCOUNT, 0, 0, 1))
+    r.post(e, TERN_DESC_OP_FILL, 8, 1, HOST + 5 * 4096, flags=0)
+    r.doorbell(e)
+    r.reap(e, 1)
+    report(HOST, 0x100000, [5], count=0)
+    r.post(e, TERN_DESC_OP_FILL, 8, 1, HOST + 6 * 4096, flags=0)
+    r.doorbell(e)
+    r.reap(e, 1)
+    report(HOST, 0x100000, [6])
     # completions are DMA writes too: track the completion ring page
     assert cpl_page > 256
     r.run(TERN_OP_DIRTY_STOP, 0)

@@ -124,6 +124,7 @@ struct TernPFState {
     uint16_t fail_status[256];
     uint32_t stall_count[256];
     uint32_t corrupt_count;
+    uint32_t miscount_count;
 };
 
 /* A resolved data buffer of an admin command. */
@@ -140,7 +141,16 @@ typedef struct TernData {
 /* tern_cmd.c calls back for these two: the VFs and the fw timer are the PF's */
 TernVFState *tern_pf_vf(TernPFState *pf, uint16_t index);
 void tern_fw_schedule(TernPFState *pf);
-bool tern_pf_take_corrupt(TernPFState *pf);
+
+/* Use up one count of a CORRUPT or MISCOUNT fault rule: whether it applies */
+static inline bool tern_fault_take(uint32_t *count)
+{
+    if (!*count) {
+        return false;
+    }
+    (*count)--;
+    return true;
+}
 
 /* tern_cmd.c */
 uint16_t tern_cmd_execute(TernPFState *pf, TernCmd *c);

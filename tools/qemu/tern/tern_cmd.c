@@ -166,10 +166,15 @@ static uint16_t tern_cmd_fault(TernPFState *pf, TernCmd *c)
         }
         return TERN_ST_SUCCESS;
     case TERN_FAULT_CORRUPT:
+    case TERN_FAULT_MISCOUNT:
         if (!count) {
             return TERN_ST_INVALID_PARAM;
         }
-        pf->corrupt_count = count;
+        if (f->action == TERN_FAULT_CORRUPT) {
+            pf->corrupt_count = count;
+        } else {
+            pf->miscount_count = count;
+        }
         return TERN_ST_SUCCESS;
     case TERN_FAULT_CLEAR: {
         TernCmd *s;
@@ -177,6 +182,7 @@ static uint16_t tern_cmd_fault(TernPFState *pf, TernCmd *c)
         memset(pf->fail_count, 0, sizeof(pf->fail_count));
         memset(pf->stall_count, 0, sizeof(pf->stall_count));
         pf->corrupt_count = 0;
+        pf->miscount_count = 0;
         c->result[0] = g_queue_get_length(&pf->stalled);
         while ((s = g_queue_pop_head(&pf->stalled))) {
             s->status = TERN_ST_ABORTED;

@@ -241,6 +241,10 @@ uint16_t tern_dirty_read_clear(TernPFState *pf, TernVFState *vf,
         return st;
     }
     trace_tern_dirty_read(vf->index, iova, length, count);
+    if (tern_fault_take(&pf->miscount_count)) {
+        trace_tern_dirty_miscount(vf->index, count);
+        count = 0;
+    }
     result[0] = count;
     return TERN_ST_SUCCESS;
 }

@@ -182,16 +182,6 @@ static void tern_pf_fetch(TernPFState *pf)
     tern_fw_schedule(pf);
 }
 
-/* Use up one count of the CORRUPT fault rule; SAVE_READ applies it. */
-bool tern_pf_take_corrupt(TernPFState *pf)
-{
-    if (!pf->corrupt_count) {
-        return false;
-    }
-    pf->corrupt_count--;
-    return true;
-}
-
 static bool tern_ring_size_ok(uint32_t size)
 {
     return is_power_of_2(size) && size >= TERN_ADMIN_RING_MIN &&
@@ -236,6 +226,7 @@ static void tern_pf_fw_reset(TernPFState *pf)
     memset(pf->fail_count, 0, sizeof(pf->fail_count));
     memset(pf->stall_count, 0, sizeof(pf->stall_count));
     pf->corrupt_count = 0;
+    pf->miscount_count = 0;
     for (uint16_t i = 0; i < pf->vfs; i++) {
         tern_vf_reset_firmware(tern_pf_vf_any(pf, i), true);
     }

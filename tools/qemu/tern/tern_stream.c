@@ -405,7 +405,7 @@ uint16_t tern_save_read(TernPFState *pf, TernVFState *vf, TernData *d,
     } else if (n < d->len) {
         flags |= TERN_SAVE_F_NO_DATA;
     }
-    if (n && tern_pf_take_corrupt(pf)) {
+    if (n && tern_fault_take(&pf->corrupt_count)) {
         trace_tern_stream_corrupt(vf->index, s->read - n + n / 2);
         out[n / 2] ^= 0xff;
     }
