@@ -284,7 +284,12 @@ static int tern_dirty_add(struct tern_dirty_report *rep, u64 iova)
 	return ret;
 }
 
-/* DIRTY_READ_CLEAR @npages tracking pages at @iova and report them. */
+/*
+ * DIRTY_READ_CLEAR @npages tracking pages at @iova and report them. The
+ * whole bitmap is walked: the firmware's count of dirty pages only goes
+ * to a warning if it disagrees, never cuts the walk short (a count too
+ * low would drop pages without a trace).
+ */
 static int tern_dirty_read_chunk(struct tern_dirty_report *rep, u64 iova,
 				 u64 npages)
 {
@@ -305,7 +310,7 @@ static int tern_dirty_read_chunk(struct tern_dirty_report *rep, u64 iova,
 			d->broken = true;
 		return ret;
 	}
-	for (off = 0; off < bytes && found < ndirty && !ret; off += PAGE_SIZE) {
+	for (off = 0; off < bytes && !ret; off += PAGE_SIZE) {
 		size_t i, nwords = min_t(size_t, bytes - off, PAGE_SIZE) /
 				   sizeof(u64);
 		__le64 *words = kmap_local_page(d->bitmap->pages[off >>
@@ -331,6 +336,10 @@ static int tern_dirty_read_chunk(struct tern_dirty_report *rep, u64 iova,
 	if (!ret)
 		ret = tern_dirty_flush(rep);
 	d->stats.pages_reported += found;
+	if (!ret && found != ndirty)
+		dev_warn_ratelimited(&tvf->core_device.pdev->dev,
+				     "DIRTY_READ_CLEAR at %#llx counted %llu dirty pages, its bitmap has %llu\n",
+				     iova, ndirty, found);
 	return ret;
 }
 

@@ -550,6 +550,32 @@ TEST_F(dirty, start_that_runs_after_its_stop)
 }
 
 /*
+ * The firmware's count of dirty pages is not trusted: a DIRTY_READ_CLEAR
+ * that counts none while its bitmap holds pages still reports them all.
+ */
+TEST_F(dirty, miscounted_read_loses_nothing)
+{
+	range_t r = { self->iova, 64 * PAGE };
+	uint64_t *bm = bitmap_new(64), psz = PAGE;
+	char fault[128];
+
+	TERN_SKIP_UNLESS_DESTRUCTIVE("injects a firmware fault on PF %s",
+				     tern_pf);
+	snprintf(fault, sizeof(fault), CORE_DEBUGFS "/%s/fw_fault", tern_pf);
+	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
+	WRITE_AT(3 * PAGE, 8);
+	WRITE_AT(40 * PAGE, 8);
+	ASSERT_EQ(0, sysfs_write(fault, "miscount 1"));
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, 64 * PAGE, PAGE, bm));
+	ASSERT_EQ(0, sysfs_write(fault, "clear"));
+	ASSERT_EQ(2, count_bits(bm, 64));
+	ASSERT_TRUE(test_bit64(bm, 3));
+	ASSERT_TRUE(test_bit64(bm, 40));
+	ASSERT_EQ(0, log_stop(&self->vf));
+	free(bm);
+}
+
+/*
  * Logging goes on across a reset (a guest that reboots mid-migration):
  * a page written before it and not yet reported is reported after it,
  * then what the VF writes once it runs again, and nothing else.
