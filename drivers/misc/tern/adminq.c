@@ -252,13 +252,25 @@ int tern_core_submit(struct tern_core *core, struct tern_core_req *req,
 	req->cid = cid;
 	req->opcode = cmd->opcode;
 	req->vf = le16_to_cpu(cmd->vf);
-
-	cmd->cid = cpu_to_le16(cid);
-	tern_fill_data(cmd, buf, len);
-	if (buf) {
+	if (buf)
 		buf->inflight = true;
+	spin_unlock_irqrestore(&core->lock, flags);
+
+	/*
+	 * The slot and buffer are reserved and the device knows of neither:
+	 * sync up to a chunk (bounce buffers copy it) with interrupts on.
+	 */
+	if (buf)
 		dma_sync_sgtable_for_device(&core->pdev->dev, &buf->sgt,
 					    DMA_BIDIRECTIONAL);
+	cmd->cid = cpu_to_le16(cid);
+	tern_fill_data(cmd, buf, len);
+
+	spin_lock_irqsave(&core->lock, flags);
+	if (core->dead) {
+		/* shutdown finished the slot meanwhile: nothing was sent */
+		spin_unlock_irqrestore(&core->lock, flags);
+		return -ENODEV;
 	}
 	core->sq[core->sq_tail] = *cmd;
 	core->sq_tail = (core->sq_tail + 1) % TERN_ADMIN_DEPTH;
@@ -505,7 +517,12 @@ void tern_adminq_shutdown(struct tern_core *core)
 	spin_lock_irqsave(&core->lock, flags);
 	core->dead = true;
 	writel(0, core->regs + TERN_PF_REG_CTRL);
-	/* the queue is off: no DMA for any command any more */
+	/*
+	 * The write is posted: a read behind it returns only once the device
+	 * has it, and from then on (device.rst) the queue is off and no
+	 * command makes DMA any more.
+	 */
+	readl(core->regs + TERN_PF_REG_STATUS);
 	for (i = 0; i < TERN_ADMIN_SLOTS; i++)
 		if (core->slots[i].state != TERN_SLOT_FREE)
 			tern_slot_finish(core, &core->slots[i], NULL, -ENODEV);
