@@ -106,10 +106,15 @@ static void tern_slot_finish(struct tern_core *core,
 		}
 	}
 	if (req) {
+		struct wait_queue_head *wake = req->wake;
+
 		if (cpl)
 			req->cpl = *cpl;
 		req->err = err;
 		complete(&req->done);
+		/* its waiter takes core->lock next: @wake is still there */
+		if (wake)
+			wake_up_interruptible(wake);
 	}
 	up(&core->slot_sem);
 }
@@ -421,7 +426,7 @@ EXPORT_SYMBOL_GPL(tern_core_wait);
 int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,
 		   struct tern_dma_buf *buf, size_t len, u64 *result)
 {
-	struct tern_core_req req;
+	struct tern_core_req req = { .wake = NULL };
 	int err;
 
 	err = tern_core_submit(core, &req, cmd, buf, len);

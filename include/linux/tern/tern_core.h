@@ -14,6 +14,7 @@
 #include <linux/ktime.h>
 #include <linux/pci.h>
 #include <linux/scatterlist.h>
+#include <linux/wait.h>
 #include <linux/tern/tern_if.h>
 
 struct tern_core;
@@ -84,9 +85,12 @@ void tern_core_buf_write(struct tern_dma_buf *buf, size_t offset,
  * @cid: its command id (slot) while outstanding
  * @opcode: its opcode
  * @vf: its VF index
+ * @wake: the submitter's, NULL or a wait queue woken (interruptible) when
+ *	the answer comes: poll() of a file whose readiness is that answer
  *
  * Owned by the submitter from tern_core_submit() until tern_core_wait()
- * or tern_core_abandon(); the PF core writes @done, @cpl and @err.
+ * or tern_core_abandon(); the PF core writes @done, @cpl and @err, and
+ * leaves @wake as the submitter set it.
  */
 struct tern_core_req {
 	struct completion done;
@@ -99,6 +103,7 @@ struct tern_core_req {
 	u16 cid;
 	u8 opcode;
 	u16 vf;
+	struct wait_queue_head *wake;
 };
 
 int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,

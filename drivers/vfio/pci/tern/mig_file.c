@@ -92,6 +92,8 @@ static int tern_mig_chunks_alloc(struct tern_mig_file *migf)
 			return PTR_ERR(buf);
 		}
 		migf->chunks[i].buf = buf;
+		/* an answer makes the file readable or writable again */
+		migf->chunks[i].req.wake = &migf->poll_wait;
 	}
 	return 0;
 }

@@ -237,7 +237,7 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 	return ret ? ret : done;
 }
 
-/* Writable when a chunk is free; the firmware raises no event for that. */
+/* Writable when a chunk is free: the LOAD_WRITE answer that frees it wakes. */
 static __poll_t tern_resume_poll(struct file *filp, poll_table *wait)
 {
 	struct tern_mig_file *migf = filp->private_data;
@@ -255,9 +255,6 @@ static __poll_t tern_resume_poll(struct file *filp, poll_table *wait)
 		mask = EPOLLERR;
 	else if (migf->tail - migf->head < migf->depth)
 		mask = EPOLLOUT | EPOLLWRNORM;
-	else
-		mod_delayed_work(system_wq, &migf->poll_recheck,
-				 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
 	mutex_unlock(&migf->lock);
 	return mask;
 }

@@ -377,9 +377,8 @@ static __poll_t tern_save_poll(struct file *filp, poll_table *wait)
 	} else if (migf->end || tern_save_has_answer(migf)) {
 		mask = EPOLLIN | EPOLLRDNORM;
 	} else if (migf->coll != migf->tail) {
-		/* asked, not yet answered: look again shortly */
-		mod_delayed_work(system_wq, &migf->poll_recheck,
-				 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
+		/* asked, not yet answered: the answer wakes us */
+		mask = 0;
 	} else if (migf->frozen) {
 		mask = EPOLLIN | EPOLLRDNORM;
 	} else if (time_before(jiffies, migf->poll_asked +
