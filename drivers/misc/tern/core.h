@@ -79,6 +79,7 @@ struct tern_op_stats {
  * @free_bufs: buffers freed by their owner while a timed-out command held
  *	them, whose answer has now come (under @lock)
  * @free_work: releases @free_bufs
+ * @buf_bytes: bytes of command data buffers mapped for the PF now (debugfs)
  */
 struct tern_core {
 	struct pci_dev *pdev;
@@ -107,6 +108,7 @@ struct tern_core {
 	struct dentry *debugfs;
 	struct list_head free_bufs;
 	struct work_struct free_work;
+	atomic_long_t buf_bytes;
 };
 
 extern unsigned int tern_cmd_timeout_ms;

@@ -9,6 +9,7 @@
  *   <pf>/stats         per-opcode submitted/failed/timeouts/injected/latency
  *   <pf>/identify      the PF's IDENTIFY data
  *   <pf>/vf_users      VFs held open by the VF driver
+ *   <pf>/buf_bytes     command data buffers mapped for the PF now, bytes
  *   <pf>/fw_fault      write a firmware fault rule (model's FAULT_INJECT):
  *                      "fail OPCODE COUNT [STATUS]", "stall OPCODE COUNT",
  *                      "corrupt COUNT", "miscount COUNT", "clear",
@@ -96,6 +97,16 @@ static int tern_vf_users_get(void *data, u64 *val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(tern_vf_users_fops, tern_vf_users_get, NULL, "%llu\n");
 
+static int tern_buf_bytes_get(void *data, u64 *val)
+{
+	struct tern_core *core = data;
+
+	*val = atomic_long_read(&core->buf_bytes);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(tern_buf_bytes_fops, tern_buf_bytes_get, NULL,
+			 "%llu\n");
+
 static int tern_parse_fault(char *line, struct tern_cmd_fault_inject *f)
 {
 	unsigned int opcode, count, status = 0;
@@ -176,6 +187,8 @@ void tern_debugfs_init(struct tern_core *core)
 			    &tern_identify_fops);
 	debugfs_create_file("vf_users", 0444, core->debugfs, core,
 			    &tern_vf_users_fops);
+	debugfs_create_file("buf_bytes", 0444, core->debugfs, core,
+			    &tern_buf_bytes_fops);
 	debugfs_create_file("fw_fault", 0200, core->debugfs, core,
 			    &tern_fw_fault_fops);
 }

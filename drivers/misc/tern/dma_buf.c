@@ -42,6 +42,7 @@ static int tern_buf_map(struct tern_dma_buf *buf, unsigned int offset)
 		buf->sgl[i].len = cpu_to_le32(sg_dma_len(sg));
 		buf->sgl[i].rsvd = 0;
 	}
+	atomic_long_add(buf->size, &buf->core->buf_bytes);
 	return 0;
 
 err_unmap:
@@ -168,6 +169,7 @@ static void tern_buf_release(struct tern_dma_buf *buf)
 	struct device *dev = &buf->core->pdev->dev;
 	unsigned int i;
 
+	atomic_long_sub(buf->size, &buf->core->buf_bytes);
 	dma_free_coherent(dev, buf->nsge * sizeof(*buf->sgl), buf->sgl,
 			  buf->sgl_dma);
 	dma_unmap_sgtable(dev, &buf->sgt, DMA_BIDIRECTIONAL, 0);
