@@ -32,26 +32,6 @@ static enum vfio_device_mig_state get_state(struct vfio_dev *dev)
 	return s;
 }
 
-/* The "failed" column of an opcode's row in <pf>/stats; -1 if unreadable. */
-static long failed_count(const char *pf, const char *opcode)
-{
-	char path[128], line[256], name[32];
-	unsigned long long sub, failed;
-	long ret = 0;	/* an opcode never sent has no row */
-	FILE *f;
-
-	snprintf(path, sizeof(path), DEBUGFS "/%s/stats", pf);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%31s %llu %llu", name, &sub, &failed) == 3 &&
-		    !strcmp(name, opcode))
-			ret = failed;
-	fclose(f);
-	return ret;
-}
-
 FIXTURE(core)
 {
 	struct vfio_dev dev;
@@ -104,14 +84,14 @@ static int fw_fault(const char *pf, const char *rule)
 /* A firmware failure of VF_QUIESCE: -EIO, state unchanged, queue fine. */
 TEST_F(core, firmware_error)
 {
-	long before = failed_count(self->pf, "VF_QUIESCE");
+	long before = tern_pf_op_stat(self->pf, "VF_QUIESCE", 2);
 
 	ASSERT_EQ(0, fw_fault(self->pf, "fail 0x02 1"));
 	ASSERT_EQ(-EIO, vfio_mig_set_state(&self->dev,
 					   VFIO_DEVICE_STATE_RUNNING_P2P,
 					   NULL));
 	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&self->dev));
-	ASSERT_EQ(before + 1, failed_count(self->pf, "VF_QUIESCE"));
+	ASSERT_EQ(before + 1, tern_pf_op_stat(self->pf, "VF_QUIESCE", 2));
 	/* the rule was for one command: the next one goes through */
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
 					VFIO_DEVICE_STATE_RUNNING_P2P, NULL));

@@ -83,29 +83,8 @@ TEST_F_TIMEOUT(cycle, module_reload_100, 900)
 				      NULL));
 }
 
-
 #define DEBUGFS		"/sys/kernel/debug/tern_core"
 #define TIMEOUT_PARAM	"/sys/module/tern_core/parameters/cmd_timeout_ms"
-
-/* The "submitted" column of an opcode's row in <pf>/stats (0 if none). */
-static long submitted(const char *pf, const char *opcode)
-{
-	unsigned long long sub;
-	char path[128], line[256], name[32];
-	long ret = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), DEBUGFS "/%s/stats", pf);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%31s %llu", name, &sub) == 2 &&
-		    !strcmp(name, opcode))
-			ret = sub;
-	fclose(f);
-	return ret;
-}
 
 struct arc_arg {
 	struct vfio_dev *dev;
@@ -153,11 +132,11 @@ TEST_F_TIMEOUT(cycle, forced_removal_fails_outstanding_commands, 120)
 	snprintf(path, sizeof(path), DEBUGFS "/%s/fw_fault", pf);
 	ASSERT_EQ(0, sysfs_write(path, "stall 0x02 1"));
 
-	before = submitted(pf, "VF_QUIESCE");
+	before = tern_pf_op_stat(pf, "VF_QUIESCE", 1);
 	arg.dev = &dev;
 	ASSERT_EQ(0, pthread_create(&arc, NULL, set_p2p, &arg));
 	/* wait (bounded) until the command is with the firmware */
-	while (submitted(pf, "VF_QUIESCE") == before)
+	while (tern_pf_op_stat(pf, "VF_QUIESCE", 1) == before)
 		ASSERT_EQ(0, sched_yield());
 
 	ASSERT_EQ(0, pthread_create(&unbind, NULL, unbind_pf, pf));

@@ -154,3 +154,25 @@ int tern_lib_prepare(const char *pf_driver, const char *vf_driver, int nvfs,
 	}
 	return tern_set_up_vfs(pf_driver, vf_driver, nvfs, vf_bdf);
 }
+
+long tern_pf_op_stat(const char *pf, const char *opcode, int column)
+{
+	char path[128], line[256], name[32];
+	unsigned long long v[3];
+	long ret = 0;
+	FILE *f;
+
+	if (column < 1 || column > 3)
+		return -1;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tern_core/%s/stats",
+		 pf);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%31s %llu %llu %llu", name, &v[0], &v[1],
+			   &v[2]) == 4 && !strcmp(name, opcode))
+			ret = v[column - 1];
+	fclose(f);
+	return ret;
+}

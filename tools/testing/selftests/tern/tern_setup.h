@@ -62,6 +62,13 @@ bool tern_selftests_destructive(void);
 			     ##__VA_ARGS__);				\
 	} while (0)
 
+/*
+ * Column @column (1: submitted, 2: failed, 3: timeouts) of @opcode's row
+ * (by name, e.g. "VF_QUIESCE") in tern_core's <debugfs>/<pf>/stats: 0 for
+ * an opcode never sent, -1 if the file cannot be read.
+ */
+long tern_pf_op_stat(const char *pf, const char *opcode, int column);
+
 /* The enabled VFs of the PF, in VF order: their number (at most @max). */
 int tern_pf_vfs(char (*vf_bdf)[16], int max);
 
