@@ -222,6 +222,8 @@ static void tern_core_remove(struct pci_dev *pdev)
 	mutex_unlock(&core->vf_lock);
 	pci_disable_sriov(pdev);
 	pci_clear_master(pdev);
+	/* every VF is closed and gone: a buffer left now is a leak */
+	WARN_ON(atomic_long_read(&core->buf_bytes));
 }
 
 static const struct pci_device_id tern_core_ids[] = {

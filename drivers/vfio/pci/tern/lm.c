@@ -115,6 +115,8 @@ static struct file *tern_vf_set_state(struct vfio_device *vdev,
 	int ret;
 
 	mutex_lock(&tvf->state_mutex);
+	/* no I/O of a file a reset ended runs into the sessions of this arc */
+	tern_vf_reap_orphans(tvf);
 	/* ERROR is left only by a reset, and is never a target */
 	if (new == VFIO_DEVICE_STATE_ERROR ||
 	    tvf->mig_state == VFIO_DEVICE_STATE_ERROR)
@@ -295,6 +297,7 @@ void tern_vf_mig_init(struct tern_vf *tvf)
 
 	mutex_init(&tvf->state_mutex);
 	spin_lock_init(&tvf->reset_lock);
+	INIT_LIST_HEAD(&tvf->orphans);
 	tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	vdev->migration_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
 				VFIO_MIGRATION_PRE_COPY;

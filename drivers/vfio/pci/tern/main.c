@@ -74,6 +74,8 @@ static void tern_vf_close_device(struct vfio_device *vdev)
 	struct tern_vf *tvf = tern_vf_from_vdev(vdev);
 
 	tern_vf_mig_reset(tvf);
+	/* before the VF, and so its PF, can go: no file keeps PF buffers */
+	tern_vf_reap_orphans(tvf);
 	tern_vf_dirty_close(tvf);
 	vfio_pci_core_close_device(vdev);
 	tern_core_vf_put(tvf->core);
@@ -179,8 +181,8 @@ again:
 		 * dirty tracking goes on (the host's, not the function's).
 		 */
 		tvf->save_end_owed = false;
-		tern_mig_file_orphan(&tvf->save_file);
-		tern_mig_file_orphan(&tvf->resume_file);
+		tern_mig_file_orphan(tvf, &tvf->save_file);
+		tern_mig_file_orphan(tvf, &tvf->resume_file);
 		goto again;
 	}
 	mutex_unlock(&tvf->state_mutex);

@@ -174,13 +174,12 @@ struct tern_mig_file *tern_mig_file_create(struct tern_vf *tvf, bool saving,
 	return migf;
 }
 
-/* End a file's session for good; drops the driver's file reference. */
-void tern_mig_file_disable(struct tern_mig_file **slot)
+/*
+ * End a file's session for good: wait for an I/O call that holds the file,
+ * give the ring back and drop the driver's file reference.
+ */
+static void tern_mig_file_end(struct tern_mig_file *migf)
 {
-	struct tern_mig_file *migf = *slot;
-
-	if (!migf)
-		return;
 	mutex_lock(&migf->lock);
 	WRITE_ONCE(migf->disabled, true);
 	tern_mig_chunks_free(migf);
@@ -188,6 +187,13 @@ void tern_mig_file_disable(struct tern_mig_file **slot)
 	wake_up_interruptible(&migf->poll_wait);
 	cancel_delayed_work_sync(&migf->poll_recheck);
 	fput(migf->filp);
+}
+
+void tern_mig_file_disable(struct tern_mig_file **slot)
+{
+	if (!*slot)
+		return;
+	tern_mig_file_end(*slot);
 	*slot = NULL;
 }
 
@@ -195,9 +201,11 @@ void tern_mig_file_disable(struct tern_mig_file **slot)
  * The device was reset, which ended its firmware sessions. This runs from
  * reset_done, under vfio-pci-core's memory_lock, so it must not take
  * migf->lock (held across copy_to_user(), which may fault on a BAR mmap
- * that takes memory_lock): mark the file dead and let its I/O notice.
+ * that takes memory_lock): mark the file dead, which its I/O notices
+ * before every command, and leave it with the driver's reference on
+ * @tvf->orphans until tern_vf_reap_orphans().
  */
-void tern_mig_file_orphan(struct tern_mig_file **slot)
+void tern_mig_file_orphan(struct tern_vf *tvf, struct tern_mig_file **slot)
 {
 	struct tern_mig_file *migf = *slot;
 
@@ -205,8 +213,33 @@ void tern_mig_file_orphan(struct tern_mig_file **slot)
 		return;
 	WRITE_ONCE(migf->disabled, true);
 	wake_up_interruptible(&migf->poll_wait);
-	fput(migf->filp);
+	spin_lock(&tvf->reset_lock);
+	list_add_tail(&migf->orphan_node, &tvf->orphans);
+	spin_unlock(&tvf->reset_lock);
 	*slot = NULL;
+}
+
+/**
+ * tern_vf_reap_orphans() - end the files a reset orphaned
+ * @tvf: the VF; process context, never under vfio-pci-core's memory_lock
+ *
+ * Waits for I/O calls still running on them, and frees their PF-owned
+ * buffers now rather than when userspace closes them: before a new
+ * session (no old read() or write() sends commands into it), and at
+ * close (the PF may be unbound once its VFs are closed).
+ */
+void tern_vf_reap_orphans(struct tern_vf *tvf)
+{
+	struct tern_mig_file *migf, *next;
+	LIST_HEAD(orphans);
+
+	spin_lock(&tvf->reset_lock);
+	list_splice_init(&tvf->orphans, &orphans);
+	spin_unlock(&tvf->reset_lock);
+	list_for_each_entry_safe(migf, next, &orphans, orphan_node) {
+		list_del(&migf->orphan_node);
+		tern_mig_file_end(migf);
+	}
 }
 
 void tern_save_file_close(struct tern_vf *tvf)

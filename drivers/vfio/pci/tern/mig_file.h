@@ -82,6 +82,8 @@ struct tern_mig_chunk {
  * @poll_recheck: wakes poll() sleepers to ask the firmware again
  * @poll_asked: save: when poll() last sent SAVE_QUERY (jiffies)
  * @poll_mask: save: what that SAVE_QUERY made poll() report
+ * @orphan_node: on @tvf->orphans (under its reset_lock) once a reset ended
+ *	the file, until tern_vf_reap_orphans()
  */
 struct tern_mig_file {
 	struct file *filp;
@@ -112,6 +114,7 @@ struct tern_mig_file {
 	struct delayed_work poll_recheck;
 	unsigned long poll_asked;
 	__poll_t poll_mask;
+	struct list_head orphan_node;
 };
 
 static inline struct tern_mig_chunk *tern_chunk(struct tern_mig_file *migf,

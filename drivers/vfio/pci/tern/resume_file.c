@@ -176,6 +176,11 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 		struct tern_mig_chunk *c = tern_chunk(migf, migf->tail);
 		size_t n;
 
+		/* a reset ended the session meanwhile: send it nothing more */
+		if (READ_ONCE(migf->disabled)) {
+			ret = -ENODEV;
+			break;
+		}
 		if (zc && len - done >= zc && !unpinnable) {
 			ssize_t got = tern_resume_write_direct(migf,
 							       ubuf + done,

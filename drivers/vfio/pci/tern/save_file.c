@@ -227,6 +227,13 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 		struct tern_mig_chunk *c;
 		size_t n;
 
+		/* a reset ended the session meanwhile: ask for nothing more */
+		if (READ_ONCE(migf->disabled)) {
+			if (!done)
+				ret = -ENODEV;
+			break;
+		}
+
 		/* nothing read ahead: a large read() may go zero copy */
 		if (migf->head == migf->tail && !no_data && !unpinnable &&
 		    zc && len - done >= zc) {

@@ -133,8 +133,9 @@ struct tern_vf {
 	struct tern_mig_file *resume_file;
 	bool save_end_owed;
 
-	spinlock_t reset_lock;		/* deferred_reset */
+	spinlock_t reset_lock;		/* deferred_reset, orphans */
 	bool deferred_reset;
+	struct list_head orphans;	/* files a reset ended, not yet reaped */
 
 	struct tern_dirty dirty;
 	struct tern_mig_stats stats;
@@ -170,7 +171,8 @@ struct file *tern_resume_start(struct tern_vf *tvf);
 int tern_resume_commit(struct tern_vf *tvf);
 void tern_vf_disable_files(struct tern_vf *tvf);
 int tern_vf_pay_save_end(struct tern_vf *tvf);
-void tern_mig_file_orphan(struct tern_mig_file **slot);
+void tern_mig_file_orphan(struct tern_vf *tvf, struct tern_mig_file **slot);
+void tern_vf_reap_orphans(struct tern_vf *tvf);
 
 /* dirty.c */
 extern const struct vfio_log_ops tern_vf_log_ops;

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -148,6 +150,41 @@ TEST_F_TIMEOUT(cycle, forced_removal_fails_outstanding_commands, 120)
 	ASSERT_EQ(0, (long)unbind_ret);
 
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, timeout));
+	ASSERT_EQ(1, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 1, bdf,
+				      NULL));
+}
+
+/*
+ * A save file a reset orphaned, kept open while its VF is closed and its
+ * PF unbound: closing the VF ended it (no PF buffer left: buf_bytes 0),
+ * so the unbind completes and the file, read or closed afterwards, fails
+ * cleanly without touching the PF that is gone (the rig fails the run on
+ * any kernel splat, and tern_core warns if a buffer outlives the PF).
+ */
+TEST_F_TIMEOUT(cycle, orphaned_file_outlives_its_pf, 120)
+{
+	char bdf[1][16], pf[16], sysfs[64], path[128], val[32];
+	struct vfio_dev dev;
+	char buf[64];
+	int fd;
+
+	TERN_SKIP_UNLESS_DESTRUCTIVE("unbinds PF %s under an open data file",
+				     tern_pf);
+	ASSERT_EQ(1, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 1, bdf,
+				      pf));
+	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", bdf[0]);
+	ASSERT_EQ(0, vfio_dev_open(&dev, sysfs, VFIO_PATH_LEGACY));
+	ASSERT_EQ(0, vfio_mig_set_state(&dev, VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	ASSERT_EQ(0, ioctl(dev.device_fd, VFIO_DEVICE_RESET));
+	vfio_dev_close(&dev);
+	snprintf(path, sizeof(path), DEBUGFS "/%s/buf_bytes", pf);
+	ASSERT_EQ(0, sysfs_read(path, val, sizeof(val)));
+	ASSERT_EQ(0, strtoll(val, NULL, 0));
+
+	ASSERT_EQ(0, sysfs_write("/sys/bus/pci/drivers/tern_core/unbind", pf));
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(ENODEV, errno);
+	ASSERT_EQ(0, close(fd));
 	ASSERT_EQ(1, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 1, bdf,
 				      NULL));
 }
