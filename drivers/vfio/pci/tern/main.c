@@ -16,6 +16,7 @@
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
 
+#include "cmds.h"
 #include "compat.h"
 #include "tern_vfio.h"
 
@@ -159,16 +160,30 @@ static void tern_vf_remove(struct pci_dev *pdev)
 	vfio_put_device(&vdev->vdev);
 }
 
-/**
- * tern_vf_state_mutex_unlock() - drop state_mutex, applying deferred resets
- * @tvf: the VF
- *
- * A reset that found state_mutex taken left its work here: the device
- * already ended its firmware sessions, so the driver's view follows. Every
- * holder of state_mutex (lm.c, mig_file.c, dirty.c) unlocks through here;
- * it lives with tern_vf_reset_done(), the other half of the protocol.
+/*
+ * A reset came while state_mutex was held: arcs that ran after it (during
+ * the FLR wait, or in later steps of a multi-step transition) may have
+ * quiesced or frozen the fresh VF, or opened a save or load session on
+ * it. Bring the firmware back to what the reset left, RUNNING with no
+ * session, without clearing the function state again. A VF that cannot
+ * be run is in ERROR.
  */
-void tern_vf_state_mutex_unlock(struct tern_vf *tvf)
+static void tern_vf_undo_after_reset(struct tern_vf *tvf)
+{
+	if (tern_vf_cmd_save_end(tvf))
+		tvf->save_end_owed = true;
+	tern_vf_cmd_load_abort(tvf);
+	if (tern_vf_cmd_run(tvf))
+		tvf->mig_state = VFIO_DEVICE_STATE_ERROR;
+}
+
+/*
+ * Drop state_mutex, applying the resets that found it taken. @undo: the
+ * holder may have run arcs after such a reset (anyone but reset_done,
+ * which takes the mutex only when nobody holds it, and may not send
+ * commands: it runs under vfio-pci-core's memory_lock).
+ */
+static void tern_vf_unlock_applying_resets(struct tern_vf *tvf, bool undo)
 {
 again:
 	spin_lock(&tvf->reset_lock);
@@ -183,10 +198,27 @@ again:
 		tvf->save_end_owed = false;
 		tern_mig_file_orphan(tvf, &tvf->save_file);
 		tern_mig_file_orphan(tvf, &tvf->resume_file);
+		if (undo)
+			tern_vf_undo_after_reset(tvf);
 		goto again;
 	}
 	mutex_unlock(&tvf->state_mutex);
 	spin_unlock(&tvf->reset_lock);
+}
+
+/**
+ * tern_vf_state_mutex_unlock() - drop state_mutex, applying deferred resets
+ * @tvf: the VF
+ *
+ * A reset that found state_mutex taken left its work here: the device
+ * already ended its firmware sessions, so the driver's view follows, and
+ * what the holder did on the VF after the reset is undone. Every holder
+ * of state_mutex (lm.c, mig_file.c, dirty.c) unlocks through here; it
+ * lives with tern_vf_reset_done(), the other half of the protocol.
+ */
+void tern_vf_state_mutex_unlock(struct tern_vf *tvf)
+{
+	tern_vf_unlock_applying_resets(tvf, true);
 }
 
 /*
@@ -210,7 +242,7 @@ static void tern_vf_reset_done(struct pci_dev *pdev)
 		return;
 	}
 	spin_unlock(&tvf->reset_lock);
-	tern_vf_state_mutex_unlock(tvf);
+	tern_vf_unlock_applying_resets(tvf, false);
 }
 
 static const struct pci_error_handlers tern_vf_err_handlers = {

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -453,6 +455,62 @@ TEST_F(core, reset_orphans_give_their_buffers_back)
 	ASSERT_EQ(idle, mapped_bytes(self->pf));
 	for (i = 0; i < 9; i++)
 		close(fds[i]);
+}
+
+struct arc_arg {
+	struct vfio_dev *dev;
+	int fd;
+	int ret;
+};
+
+static void *to_stop_copy(void *p)
+{
+	struct arc_arg *arg = p;
+
+	arg->ret = vfio_mig_set_state(arg->dev, VFIO_DEVICE_STATE_STOP_COPY,
+				      &arg->fd);
+	return NULL;
+}
+
+/*
+ * A reset during a multi-step transition: RUNNING -> STOP_COPY waits in
+ * its first step (VF_QUIESCE stalled) while VFIO_DEVICE_RESET resets the
+ * VF; the stall released, the remaining steps freeze the fresh VF and
+ * open a save session on it. The reset wins: the VF is RUNNING, for the
+ * driver and for the firmware (no frozen VF, no session left), so the
+ * next migration starts and its stream reads.
+ */
+TEST_F(core, reset_during_a_transition_wins)
+{
+	struct arc_arg arg = { .dev = &self->dev, .fd = -1, .ret = 1 };
+	char buf[64];
+	pthread_t arc;
+	long before;
+	int fd;
+
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "60000"));
+	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x02 1"));
+	before = tern_pf_op_stat(self->pf, "VF_QUIESCE", 1);
+	ASSERT_EQ(0, pthread_create(&arc, NULL, to_stop_copy, &arg));
+	/* wait (bounded by the test timeout) for the command to be queued */
+	while (tern_pf_op_stat(self->pf, "VF_QUIESCE", 1) == before)
+		ASSERT_EQ(0, sched_yield());
+	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, fw_fault(self->pf, "release"));
+	ASSERT_EQ(0, pthread_join(arc, NULL));
+	ASSERT_EQ(0, arg.ret);
+	/* the file of the arc the reset overtook is dead */
+	ASSERT_EQ(-1, read(arg.fd, buf, sizeof(buf)));
+	ASSERT_EQ(ENODEV, errno);
+	close(arg.fd);
+
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&self->dev));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	close(fd);
 }
 
 TERN_TEST_HARNESS_MAIN
