@@ -86,6 +86,22 @@ static long long mapped_bytes(const char *pf)
 	return strtoll(buf, NULL, 0);
 }
 
+/* A new pre-copy session starts and its stream reads: 0, or -1. */
+static int new_save_reads(struct vfio_dev *dev)
+{
+	char buf[64];
+	ssize_t n;
+	int fd;
+
+	if (vfio_mig_set_state(dev, VFIO_DEVICE_STATE_PRE_COPY, &fd))
+		return -1;
+	n = read(fd, buf, sizeof(buf));
+	if (vfio_mig_set_state(dev, VFIO_DEVICE_STATE_RUNNING, NULL))
+		n = -1;
+	close(fd);
+	return n > 0 ? 0 : -1;
+}
+
 static int fw_fault(const char *pf, const char *rule)
 {
 	char path[128];
@@ -380,12 +396,7 @@ TEST_F(core, late_save_read_breaks_the_stream)
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
 					NULL));
 	close(fd);
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
-					&fd));
-	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
-					NULL));
-	close(fd);
+	ASSERT_EQ(0, new_save_reads(&self->dev));
 }
 
 /*
@@ -397,8 +408,6 @@ TEST_F(core, late_save_read_breaks_the_stream)
 TEST_F(core, timed_out_data_size_session_is_ended)
 {
 	struct vfio_device_feature_mig_data_size size = {};
-	char buf[4096];
-	int fd;
 
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
 	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x10 1"));
@@ -408,12 +417,7 @@ TEST_F(core, timed_out_data_size_session_is_ended)
 	ASSERT_EQ(0, fw_fault(self->pf, "release"));
 	/* commands are answered in order: this one after the late one */
 	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
-					&fd));
-	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
-					NULL));
-	close(fd);
+	ASSERT_EQ(0, new_save_reads(&self->dev));
 	ASSERT_EQ(0, vfio_device_feature(&self->dev,
 			VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
 			&size, sizeof(size)));
@@ -486,7 +490,6 @@ TEST_F(core, reset_during_a_transition_wins)
 	char buf[64];
 	pthread_t arc;
 	long before;
-	int fd;
 
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "60000"));
 	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x02 1"));
@@ -505,12 +508,7 @@ TEST_F(core, reset_during_a_transition_wins)
 	close(arg.fd);
 
 	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&self->dev));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
-					&fd));
-	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
-					NULL));
-	close(fd);
+	ASSERT_EQ(0, new_save_reads(&self->dev));
 }
 
 TERN_TEST_HARNESS_MAIN
