@@ -363,6 +363,9 @@ static int tern_dirty_report_range(struct tern_dirty_report *rep,
 	for (pos = lo; pos < hi && !ret; ) {
 		u64 n = min((hi - pos) >> shift, cap);
 
+		/* a report over terabytes takes long: not for a killed VMM */
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		ret = tern_dirty_read_chunk(rep, pos, n);
 		pos += n << shift;
 	}

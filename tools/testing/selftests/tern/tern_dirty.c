@@ -13,10 +13,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "tern_lib.h"
@@ -545,6 +547,56 @@ TEST_F(dirty, start_that_runs_after_its_stop)
 	ASSERT_EQ(0, log_report(&self->vf, self->iova, 64 * PAGE, PAGE, bm));
 	ASSERT_EQ(1, count_bits(bm, 64));
 	ASSERT_TRUE(test_bit64(bm, 5));
+	ASSERT_EQ(0, log_stop(&self->vf));
+	free(bm);
+}
+
+/*
+ * A report over a large span is many commands; a VMM killed meanwhile
+ * does not wait for all of them. The first DIRTY_READ_CLEAR of a 64 GiB
+ * report (two commands) stalls; the reporter is killed, the stall
+ * released: the report ends after that command, and logging goes on.
+ */
+TEST_F(dirty, killed_reporter_stops)
+{
+	const uint64_t gap = 64 * SZ_1G;
+	range_t big = { self->iova, gap };
+	uint64_t psz = PAGE, reads, *bm;
+	char fault[128], timeout[32];
+	long sent;
+	int status;
+	pid_t pid;
+
+	TERN_SKIP_UNLESS_DESTRUCTIVE("injects a firmware stall on PF %s",
+				     tern_pf);
+	snprintf(fault, sizeof(fault), CORE_DEBUGFS "/%s/fw_fault", tern_pf);
+	ASSERT_EQ(0, sysfs_read(CORE_TIMEOUT, timeout, sizeof(timeout)));
+	ASSERT_EQ(0, sysfs_write(CORE_TIMEOUT, "60000"));
+	ASSERT_EQ(0, log_start(&self->vf, &big, 1, &psz));
+	bm = bitmap_new(gap / PAGE);
+	ASSERT_NE(NULL, bm);
+	ASSERT_EQ(0, sysfs_write(fault, "stall 0x31 1"));
+	reads = dbg(&self->vf, "reads");
+	sent = tern_pf_op_stat(tern_pf, "DIRTY_READ_CLEAR", 1);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(log_report(&self->vf, self->iova, gap, PAGE, bm) ? 1 : 0);
+	/* wait (bounded by the test timeout) for the command to be queued */
+	while (tern_pf_op_stat(tern_pf, "DIRTY_READ_CLEAR", 1) == sent)
+		ASSERT_EQ(0, sched_yield());
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(0, sysfs_write(fault, "release"));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	ASSERT_EQ(0, sysfs_write(fault, "clear"));
+	ASSERT_EQ(0, sysfs_write(CORE_TIMEOUT, timeout));
+	ASSERT_EQ(reads + 1, dbg(&self->vf, "reads"));
+
+	WRITE_AT(PAGE, 8);
+	ASSERT_EQ(0, log_report(&self->vf, self->iova, gap, PAGE, bm));
+	ASSERT_EQ(1, count_bits(bm, gap / PAGE));
+	ASSERT_TRUE(test_bit64(bm, 1));
 	ASSERT_EQ(0, log_stop(&self->vf));
 	free(bm);
 }
