@@ -10,10 +10,13 @@
  * of qemu_migration (qemu_mig.h), once per consumer (qemu_mig_fixture.h).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 
 #include "kselftest_harness.h"
 #include "qemu_mig_fixture.h"
@@ -265,6 +268,48 @@ TEST_F_TIMEOUT(qemu, dest_rejects_stopcopy_chunk, 600)
 {
 	SKIP_UNLESS_KERNEL_HAS(vfio_cdev_available(), "cdev");
 	dest_rejects(_metadata, &self->m, true);
+}
+
+static void *unbind_pf(void *pf)
+{
+	return (void *)(long)sysfs_write("/sys/bus/pci/drivers/"
+					 TERN_PF_DRIVER "/unbind", pf);
+}
+
+/*
+ * QEMU holds VFs mid-migration (the source's in pre-copy, the
+ * destination's resuming): changing sriov_numvfs and unloading
+ * tern-vfio-pci are refused, and unbinding the PF fails every firmware
+ * command at once. The migration fails; QEMU's arc back to RUNNING fails
+ * too (the PF is gone: ERROR), and its reset of the VF is refused with
+ * -EAGAIN (the unbind holds the VF's lock while it waits for the VF's
+ * user): the source QEMU stops on a "hardware error". The unbind then
+ * completes (tern_core's check that no buffer outlives the PF included).
+ * No hang, no splat; the PF binds again.
+ */
+TEST_F_TIMEOUT(qemu, pf_unbound_under_qemu, 600)
+{
+	struct qemu_mig *m = &self->m;
+	char path[128], bdf[2][16];
+	pthread_t unbind;
+	void *unbound;
+
+	SKIP_UNLESS_KERNEL_HAS(vfio_cdev_available(), "cdev");
+	QEMU_MIG_OR_SKIP(qemu_mig_setup(m, 1));
+	ASSERT_EQ(1, qemu_mig_dirty_rounds(m, 1, 0));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs",
+		 m->pf);
+	ASSERT_EQ(-EBUSY, sysfs_write(path, "0"));
+	ASSERT_EQ(-1, syscall(__NR_delete_module, TERN_VF_DRIVER, O_NONBLOCK));
+	ASSERT_EQ(EWOULDBLOCK, errno);
+
+	ASSERT_EQ(0, pthread_create(&unbind, NULL, unbind_pf, m->pf));
+	ASSERT_TRUE(vmm_exited(&m->src, MIG_TIMEOUT_MS));
+	qemu_mig_teardown(m);
+	ASSERT_EQ(0, pthread_join(unbind, &unbound));
+	ASSERT_EQ(0, (long)unbound);
+	ASSERT_EQ(2, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, bdf,
+				      NULL));
 }
 
 TERN_TEST_HARNESS_MAIN
