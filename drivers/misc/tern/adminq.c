@@ -328,24 +328,6 @@ void tern_core_abandon(struct tern_core_req *req)
 EXPORT_SYMBOL_GPL(tern_core_abandon);
 
 /**
- * tern_core_settle() - let a submitted command finish, without its answer
- * @req: the command (tern_core_submit() succeeded, not yet waited for)
- *
- * For a caller that ends a session and wants the command's buffer back
- * rather than its result: waits for the answer like tern_core_wait(), but
- * reports and counts nothing, then abandons the command (a no-op if it
- * was answered). Sleeps; process context only. @req is the caller's again
- * on return.
- */
-void tern_core_settle(struct tern_core_req *req)
-{
-	wait_for_completion_timeout(&req->done,
-				    msecs_to_jiffies(tern_cmd_timeout_ms));
-	tern_core_abandon(req);
-}
-EXPORT_SYMBOL_GPL(tern_core_settle);
-
-/**
  * tern_core_wait() - wait for the answer of a submitted command
  * @req: the command (tern_core_submit() succeeded, not yet waited for)
  * @result: if not NULL, receives the completion's three result words

@@ -113,7 +113,6 @@ int tern_core_submit(struct tern_core *core, struct tern_core_req *req,
 		     size_t len);
 int tern_core_wait(struct tern_core_req *req, u64 *result);
 void tern_core_abandon(struct tern_core_req *req);
-void tern_core_settle(struct tern_core_req *req);
 
 /**
  * tern_core_req_done() - whether a submitted command has its answer

@@ -53,22 +53,15 @@ static size_t tern_chunk_size(void)
 }
 
 /*
- * Give the ring back. The firmware answers a VF's commands in order, so
- * once the newest command in flight is answered (or timed out), so are
- * the others, and their buffers are freed now, not when a late answer
- * comes; a command still unanswered is abandoned (its buffer stays the
- * device's until it answers).
+ * Give the ring back: commands still in flight are abandoned (their
+ * buffers stay the device's until it answers), the buffers freed.
  */
 static void tern_mig_chunks_free(struct tern_mig_file *migf)
 {
-	struct tern_mig_chunk *newest;
 	unsigned int i;
 
 	if (!migf->chunks)
 		return;
-	newest = tern_chunk(migf, migf->tail - 1);
-	if (newest->pending)
-		tern_core_settle(&newest->req);
 	for (i = 0; i < migf->depth; i++) {
 		struct tern_mig_chunk *c = &migf->chunks[i];
 
