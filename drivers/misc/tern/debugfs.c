@@ -12,8 +12,8 @@
  *   <pf>/buf_bytes     command data buffers mapped for the PF now, bytes
  *   <pf>/fw_fault      write a firmware fault rule (model's FAULT_INJECT):
  *                      "fail OPCODE COUNT [STATUS]", "stall OPCODE COUNT",
- *                      "corrupt COUNT", "miscount COUNT", "clear",
- *                      "release"
+ *                      "corrupt COUNT", "miscount COUNT", "fatal",
+ *                      "clear", "release"
  */
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
@@ -122,6 +122,10 @@ static int tern_parse_fault(char *line, struct tern_cmd_fault_inject *f)
 	}
 	if (!strcmp(action, "release")) {
 		f->action = TERN_FAULT_RELEASE;
+		return 0;
+	}
+	if (!strcmp(action, "fatal")) {
+		f->action = TERN_FAULT_FATAL;
 		return 0;
 	}
 	if (!strcmp(action, "corrupt") || !strcmp(action, "miscount")) {

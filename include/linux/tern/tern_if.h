@@ -328,6 +328,7 @@ enum tern_fault_action {
 	TERN_FAULT_CLEAR	= 4,	/* drop all rules, abort stalled commands */
 	TERN_FAULT_RELEASE	= 5,	/* execute stalled commands now (late) */
 	TERN_FAULT_MISCOUNT	= 6,	/* next @count DIRTY_READ_CLEARs count 0 */
+	TERN_FAULT_FATAL	= 7,	/* next command fetch fails: STATUS.FATAL */
 };
 
 /**

@@ -483,6 +483,10 @@ def t_identity(r):
     assert q.readl(cfg(1, 0, 0)) == TERN_PCI_VENDOR_ID | \
         TERN_PCI_PF_DEVICE_ID << 16
     assert q.readw(cfg(1, 0, 0x160 + 0x1a)) == TERN_PCI_VF_DEVICE_ID
+    # AER (extended capability ID 1) at 0x200, in the capability list
+    assert q.readl(cfg(1, 0, 0x200)) & 0xffff == 0x0001
+    assert any(q.readl(cfg(1, 0, off)) >> 20 == 0x200
+               for off in (0x100, 0x110, 0x160))
     assert q.readl(PF_BAR0 + TERN_PF_REG_MAGIC) == TERN_MAGIC
     assert q.readl(PF_BAR0 + TERN_PF_REG_VERSION) == TERN_ABI_VERSION
     assert q.readl(PF_BAR0 + TERN_PF_REG_TOTAL_VFS) == NVFS
@@ -1010,6 +1014,18 @@ def t_faults(r, good):
     assert q.readl(PF_BAR0 + TERN_PF_REG_SQ_SIZE) == 0
     r.admin_setup()
     assert identify(r, 2)['vf_state'] == TERN_VF_STATE_RUNNING
+    assert identify(r)['magic'] == TERN_MAGIC
+    # FATAL: the rule's command completes, the next fetch stops the queue
+    r.run(TERN_OP_FAULT_INJECT, params=struct.pack(
+        '<BBHI', TERN_FAULT_FATAL, 0, 0, 0))
+    r.submit(TERN_OP_IDENTIFY, data=(BUF, 128))
+    for _ in range(10):
+        q.step()
+    assert q.readl(PF_BAR0 + TERN_PF_REG_STATUS) == TERN_PF_STS_FATAL
+    assert not r.poll()
+    q.writel(PF_BAR0 + TERN_PF_REG_CTRL, TERN_PF_CTRL_RESET)
+    assert q.readl(PF_BAR0 + TERN_PF_REG_STATUS) == 0
+    r.admin_setup()
     assert identify(r)['magic'] == TERN_MAGIC
 
 

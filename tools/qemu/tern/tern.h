@@ -125,6 +125,7 @@ struct TernPFState {
     uint32_t stall_count[256];
     uint32_t corrupt_count;
     uint32_t miscount_count;
+    uint32_t fatal_count;
 };
 
 /* A resolved data buffer of an admin command. */
@@ -142,7 +143,7 @@ typedef struct TernData {
 TernVFState *tern_pf_vf(TernPFState *pf, uint16_t index);
 void tern_fw_schedule(TernPFState *pf);
 
-/* Use up one count of a CORRUPT or MISCOUNT fault rule: whether it applies */
+/* Use up one count of a CORRUPT, MISCOUNT or FATAL fault rule: whether it applies */
 static inline bool tern_fault_take(uint32_t *count)
 {
     if (!*count) {

@@ -176,6 +176,10 @@ static uint16_t tern_cmd_fault(TernPFState *pf, TernCmd *c)
             pf->miscount_count = count;
         }
         return TERN_ST_SUCCESS;
+    case TERN_FAULT_FATAL:
+        /* this command still completes: the next fetch is the one to fail */
+        pf->fatal_count = 1;
+        return TERN_ST_SUCCESS;
     case TERN_FAULT_CLEAR: {
         TernCmd *s;
 
@@ -183,6 +187,7 @@ static uint16_t tern_cmd_fault(TernPFState *pf, TernCmd *c)
         memset(pf->stall_count, 0, sizeof(pf->stall_count));
         pf->corrupt_count = 0;
         pf->miscount_count = 0;
+        pf->fatal_count = 0;
         c->result[0] = g_queue_get_length(&pf->stalled);
         while ((s = g_queue_pop_head(&pf->stalled))) {
             s->status = TERN_ST_ABORTED;

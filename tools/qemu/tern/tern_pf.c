@@ -25,6 +25,7 @@
 #define TERN_PF_ARI_OFFSET      0x100
 #define TERN_PF_ACS_OFFSET      0x110
 #define TERN_PF_SRIOV_OFFSET    0x160
+#define TERN_PF_AER_OFFSET      0x200
 #define TERN_ADMIN_MAX_QUEUED   4096
 
 TernVFState *tern_pf_vf(TernPFState *pf, uint16_t index)
@@ -154,6 +155,10 @@ static void tern_pf_fetch(TernPFState *pf)
         if (queued >= TERN_ADMIN_MAX_QUEUED) {
             break;
         }
+        if (tern_fault_take(&pf->fatal_count)) {
+            tern_pf_fatal(pf, "injected: submission ring read failed");
+            return;
+        }
         c = g_new0(TernCmd, 1);
         if (pci_dma_read(PCI_DEVICE(pf),
                          pf->sq_base + (uint64_t)pf->sq_head * sizeof(c->cmd),
@@ -227,6 +232,7 @@ static void tern_pf_fw_reset(TernPFState *pf)
     memset(pf->stall_count, 0, sizeof(pf->stall_count));
     pf->corrupt_count = 0;
     pf->miscount_count = 0;
+    pf->fatal_count = 0;
     for (uint16_t i = 0; i < pf->vfs; i++) {
         tern_vf_reset_firmware(tern_pf_vf_any(pf, i), true);
     }
@@ -361,6 +367,7 @@ static void tern_pf_write_config(PCIDevice *dev, uint32_t addr, uint32_t val,
 {
     pci_default_write_config(dev, addr, val, len);
     pcie_cap_flr_write_config(dev, addr, val, len);
+    pcie_aer_write_config(dev, addr, val, len);
 }
 
 static void tern_pf_realize(PCIDevice *dev, Error **errp)
@@ -417,6 +424,11 @@ static void tern_pf_realize(PCIDevice *dev, Error **errp)
     }
     /* multifunction is set by the SR-IOV init: an ACS cap is now allowed */
     pcie_acs_init(dev, TERN_PF_ACS_OFFSET);
+    /* for the host's AER recovery of the PF (and for injecting errors) */
+    if (pcie_aer_init(dev, PCI_ERR_VER, TERN_PF_AER_OFFSET, PCI_ERR_SIZEOF,
+                      errp) < 0) {
+        goto err_sriov;
+    }
     pcie_sriov_pf_init_vf_bar(dev, TERN_VF_BAR_REGS,
                               PCI_BASE_ADDRESS_MEM_TYPE_64 |
                               PCI_BASE_ADDRESS_MEM_PREFETCH,
@@ -431,6 +443,8 @@ static void tern_pf_realize(PCIDevice *dev, Error **errp)
                               TERN_VF_BAR_MSIX_SIZE);
     return;
 
+err_sriov:
+    pcie_sriov_pf_exit(dev);
 err_pcie:
     pcie_cap_exit(dev);
 err_msix:
@@ -442,6 +456,7 @@ static void tern_pf_exit(PCIDevice *dev)
     TernPFState *pf = TERN_PF(dev);
 
     tern_pf_drop_queued(pf);
+    pcie_aer_exit(dev);
     pcie_sriov_pf_exit(dev);
     pcie_cap_exit(dev);
     msix_uninit(dev, &pf->msix, &pf->msix);
