@@ -26,14 +26,6 @@
 #define DEPTH_PARAM	"/sys/module/tern_vfio_pci/parameters/depth"
 #define CHUNK_PARAM	"/sys/module/tern_vfio_pci/parameters/chunk_kb"
 
-static enum vfio_device_mig_state get_state(struct vfio_dev *dev)
-{
-	enum vfio_device_mig_state s = VFIO_DEVICE_STATE_ERROR;
-
-	vfio_mig_get_state(dev, &s);
-	return s;
-}
-
 FIXTURE(core)
 {
 	struct vfio_dev dev;
@@ -86,40 +78,16 @@ static long long mapped_bytes(const char *pf)
 	return strtoll(buf, NULL, 0);
 }
 
-/* A new pre-copy session starts and its stream reads: 0, or -1. */
-static int new_save_reads(struct vfio_dev *dev)
-{
-	char buf[64];
-	ssize_t n;
-	int fd;
-
-	if (vfio_mig_set_state(dev, VFIO_DEVICE_STATE_PRE_COPY, &fd))
-		return -1;
-	n = read(fd, buf, sizeof(buf));
-	if (vfio_mig_set_state(dev, VFIO_DEVICE_STATE_RUNNING, NULL))
-		n = -1;
-	close(fd);
-	return n > 0 ? 0 : -1;
-}
-
-static int fw_fault(const char *pf, const char *rule)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), DEBUGFS "/%s/fw_fault", pf);
-	return sysfs_write(path, rule);
-}
-
 /* A firmware failure of VF_QUIESCE: -EIO, state unchanged, queue fine. */
 TEST_F(core, firmware_error)
 {
 	long before = tern_pf_op_stat(self->pf, "VF_QUIESCE", 2);
 
-	ASSERT_EQ(0, fw_fault(self->pf, "fail 0x02 1"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "fail 0x02 1"));
 	ASSERT_EQ(-EIO, vfio_mig_set_state(&self->dev,
 					   VFIO_DEVICE_STATE_RUNNING_P2P,
 					   NULL));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&self->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
 	ASSERT_EQ(before + 1, tern_pf_op_stat(self->pf, "VF_QUIESCE", 2));
 	/* the rule was for one command: the next one goes through */
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
@@ -140,16 +108,16 @@ TEST_F(core, failed_save_end_is_error)
 
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
 					&fd));
-	ASSERT_EQ(0, fw_fault(self->pf, "fail 0x13 1"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "fail 0x13 1"));
 	ASSERT_EQ(-EIO, vfio_mig_set_state(&self->dev,
 					   VFIO_DEVICE_STATE_RUNNING, NULL));
-	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, get_state(&self->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(&self->dev));
 	ASSERT_EQ(-EINVAL, vfio_mig_set_state(&self->dev,
 					      VFIO_DEVICE_STATE_STOP_COPY,
 					      NULL));
 	close(fd);
 	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&self->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
 	/* a whole save works again */
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
 					&fd));
@@ -178,7 +146,7 @@ TEST_F(core, status_to_errno)
 
 	for (i = 0; i < ARRAY_SIZE(map); i++) {
 		snprintf(rule, sizeof(rule), "fail 0x02 1 %s", map[i].status);
-		ASSERT_EQ(0, fw_fault(self->pf, rule));
+		ASSERT_EQ(0, tern_pf_fw_fault(self->pf, rule));
 		ASSERT_EQ(map[i].err,
 			  vfio_mig_set_state(&self->dev,
 					     VFIO_DEVICE_STATE_RUNNING_P2P,
@@ -200,7 +168,7 @@ TEST_F(core, firmware_stall_times_out)
 
 	snprintf(val, sizeof(val), "%d", timeout_ms);
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, val));
-	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x02 1"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x02 1"));
 	t = monotonic_s();
 	ASSERT_EQ(-ETIMEDOUT, vfio_mig_set_state(&self->dev,
 						 VFIO_DEVICE_STATE_RUNNING_P2P,
@@ -208,15 +176,15 @@ TEST_F(core, firmware_stall_times_out)
 	t = monotonic_s() - t;
 	ASSERT_GE(t, timeout_ms / 1000.0 * 0.9);
 	ASSERT_LT(t, timeout_ms / 1000.0 * 10);
-	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, get_state(&self->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(&self->dev));
 
 	/* other commands flow while the stalled one is outstanding */
 	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&self->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
 					NULL));
 	/* CLEAR aborts the stalled command; its late answer frees its slot */
-	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
 					VFIO_DEVICE_STATE_RUNNING, NULL));
 }
@@ -235,7 +203,7 @@ TEST_F(core, kernel_fault_injection)
 	/* RUNNING_P2P -> STOP is VF_FREEZE (0x03): injected */
 	ASSERT_EQ(-EIO, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
 					   NULL));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING_P2P, get_state(&self->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING_P2P, tern_mig_state(&self->dev));
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
 					NULL));
 	ASSERT_EQ(0, sysfs_write(DEBUGFS "/fail_cmd/probability", "0"));
@@ -271,14 +239,14 @@ TEST_F(core, nonblocking_read_does_not_wait)
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
 					&fd));
 	ASSERT_EQ(0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK));
-	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x12 1"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x12 1"));
 	t = monotonic_s();
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(EAGAIN, errno);
 	ASSERT_LT(monotonic_s() - t, 1.0);
 	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
 	ASSERT_EQ(0, poll(&pfd, 1, 100));
-	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
 	ASSERT_EQ(1, poll(&pfd, 1, 5000));
 	ASSERT_TRUE(pfd.revents & POLLIN);
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
@@ -311,7 +279,7 @@ TEST_F(core, nonblocking_write_does_not_wait)
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
 					VFIO_DEVICE_STATE_RESUMING, &fd));
 	ASSERT_EQ(0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK));
-	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x21 1"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x21 1"));
 	t = monotonic_s();
 	/* both chunks go to the firmware; the first one stalls */
 	ASSERT_EQ(sizeof(buf), write(fd, buf, sizeof(buf)));
@@ -320,7 +288,7 @@ TEST_F(core, nonblocking_write_does_not_wait)
 	ASSERT_LT(monotonic_s() - t, 1.0);
 	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
 	ASSERT_EQ(0, poll(&pfd, 1, 100));
-	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
 	ASSERT_EQ(1, poll(&pfd, 1, 5000));
 	ASSERT_TRUE(pfd.revents & POLLERR);
 	ASSERT_EQ(-1, write(fd, buf, sizeof(buf)));
@@ -329,7 +297,7 @@ TEST_F(core, nonblocking_write_does_not_wait)
 					NULL));
 	close(fd);
 	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&self->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
 }
 
 /*
@@ -348,18 +316,18 @@ TEST_F(core, timed_out_buffer_is_not_reused)
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
 					&fd));
-	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x12 1"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x12 1"));
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(ETIMEDOUT, errno);
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(EBUSY, errno);
-	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
 	/*
 	 * CLEAR queues the ABORTED answer behind itself; the firmware runs
 	 * commands in order, so once a later command is answered, so is the
 	 * stalled one, and the buffer is free.
 	 */
-	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
 	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
 					NULL));
@@ -383,12 +351,12 @@ TEST_F(core, late_save_read_breaks_the_stream)
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
 					&fd));
-	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x12 1"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x12 1"));
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(ETIMEDOUT, errno);
-	ASSERT_EQ(0, fw_fault(self->pf, "release"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "release"));
 	/* commands are answered in order: this one after the late one */
-	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(EIO, errno);
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
@@ -396,7 +364,7 @@ TEST_F(core, late_save_read_breaks_the_stream)
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
 					NULL));
 	close(fd);
-	ASSERT_EQ(0, new_save_reads(&self->dev));
+	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
 }
 
 /*
@@ -410,14 +378,14 @@ TEST_F(core, timed_out_data_size_session_is_ended)
 	struct vfio_device_feature_mig_data_size size = {};
 
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
-	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x10 1"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x10 1"));
 	ASSERT_EQ(-ETIMEDOUT, vfio_device_feature(&self->dev,
 			VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
 			&size, sizeof(size)));
-	ASSERT_EQ(0, fw_fault(self->pf, "release"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "release"));
 	/* commands are answered in order: this one after the late one */
-	ASSERT_EQ(0, fw_fault(self->pf, "clear"));
-	ASSERT_EQ(0, new_save_reads(&self->dev));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
 	ASSERT_EQ(0, vfio_device_feature(&self->dev,
 			VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
 			&size, sizeof(size)));
@@ -491,14 +459,14 @@ TEST_F(core, reset_during_a_transition_wins)
 	long before;
 
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "60000"));
-	ASSERT_EQ(0, fw_fault(self->pf, "stall 0x02 1"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x02 1"));
 	before = tern_pf_op_stat(self->pf, "VF_QUIESCE", 1);
 	ASSERT_EQ(0, pthread_create(&arc, NULL, to_stop_copy, &arg));
 	/* wait (bounded by the test timeout) for the command to be queued */
 	while (tern_pf_op_stat(self->pf, "VF_QUIESCE", 1) == before)
 		ASSERT_EQ(0, sched_yield());
 	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
-	ASSERT_EQ(0, fw_fault(self->pf, "release"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "release"));
 	ASSERT_EQ(0, pthread_join(arc, NULL));
 	ASSERT_EQ(0, arg.ret);
 	/* the file of the arc the reset overtook is dead */
@@ -506,8 +474,8 @@ TEST_F(core, reset_during_a_transition_wins)
 	ASSERT_EQ(ENODEV, errno);
 	close(arg.fd);
 
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&self->dev));
-	ASSERT_EQ(0, new_save_reads(&self->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
+	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
 }
 
 TERN_TEST_HARNESS_MAIN

@@ -177,15 +177,6 @@ static int device_reset(struct vfio_dev *dev)
 	return ioctl(dev->device_fd, VFIO_DEVICE_RESET) ? -errno : 0;
 }
 
-static enum vfio_device_mig_state get_state(struct vfio_dev *dev)
-{
-	enum vfio_device_mig_state s = VFIO_DEVICE_STATE_ERROR;
-
-	if (vfio_mig_get_state(dev, &s))
-		return VFIO_DEVICE_STATE_ERROR;
-	return s;
-}
-
 /* Save A with STOP_COPY only: RUNNING -> STOP_COPY, read to the end. */
 static void save_stop_copy(struct __test_metadata *_metadata, struct vf *src,
 			   struct mig_stream *s)
@@ -255,27 +246,27 @@ TEST_F(mig, every_state_to_every_state)
 			int ret;
 
 			ASSERT_EQ(0, device_reset(dev));
-			ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(dev));
+			ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(dev));
 			ASSERT_EQ(0, vfio_mig_set_state(dev, from, &fd));
-			ASSERT_EQ(from, get_state(dev));
+			ASSERT_EQ(from, tern_mig_state(dev));
 			if (fd >= 0)
 				close(fd);
 			ret = vfio_mig_set_state(dev, to, &fd);
 			if (arc_refused(from, to)) {
 				ASSERT_EQ(-EINVAL, ret) TH_LOG("%u -> %u", from, to);
-				ASSERT_EQ(from, get_state(dev));
+				ASSERT_EQ(from, tern_mig_state(dev));
 				continue;
 			}
 			if (from == VFIO_DEVICE_STATE_RESUMING && from != to) {
 				ASSERT_NE(0, ret) TH_LOG("RESUMING -> %u", to);
 				ASSERT_EQ(VFIO_DEVICE_STATE_ERROR,
-					  get_state(dev));
+					  tern_mig_state(dev));
 				ASSERT_EQ(-EINVAL, vfio_mig_set_state(dev,
 						VFIO_DEVICE_STATE_RUNNING, NULL));
 				continue;
 			}
 			ASSERT_EQ(0, ret) TH_LOG("%u -> %u", from, to);
-			ASSERT_EQ(to, get_state(dev));
+			ASSERT_EQ(to, tern_mig_state(dev));
 			if (fd >= 0)
 				close(fd);
 		}
@@ -284,7 +275,7 @@ TEST_F(mig, every_state_to_every_state)
 						      NULL));
 	}
 	ASSERT_EQ(0, device_reset(dev));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(dev));
 }
 
 TEST_F(mig, stop_copy_round_trip)
@@ -747,10 +738,10 @@ TEST_F(mig, resume_rejects_bad_streams)
 		ret = vfio_mig_set_state(&b->dev, VFIO_DEVICE_STATE_STOP, NULL);
 		close(fd);
 		ASSERT_NE(0, ret) TH_LOG("%s accepted", corruption_name[c]);
-		ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, get_state(&b->dev))
+		ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(&b->dev))
 			TH_LOG("%s", corruption_name[c]);
 		ASSERT_EQ(0, device_reset(&b->dev));
-		ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&b->dev));
+		ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&b->dev));
 		/* nothing of the refused stream is visible */
 		ASSERT_EQ(0, b->devmem[0]) TH_LOG("%s", corruption_name[c]);
 	}
@@ -799,7 +790,7 @@ TEST_F(mig, reset_during_pre_copy)
 					&fd));
 	ASSERT_EQ(1, read(fd, &byte, 1));
 	ASSERT_EQ(0, device_reset(&a->dev));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&a->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&a->dev));
 	ASSERT_EQ(-ENODEV, mig_stream_read(fd, &s, 4096));
 	close(fd);
 	/* a new session starts cleanly */
@@ -822,7 +813,7 @@ TEST_F(mig, reset_during_resuming)
 					&fd));
 	ASSERT_EQ(0, mig_stream_write(fd, s.data, s.len / 2, 1 << 20));
 	ASSERT_EQ(0, device_reset(&b->dev));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, get_state(&b->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&b->dev));
 	ASSERT_EQ(-ENODEV, mig_stream_write(fd, s.data, 16, 16));
 	close(fd);
 	ASSERT_EQ(0, b->devmem[0]);
@@ -863,7 +854,7 @@ TEST_F(mig, close_data_fd_mid_stream)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	ASSERT_EQ(VFIO_DEVICE_STATE_PRE_COPY, get_state(&a->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_PRE_COPY, tern_mig_state(&a->dev));
 
 	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_RUNNING,
 					NULL));

@@ -155,6 +155,38 @@ int tern_lib_prepare(const char *pf_driver, const char *vf_driver, int nvfs,
 	return tern_set_up_vfs(pf_driver, vf_driver, nvfs, vf_bdf);
 }
 
+int tern_pf_fw_fault(const char *pf, const char *rule)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tern_core/%s/fw_fault",
+		 pf);
+	return sysfs_write(path, rule);
+}
+
+enum vfio_device_mig_state tern_mig_state(struct vfio_dev *dev)
+{
+	enum vfio_device_mig_state s = VFIO_DEVICE_STATE_ERROR;
+
+	vfio_mig_get_state(dev, &s);
+	return s;
+}
+
+int tern_new_save_reads(struct vfio_dev *dev)
+{
+	char buf[64];
+	ssize_t n;
+	int fd;
+
+	if (vfio_mig_set_state(dev, VFIO_DEVICE_STATE_PRE_COPY, &fd))
+		return -1;
+	n = read(fd, buf, sizeof(buf));
+	if (vfio_mig_set_state(dev, VFIO_DEVICE_STATE_RUNNING, NULL))
+		n = -1;
+	close(fd);
+	return n > 0 ? 0 : -1;
+}
+
 long tern_pf_op_stat(const char *pf, const char *opcode, int column)
 {
 	char path[128], line[256], name[32];

@@ -69,6 +69,15 @@ bool tern_selftests_destructive(void);
  */
 long tern_pf_op_stat(const char *pf, const char *opcode, int column);
 
+/* Write a firmware fault rule to tern_core's <debugfs>/<pf>/fw_fault. */
+int tern_pf_fw_fault(const char *pf, const char *rule);
+
+/* The VF's migration state; ERROR if it cannot be read. */
+enum vfio_device_mig_state tern_mig_state(struct vfio_dev *dev);
+
+/* A new pre-copy session starts and its stream reads: 0, or -1. */
+int tern_new_save_reads(struct vfio_dev *dev);
+
 /* The enabled VFs of the PF, in VF order: their number (at most @max). */
 int tern_pf_vfs(char (*vf_bdf)[16], int max);
 
