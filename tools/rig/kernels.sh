@@ -47,7 +47,7 @@ rig_kernel() {
 		K_RELEASE=$(cat "$K_KDIR/include/config/kernel.release")
 		K_MODDIR="$K_KDIR/mod-install/lib/modules/$K_RELEASE"
 		[ "$name" = current ] && K_DKMS=1 K_INTREE=linux-source-7.3 \
-			K_KNOWN_SPLATS=sriov_remove_lockdep
+			K_KNOWN_SPLATS=sriov_remove_lockdep,aer_inject_wait_context
 		# PRECOPY_INFOv2 and its REINIT flag came with 7.1
 		[ "$name" = current ] || K_LACKS=precopy_info_v2
 		;;
@@ -64,7 +64,7 @@ rig_kernel() {
 		# Debian's config: no IOMMUFD (so no vfio cdev and no
 		# IOMMUFD_DRIVER), no CONFIG_SAMPLES, no FAULT_INJECTION; 6.12
 		K_LACKS="cdev,dma_logging,mtty,fault_injection,precopy_info_v2,vfio_debugfs"
-		K_GUEST_MODULES="vfio-pci vfio_iommu_type1 pci-pf-stub"
+		K_GUEST_MODULES="vfio-pci vfio_iommu_type1 pci-pf-stub aer_inject"
 		;;
 	*)
 		die "unknown kernel '$name' (known: $RIG_ALL_KERNELS kasan)"

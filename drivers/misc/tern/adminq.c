@@ -366,6 +366,9 @@ int tern_core_wait(struct tern_core_req *req, u64 *result)
 		dev_err_ratelimited(dev, "%s (vf %u) timed out after %u ms\n",
 				    tern_opcode_name(req->opcode), req->vf,
 				    tern_cmd_timeout_ms);
+		/* a queue that stopped on a DMA error answers nothing more */
+		if (readl(core->regs + TERN_PF_REG_STATUS) & TERN_PF_STS_FATAL)
+			schedule_work(&core->fatal_work);
 		return -ETIMEDOUT;
 	}
 	err = req->err;
@@ -440,6 +443,9 @@ static int tern_adminq_enable(struct tern_core *core)
 {
 	u32 sts;
 
+	/* no stale entry may look valid to the first phase */
+	memset(core->cq, 0, TERN_ADMIN_DEPTH * sizeof(*core->cq));
+
 	/* a firmware reset drops whatever an earlier driver left queued */
 	writel(TERN_PF_CTRL_RESET, core->regs + TERN_PF_REG_CTRL);
 	writel(lower_32_bits(core->sq_dma), core->regs + TERN_PF_REG_SQ_BASE_LO);
@@ -463,6 +469,124 @@ static int tern_adminq_enable(struct tern_core *core)
 	return 0;
 }
 
+/*
+ * Stop the queue and finish every outstanding command with @err, as if
+ * the device had answered it: the firmware performs no DMA for a command
+ * once the queue is off (device.rst), so its slot and buffer are free.
+ * Called with core->lock held; commands fail at once from here on.
+ */
+static void tern_adminq_stop_locked(struct tern_core *core, int err)
+{
+	int i;
+
+	core->dead = true;
+	writel(0, core->regs + TERN_PF_REG_CTRL);
+	/*
+	 * The write is posted: a read behind it returns only once the device
+	 * has it, and from then on (device.rst) the queue is off and no
+	 * command makes DMA any more.
+	 */
+	readl(core->regs + TERN_PF_REG_STATUS);
+	for (i = 0; i < TERN_ADMIN_SLOTS; i++)
+		if (core->slots[i].state != TERN_SLOT_FREE)
+			tern_slot_finish(core, &core->slots[i], NULL, err);
+}
+
+/**
+ * tern_adminq_quiesce() - stop the queue for a reset or error recovery
+ * @core: the PF; caller holds @core->recover_lock
+ *
+ * Every outstanding command and every command sent until
+ * tern_adminq_restart() fails at once with -ENODEV: whether it ran is
+ * unknown, and the firmware's sessions end with the reset anyway.
+ */
+void tern_adminq_quiesce(struct tern_core *core)
+{
+	unsigned long flags;
+
+	lockdep_assert_held(&core->recover_lock);
+	spin_lock_irqsave(&core->lock, flags);
+	if (!core->dead) {
+		tern_adminq_stop_locked(core, -ENODEV);
+		core->recovering = true;
+	}
+	spin_unlock_irqrestore(&core->lock, flags);
+}
+
+/**
+ * tern_adminq_restart() - bring a quiesced queue back with a fresh firmware
+ * @core: the PF; caller holds @core->recover_lock
+ * @why: what stopped it, for the kernel log
+ *
+ * Resets the firmware, which ends every VF's save, load and dirty tracking
+ * session, and starts the queue again; tern_core_epoch() moves on so that
+ * the VF driver learns its sessions are gone. A queue that was not
+ * quiesced (or was shut down for removal) is left alone.
+ *
+ * Return: 0, or -EIO if the queue did not start (commands keep failing).
+ */
+int tern_adminq_restart(struct tern_core *core, const char *why)
+{
+	unsigned long flags;
+	int ret;
+
+	lockdep_assert_held(&core->recover_lock);
+	if (!core->recovering)
+		return 0;
+	spin_lock_irqsave(&core->lock, flags);
+	core->epoch++;
+	ret = tern_adminq_enable(core);
+	/* a queue that did not start stays quiesced */
+	core->recovering = ret;
+	core->dead = ret;
+	spin_unlock_irqrestore(&core->lock, flags);
+	if (ret)
+		dev_err(&core->pdev->dev, "admin queue did not restart after %s\n",
+			why);
+	else
+		dev_warn(&core->pdev->dev,
+			 "firmware reset after %s: VF migration sessions ended\n",
+			 why);
+	return ret;
+}
+
+/*
+ * STATUS.FATAL: the queue stopped on a DMA error of a ring and will answer
+ * nothing. Recover as from a PF reset rather than let every command wait
+ * out its timeout.
+ */
+static void tern_adminq_fatal_work(struct work_struct *work)
+{
+	struct tern_core *core = container_of(work, struct tern_core,
+					      fatal_work);
+
+	mutex_lock(&core->recover_lock);
+	/* a reset under way (quiesced already) restarts the queue itself */
+	if (!core->recovering && !core->dead &&
+	    (readl(core->regs + TERN_PF_REG_STATUS) & TERN_PF_STS_FATAL)) {
+		dev_err(&core->pdev->dev, "admin queue stopped on a DMA error\n");
+		tern_adminq_quiesce(core);
+		tern_adminq_restart(core, "a fatal queue error");
+	}
+	mutex_unlock(&core->recover_lock);
+}
+
+/**
+ * tern_core_epoch() - count of firmware resets the PF driver performed
+ * @core: the PF
+ *
+ * Moves on whenever the firmware was reset under its users (PF reset, AER
+ * recovery, a fatal queue error): a VF driver whose sessions began in an
+ * earlier epoch knows the firmware has forgotten them.
+ *
+ * Return: the current epoch.
+ */
+u32 tern_core_epoch(struct tern_core *core)
+{
+	return READ_ONCE(core->epoch);
+}
+EXPORT_SYMBOL_GPL(tern_core_epoch);
+
 /**
  * tern_adminq_init() - allocate the rings, wire the interrupt, start the queue
  * @core: the PF, with @regs mapped
@@ -478,6 +602,8 @@ int tern_adminq_init(struct tern_core *core)
 	sema_init(&core->slot_sem, TERN_ADMIN_SLOTS);
 	INIT_LIST_HEAD(&core->free_bufs);
 	INIT_WORK(&core->free_work, tern_free_bufs_work);
+	mutex_init(&core->recover_lock);
+	INIT_WORK(&core->fatal_work, tern_adminq_fatal_work);
 
 	core->sq = dmam_alloc_coherent(dev, TERN_ADMIN_DEPTH * sizeof(*core->sq),
 				       &core->sq_dma, GFP_KERNEL);
@@ -517,21 +643,15 @@ err_vectors:
 void tern_adminq_shutdown(struct tern_core *core)
 {
 	unsigned long flags;
-	int i;
 
+	/* no recovery may start the queue again */
+	disable_work_sync(&core->fatal_work);
+	mutex_lock(&core->recover_lock);
 	spin_lock_irqsave(&core->lock, flags);
-	core->dead = true;
-	writel(0, core->regs + TERN_PF_REG_CTRL);
-	/*
-	 * The write is posted: a read behind it returns only once the device
-	 * has it, and from then on (device.rst) the queue is off and no
-	 * command makes DMA any more.
-	 */
-	readl(core->regs + TERN_PF_REG_STATUS);
-	for (i = 0; i < TERN_ADMIN_SLOTS; i++)
-		if (core->slots[i].state != TERN_SLOT_FREE)
-			tern_slot_finish(core, &core->slots[i], NULL, -ENODEV);
+	tern_adminq_stop_locked(core, -ENODEV);
+	core->recovering = false;
 	spin_unlock_irqrestore(&core->lock, flags);
+	mutex_unlock(&core->recover_lock);
 	writel(0, core->regs + TERN_PF_REG_INTR_ENABLE);
 	free_irq(core->irq, core);
 	pci_free_irq_vectors(core->pdev);

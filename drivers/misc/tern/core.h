@@ -63,11 +63,15 @@ struct tern_op_stats {
  * @cq: completion ring (coherent)
  * @sq_dma: bus address of @sq
  * @cq_dma: bus address of @cq
- * @lock: protects @sq_tail, @cq_head, @cq_phase, @slots, @dead, @stats
+ * @lock: protects @sq_tail, @cq_head, @cq_phase, @slots, @dead,
+ *	@recovering, @epoch, @stats
  * @sq_tail: next SQ entry software writes
  * @cq_head: next CQ entry software reads
  * @cq_phase: phase bit of valid entries at @cq_head
- * @dead: the queue is gone (remove or fatal error): commands fail at once
+ * @dead: the queue is stopped (remove, reset, recovery): commands fail at
+ *	once
+ * @recovering: stopped by tern_adminq_quiesce(), to be restarted
+ * @epoch: firmware resets under the VFs' users (tern_core_epoch())
  * @slots: outstanding commands, indexed by cid
  * @slot_sem: counts free slots; callers sleep here when all are in use
  * @irq: Linux IRQ of the admin vector
@@ -80,6 +84,10 @@ struct tern_op_stats {
  *	them, whose answer has now come (under @lock)
  * @free_work: releases @free_bufs
  * @buf_bytes: bytes of command data buffers mapped for the PF now (debugfs)
+ * @recover_lock: serialises stopping and restarting the queue for resets,
+ *	AER recovery and fatal queue errors; @dead and @recovering change
+ *	under both locks
+ * @fatal_work: recovers from STATUS.FATAL
  */
 struct tern_core {
 	struct pci_dev *pdev;
@@ -96,6 +104,8 @@ struct tern_core {
 	u16 cq_head;
 	u16 cq_phase;
 	bool dead;
+	bool recovering;
+	u32 epoch;
 	struct tern_admin_slot slots[TERN_ADMIN_SLOTS];
 	struct semaphore slot_sem;
 	int irq;
@@ -109,6 +119,8 @@ struct tern_core {
 	struct list_head free_bufs;
 	struct work_struct free_work;
 	atomic_long_t buf_bytes;
+	struct mutex recover_lock;	/* see above */
+	struct work_struct fatal_work;
 };
 
 extern unsigned int tern_cmd_timeout_ms;
@@ -116,6 +128,8 @@ bool tern_should_fail_cmd(u8 opcode);
 
 int tern_adminq_init(struct tern_core *core);
 void tern_adminq_shutdown(struct tern_core *core);
+void tern_adminq_quiesce(struct tern_core *core);
+int tern_adminq_restart(struct tern_core *core, const char *why);
 const char *tern_opcode_name(unsigned int opcode);
 
 void tern_free_bufs_work(struct work_struct *work);

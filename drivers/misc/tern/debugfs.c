@@ -10,6 +10,8 @@
  *   <pf>/identify      the PF's IDENTIFY data
  *   <pf>/vf_users      VFs held open by the VF driver
  *   <pf>/buf_bytes     command data buffers mapped for the PF now, bytes
+ *   <pf>/resets        firmware resets under the VFs' users (PF reset, AER
+ *                      recovery, fatal queue error): tern_core_epoch()
  *   <pf>/fw_fault      write a firmware fault rule (model's FAULT_INJECT):
  *                      "fail OPCODE COUNT [STATUS]", "stall OPCODE COUNT",
  *                      "corrupt COUNT", "miscount COUNT", "fatal",
@@ -193,6 +195,7 @@ void tern_debugfs_init(struct tern_core *core)
 			    &tern_vf_users_fops);
 	debugfs_create_file("buf_bytes", 0444, core->debugfs, core,
 			    &tern_buf_bytes_fops);
+	debugfs_create_u32("resets", 0444, core->debugfs, &core->epoch);
 	debugfs_create_file("fw_fault", 0200, core->debugfs, core,
 			    &tern_fw_fault_fops);
 }

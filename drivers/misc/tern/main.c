@@ -190,6 +190,8 @@ static int tern_core_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto err_adminq;
 	}
 	tern_debugfs_init(core);
+	/* for AER recovery, which resets the link without saving the state */
+	pci_save_state(pdev);
 	dev_info(dev, "tern PF: abi %u.%u fw 0x%08x, %u VFs of %llu MiB device memory\n",
 		 le16_to_cpu(core->identity.abi_major),
 		 le16_to_cpu(core->identity.abi_minor),
@@ -226,6 +228,76 @@ static void tern_core_remove(struct pci_dev *pdev)
 	WARN_ON(atomic_long_read(&core->buf_bytes));
 }
 
+/*
+ * PF resets (FLR through sysfs or VFIO, AER recovery): the firmware and
+ * every VF function are reset under the VFs' users. Commands in flight
+ * fail at once instead of waiting out their timeout, the queue comes back
+ * on a reset firmware, and tern_core_epoch() tells the VF driver that its
+ * sessions are gone (Documentation/tern/drivers.rst).
+ */
+static void tern_core_reset_prepare(struct pci_dev *pdev)
+{
+	struct tern_core *core = pci_get_drvdata(pdev);
+
+	mutex_lock(&core->recover_lock);
+	tern_adminq_quiesce(core);
+	mutex_unlock(&core->recover_lock);
+}
+
+static int tern_core_restart(struct pci_dev *pdev, const char *why)
+{
+	struct tern_core *core = pci_get_drvdata(pdev);
+	int ret;
+
+	mutex_lock(&core->recover_lock);
+	ret = tern_adminq_restart(core, why);
+	mutex_unlock(&core->recover_lock);
+	return ret;
+}
+
+static void tern_core_reset_done(struct pci_dev *pdev)
+{
+	tern_core_restart(pdev, "a PF reset");
+}
+
+static pci_ers_result_t tern_core_error_detected(struct pci_dev *pdev,
+						 pci_channel_state_t state)
+{
+	dev_warn(&pdev->dev, "PCI error (channel state %d): stopping the admin queue\n",
+		 state);
+	tern_core_reset_prepare(pdev);
+	if (state == pci_channel_io_perm_failure)
+		return PCI_ERS_RESULT_DISCONNECT;
+	return PCI_ERS_RESULT_NEED_RESET;
+}
+
+/* after the slot reset, or with none (a non-fatal error): a fresh firmware */
+static pci_ers_result_t tern_core_slot_reset(struct pci_dev *pdev)
+{
+	/*
+	 * A link or bus reset cleared config space (BARs, MSI-X, SR-IOV):
+	 * what probe saved comes back, VF Enable included; kept for the next.
+	 */
+	pci_restore_state(pdev);
+	pci_save_state(pdev);
+	if (tern_core_restart(pdev, "a PCI error"))
+		return PCI_ERS_RESULT_DISCONNECT;
+	return PCI_ERS_RESULT_RECOVERED;
+}
+
+static void tern_core_resume(struct pci_dev *pdev)
+{
+	dev_info(&pdev->dev, "recovered from a PCI error\n");
+}
+
+static const struct pci_error_handlers tern_core_err_handlers = {
+	.error_detected = tern_core_error_detected,
+	.slot_reset = tern_core_slot_reset,
+	.resume = tern_core_resume,
+	.reset_prepare = tern_core_reset_prepare,
+	.reset_done = tern_core_reset_done,
+};
+
 static const struct pci_device_id tern_core_ids[] = {
 	{ PCI_DEVICE(TERN_PCI_VENDOR_ID, TERN_PCI_PF_DEVICE_ID) },
 	{ }
@@ -238,6 +310,7 @@ static struct pci_driver tern_core_driver = {
 	.probe = tern_core_probe,
 	.remove = tern_core_remove,
 	.sriov_configure = tern_sriov_configure,
+	.err_handler = &tern_core_err_handlers,
 };
 
 static int __init tern_core_init(void)

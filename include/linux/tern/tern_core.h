@@ -56,6 +56,7 @@ struct tern_dma_buf {
 
 struct tern_core *tern_core_from_vf(struct pci_dev *vf_pdev);
 const struct tern_identify *tern_core_identity(struct tern_core *core);
+u32 tern_core_epoch(struct tern_core *core);
 int tern_core_vf_get(struct tern_core *core);
 void tern_core_vf_put(struct tern_core *core);
 

@@ -5,7 +5,7 @@
 # tern.tests= (make check T=). init has named the devices (name_devices).
 . /rig/lib.sh
 
-load vfio-pci vfio_iommu_type1 pci-pf-stub tern_core tern-vfio-pci
+load vfio-pci vfio_iommu_type1 pci-pf-stub tern_core tern-vfio-pci aer_inject
 kernel_lacks mtty || load mtty
 
 # the migration tool, as a VMM would run it, with a live workload

@@ -215,6 +215,25 @@ static void tern_dirty_release(struct tern_vf *tvf, const char *why)
 	trace_tern_vf_dirty_stop(tvf->core_device.pdev, why);
 }
 
+/**
+ * tern_vf_dirty_lost() - the firmware forgot the logging session
+ * @tvf: the VF; caller holds state_mutex
+ *
+ * After a firmware reset (a PF reset) nothing is tracked any more and no
+ * DIRTY_STOP is owed.
+ *
+ * Return: whether a session was on: its dirty pages since the last report
+ * are lost.
+ */
+bool tern_vf_dirty_lost(struct tern_vf *tvf)
+{
+	bool was_active = tvf->dirty.active;
+
+	tern_dirty_release(tvf, "firmware reset");
+	tvf->dirty.stop_owed = false;
+	return was_active;
+}
+
 static int tern_dirty_pay_stop(struct tern_vf *tvf)
 {
 	struct tern_dirty *d = &tvf->dirty;
@@ -395,7 +414,7 @@ static int tern_vf_log_start(struct vfio_device *vdev,
 	struct tern_dirty *d = &tvf->dirty;
 	int ret;
 
-	mutex_lock(&tvf->state_mutex);
+	tern_vf_state_mutex_lock(tvf);
 	if (tvf->mig_state == VFIO_DEVICE_STATE_ERROR)
 		ret = -EIO;		/* only a reset leaves ERROR */
 	else if (d->active)
@@ -423,7 +442,7 @@ static int tern_vf_log_stop(struct vfio_device *vdev)
 	struct tern_vf *tvf = tern_vf_from_vdev(vdev);
 	int ret;
 
-	mutex_lock(&tvf->state_mutex);
+	tern_vf_state_mutex_lock(tvf);
 	tern_dirty_release(tvf, "log_stop");
 	ret = tern_dirty_pay_stop(tvf);
 	if (ret)
@@ -447,7 +466,7 @@ static int tern_vf_log_read_and_clear(struct vfio_device *vdev,
 	int ret = 0;
 	u32 i;
 
-	mutex_lock(&tvf->state_mutex);
+	tern_vf_state_mutex_lock(tvf);
 	if (tvf->mig_state == VFIO_DEVICE_STATE_ERROR) {
 		/* the device failed: its log is worth nothing */
 		tern_dirty_release(tvf, "error");
@@ -525,7 +544,7 @@ void tern_vf_dirty_debugfs_init(struct tern_vf *tvf)
  */
 void tern_vf_dirty_close(struct tern_vf *tvf)
 {
-	mutex_lock(&tvf->state_mutex);
+	tern_vf_state_mutex_lock(tvf);
 	tern_dirty_release(tvf, "close");
 	tern_dirty_pay_stop(tvf);
 	tern_vf_state_mutex_unlock(tvf);

@@ -114,7 +114,7 @@ static struct file *tern_vf_set_state(struct vfio_device *vdev,
 	u64 start;
 	int ret;
 
-	mutex_lock(&tvf->state_mutex);
+	tern_vf_state_mutex_lock(tvf);
 	/* no I/O of a file a reset ended runs into the sessions of this arc */
 	tern_vf_reap_orphans(tvf);
 	/* ERROR is left only by a reset, and is never a target */
@@ -159,7 +159,7 @@ static int tern_vf_get_state(struct vfio_device *vdev,
 {
 	struct tern_vf *tvf = tern_vf_from_vdev(vdev);
 
-	mutex_lock(&tvf->state_mutex);
+	tern_vf_state_mutex_lock(tvf);
 	*state = tvf->mig_state;
 	tern_vf_state_mutex_unlock(tvf);
 	return 0;
@@ -196,7 +196,7 @@ static int tern_vf_get_data_size(struct vfio_device *vdev,
 	u32 mode;
 	int ret;
 
-	mutex_lock(&tvf->state_mutex);
+	tern_vf_state_mutex_lock(tvf);
 	if (tvf->save_file) {
 		ret = tern_save_query_sizes(tvf, &sizes);
 		goto out;
@@ -249,7 +249,7 @@ const struct vfio_migration_ops tern_vf_mig_ops = {
  */
 void tern_vf_mig_reset(struct tern_vf *tvf)
 {
-	mutex_lock(&tvf->state_mutex);
+	tern_vf_state_mutex_lock(tvf);
 	if (tvf->mig_state != VFIO_DEVICE_STATE_RUNNING || tvf->save_file ||
 	    tvf->resume_file || tvf->save_end_owed)
 		tern_vf_cmd_reset(tvf);
@@ -264,7 +264,7 @@ static int tern_vf_mig_stats_show(struct seq_file *m, void *unused)
 	struct tern_vf *tvf = m->private;
 	struct tern_mig_stats st;
 
-	mutex_lock(&tvf->state_mutex);
+	tern_vf_state_mutex_lock(tvf);
 	st = tvf->stats;
 	tern_vf_state_mutex_unlock(tvf);
 	seq_printf(m, "save_sessions %llu\nload_sessions %llu\n",

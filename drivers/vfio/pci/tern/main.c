@@ -66,6 +66,7 @@ static int tern_vf_open_device(struct vfio_device *vdev)
 		return ret;
 	}
 	tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
+	tvf->fw_epoch = tern_core_epoch(tvf->core);
 	vfio_pci_core_finish_enable(&tvf->core_device);
 	return 0;
 }
@@ -204,6 +205,40 @@ again:
 	}
 	mutex_unlock(&tvf->state_mutex);
 	spin_unlock(&tvf->reset_lock);
+}
+
+/**
+ * tern_vf_state_mutex_lock() - take state_mutex, noticing PF resets
+ * @tvf: the VF
+ *
+ * A PF reset (FLR, AER recovery, a fatal queue error) reset the firmware
+ * under the VF, and the VF function with it: its save, load and DMA
+ * logging sessions are gone, and no DIRTY_STOP or SAVE_END is owed. A VF
+ * that had any session is in ERROR, which VFIO_DEVICE_RESET leaves, and
+ * its data files fail; a VF with none has nothing to lose to migration.
+ * Every holder of state_mutex takes it through here.
+ */
+void tern_vf_state_mutex_lock(struct tern_vf *tvf)
+{
+	u32 epoch;
+	bool had_session;
+
+	mutex_lock(&tvf->state_mutex);
+	epoch = tern_core_epoch(tvf->core);
+	if (epoch == tvf->fw_epoch)
+		return;
+	tvf->fw_epoch = epoch;
+	had_session = tvf->mig_state != VFIO_DEVICE_STATE_RUNNING ||
+		      tvf->save_file || tvf->resume_file;
+	if (tern_vf_dirty_lost(tvf))
+		had_session = true;
+	tvf->save_end_owed = false;
+	if (!had_session)
+		return;
+	dev_warn(tern_vf_dev(tvf),
+		 "PF reset ended the migration sessions: ERROR until VFIO_DEVICE_RESET\n");
+	tern_vf_disable_files(tvf);
+	tvf->mig_state = VFIO_DEVICE_STATE_ERROR;
 }
 
 /**

@@ -111,7 +111,7 @@ int tern_mig_file_lock(struct tern_mig_file *migf, loff_t *pos, bool nonblock)
 		mutex_lock(&migf->lock);
 	else if (!mutex_trylock(&migf->lock))
 		return -EAGAIN;
-	if (READ_ONCE(migf->disabled)) {
+	if (tern_mig_file_gone(migf)) {
 		mutex_unlock(&migf->lock);
 		return -ENODEV;
 	}
@@ -168,6 +168,7 @@ struct tern_mig_file *tern_mig_file_create(struct tern_vf *tvf, bool saving,
 	init_waitqueue_head(&migf->poll_wait);
 	INIT_DELAYED_WORK(&migf->poll_recheck, tern_poll_recheck);
 	migf->saving = saving;
+	migf->epoch = tvf->fw_epoch;
 	migf->rec_end = sizeof(struct tern_stream_hdr);
 	/* the file may outlive the device's registration */
 	get_device(&tvf->core_device.vdev.device);

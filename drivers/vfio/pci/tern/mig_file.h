@@ -13,6 +13,8 @@
 #include <linux/workqueue.h>
 #include <linux/tern/tern_core.h>
 
+#include "tern_vfio.h"
+
 struct tern_vf;
 
 /* most chunk buffers a file's ring has (module parameter depth) */
@@ -53,6 +55,8 @@ struct tern_mig_chunk {
  * @lock: protects every field below
  * @disabled: the session ended; I/O fails with -ENODEV. Also set without
  *	@lock by a reset (see tern_mig_file_orphan())
+ * @epoch: tern_core_epoch() of the firmware that holds the session: a PF
+ *	reset ends the session as surely as @disabled (tern_mig_file_gone())
  * @saving: a save file (else a resume file)
  * @freezing: save: VF_FREEZE is on its way; the firmware may end the stream
  * @frozen: save: the VF is frozen, the stream runs to its END
@@ -90,6 +94,7 @@ struct tern_mig_file {
 	struct tern_vf *tvf;
 	struct mutex lock;		/* the fields below */
 	bool disabled;
+	u32 epoch;
 	bool saving;
 	bool freezing;
 	bool frozen;
@@ -121,6 +126,13 @@ static inline struct tern_mig_chunk *tern_chunk(struct tern_mig_file *migf,
 						unsigned int idx)
 {
 	return &migf->chunks[idx % migf->depth];
+}
+
+/* the session ended: a reset of the VF, or of the firmware under it */
+static inline bool tern_mig_file_gone(struct tern_mig_file *migf)
+{
+	return READ_ONCE(migf->disabled) ||
+	       migf->epoch != tern_core_epoch(migf->tvf->core);
 }
 
 struct tern_mig_file *tern_mig_file_create(struct tern_vf *tvf, bool saving,

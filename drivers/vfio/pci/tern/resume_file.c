@@ -177,7 +177,7 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 		size_t n;
 
 		/* a reset ended the session meanwhile: send it nothing more */
-		if (READ_ONCE(migf->disabled)) {
+		if (tern_mig_file_gone(migf)) {
 			ret = -ENODEV;
 			break;
 		}
@@ -254,7 +254,7 @@ static __poll_t tern_resume_poll(struct file *filp, poll_table *wait)
 				 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
 		return 0;
 	}
-	if (READ_ONCE(migf->disabled))
+	if (tern_mig_file_gone(migf))
 		mask = EPOLLERR | EPOLLHUP;
 	else if (tern_resume_reap(migf, migf->depth - 1, true))
 		mask = EPOLLERR;

@@ -228,7 +228,7 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 		size_t n;
 
 		/* a reset ended the session meanwhile: ask for nothing more */
-		if (READ_ONCE(migf->disabled)) {
+		if (tern_mig_file_gone(migf)) {
 			if (!done)
 				ret = -ENODEV;
 			break;
@@ -379,7 +379,7 @@ static __poll_t tern_save_poll(struct file *filp, poll_table *wait)
 				 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
 		return 0;
 	}
-	if (READ_ONCE(migf->disabled)) {
+	if (tern_mig_file_gone(migf)) {
 		mask = EPOLLERR | EPOLLHUP;
 	} else if (migf->end || tern_save_has_answer(migf)) {
 		mask = EPOLLIN | EPOLLRDNORM;
@@ -428,14 +428,14 @@ static long tern_save_ioctl(struct file *filp, unsigned int cmd,
 	/* an output field, or reserved: never the caller's bits echoed back */
 	info.flags = 0;
 
-	mutex_lock(&tvf->state_mutex);
+	tern_vf_state_mutex_lock(tvf);
 	if (tvf->mig_state != VFIO_DEVICE_STATE_PRE_COPY &&
 	    tvf->mig_state != VFIO_DEVICE_STATE_PRE_COPY_P2P) {
 		ret = -EINVAL;
 		goto out_state;
 	}
 	mutex_lock(&migf->lock);
-	if (READ_ONCE(migf->disabled)) {
+	if (tern_mig_file_gone(migf)) {
 		ret = -ENODEV;
 		goto out;
 	}

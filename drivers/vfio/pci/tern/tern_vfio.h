@@ -115,6 +115,8 @@ struct tern_dirty {
  * @resume_file: the open resume file, if any (holds a file reference)
  * @save_end_owed: a throw-away save session (MIG_DATA_SIZE) may still be
  *	open in the firmware: its SAVE_BEGIN timed out or its SAVE_END failed
+ * @fw_epoch: tern_core_epoch() when the VF's firmware sessions were last
+ *	known to the driver (under @state_mutex; see tern_vf_state_mutex_lock())
  * @reset_lock: protects @deferred_reset
  * @deferred_reset: a reset happened while @state_mutex was held elsewhere
  * @dirty: DMA logging state
@@ -132,6 +134,7 @@ struct tern_vf {
 	struct tern_mig_file *save_file;
 	struct tern_mig_file *resume_file;
 	bool save_end_owed;
+	u32 fw_epoch;
 
 	spinlock_t reset_lock;		/* deferred_reset, orphans */
 	bool deferred_reset;
@@ -159,7 +162,8 @@ void tern_vf_mig_release(struct tern_vf *tvf);
 void tern_vf_mig_debugfs_init(struct tern_vf *tvf);
 void tern_vf_mig_reset(struct tern_vf *tvf);
 
-/* main.c: unlocking state_mutex applies a deferred reset */
+/* main.c: taking state_mutex notices PF resets, unlocking applies VF ones */
+void tern_vf_state_mutex_lock(struct tern_vf *tvf);
 void tern_vf_state_mutex_unlock(struct tern_vf *tvf);
 
 /* mig_file.c: the save and resume files (callers hold state_mutex) */
@@ -179,5 +183,6 @@ extern const struct vfio_log_ops tern_vf_log_ops;
 void tern_vf_dirty_init(struct tern_vf *tvf);
 void tern_vf_dirty_debugfs_init(struct tern_vf *tvf);
 void tern_vf_dirty_close(struct tern_vf *tvf);
+bool tern_vf_dirty_lost(struct tern_vf *tvf);
 
 #endif /* _TERN_VFIO_H */

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Resets of the PF under VFs in use: an FLR through sysfs, AER recovery
+ * of a non-fatal and of a fatal error (injected with aer_inject), and the
+ * firmware's admin queue stopping on a DMA error (STATUS.FATAL, the
+ * model's "fatal" rule). Each time the firmware is reset under the VFs'
+ * users: commands in flight fail at once rather than at their timeout,
+ * data files end, a VF that had a migration or logging session reports
+ * ERROR, one that had none stays RUNNING, and after VFIO_DEVICE_RESET the
+ * VF's engine and migration work again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/pci_regs.h>
+#include <sys/ioctl.h>
+
+#include "kselftest_harness.h"
+#include "tern_lib.h"
+#include "tern_setup.h"
+
+#define TIMEOUT_PARAM	"/sys/module/tern_core/parameters/cmd_timeout_ms"
+#define AER_INJECT	"/dev/aer_inject"
+
+/* drivers/pci/pcie/aer_inject.c's write() format */
+struct aer_error_inj {
+	uint8_t bus;
+	uint8_t dev;
+	uint8_t fn;
+	uint32_t uncor_status;
+	uint32_t cor_status;
+	uint32_t header_log0;
+	uint32_t header_log1;
+	uint32_t header_log2;
+	uint32_t header_log3;
+	uint32_t domain;
+};
+
+FIXTURE(pf_reset)
+{
+	struct tern_vf a;	/* has a migration session when the PF resets */
+	struct tern_vf b;	/* has none */
+	bool a_open, b_open;
+	char pf[16];
+	char timeout[32];
+};
+
+FIXTURE_SETUP(pf_reset)
+{
+	char bdf[2][16];
+
+	TERN_SKIP_UNLESS_DESTRUCTIVE("resets PF %s under its VFs", tern_pf);
+	ASSERT_EQ(2, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, bdf,
+				      self->pf));
+	ASSERT_EQ(0, sysfs_read(TIMEOUT_PARAM, self->timeout,
+				sizeof(self->timeout)));
+	ASSERT_EQ(0, tern_vf_open(&self->a, bdf[0], VFIO_PATH_LEGACY));
+	self->a_open = true;
+	ASSERT_EQ(0, tern_vf_open(&self->b, bdf[1], VFIO_PATH_LEGACY));
+	self->b_open = true;
+}
+
+FIXTURE_TEARDOWN(pf_reset)
+{
+	tern_pf_fw_fault(self->pf, "clear");
+	if (self->timeout[0])
+		sysfs_write(TIMEOUT_PARAM, self->timeout);
+	if (self->b_open)
+		tern_vf_close(&self->b);
+	if (self->a_open)
+		tern_vf_close(&self->a);
+}
+
+/* tern_core's <debugfs>/<pf>/resets; -1 if unreadable */
+static long pf_resets(const char *pf)
+{
+	char path[128], val[32];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tern_core/%s/resets",
+		 pf);
+	if (sysfs_read(path, val, sizeof(val)))
+		return -1;
+	return strtol(val, NULL, 0);
+}
+
+/*
+ * Wait, bounded by the test's timeout, for the PF to have been reset more
+ * than @before times: AER recovery and a fatal queue error recover in the
+ * background.
+ */
+static long wait_pf_resets(const char *pf, long before)
+{
+	long n;
+
+	while ((n = pf_resets(pf)) == before)
+		usleep(10000);
+	return n;
+}
+
+/*
+ * VFIO_DEVICE_RESET, tried again while a recovery holds the VF's lock
+ * (-EAGAIN), then the VF set up again as after any reset: bus mastering,
+ * a fresh engine that completes a job, and a save session that reads.
+ */
+static int vf_recovers(struct tern_vf *vf)
+{
+	uint8_t *src = tern_dma_alloc(vf, 4096, 4096);
+	uint32_t result;
+	int ret;
+
+	while ((ret = ioctl(vf->dev.device_fd, VFIO_DEVICE_RESET)) &&
+	       errno == EAGAIN)
+		usleep(10000);
+	if (ret)
+		return -errno;
+	if (tern_mig_state(&vf->dev) != VFIO_DEVICE_STATE_RUNNING)
+		return -EINVAL;
+	ret = vfio_pci_enable_master(&vf->dev);
+	if (ret)
+		return ret;
+	tern_engine_stop(vf);
+	ret = tern_engine_start(vf, 16);
+	if (ret)
+		return ret;
+	if (!src)
+		return -ENOMEM;
+	memset(src, 0x5a, 4096);
+	ret = tern_run(vf, TERN_DESC_OP_CHECKSUM, 0, 4096, tern_iova(vf, src),
+		       0, &result);
+	if (ret != TERN_DESC_ST_OK || result != tern_crc32c(src, 4096))
+		return -EIO;
+	return tern_new_save_reads(&vf->dev);
+}
+
+struct reader {
+	int fd;
+	ssize_t ret;
+	int err;
+};
+
+static void *read_one(void *arg)
+{
+	struct reader *r = arg;
+	char buf[64];
+
+	r->ret = read(r->fd, buf, sizeof(buf));
+	r->err = errno;
+	return NULL;
+}
+
+/*
+ * An FLR of the PF with a read() waiting for a stalled SAVE_READ: the
+ * read fails at once with ENODEV (not at the 60 s command timeout), the
+ * VF that had a session is in ERROR, the other stays RUNNING, and both
+ * work after VFIO_DEVICE_RESET.
+ */
+TEST_F_TIMEOUT(pf_reset, flr_fails_commands_in_flight, 60)
+{
+	struct reader r = { .fd = -1 };
+	char reset[64];
+	pthread_t t;
+	long submitted, timeouts, resets;
+
+	ASSERT_EQ(0, tern_engine_start(&self->b, 16));
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "60000"));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->a.dev,
+					VFIO_DEVICE_STATE_PRE_COPY, &r.fd));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x12 1"));
+	submitted = tern_pf_op_stat(self->pf, "SAVE_READ", 1);
+	timeouts = tern_pf_op_stat(self->pf, "SAVE_READ", 3);
+	resets = pf_resets(self->pf);
+	ASSERT_LE(0, resets);
+	ASSERT_EQ(0, pthread_create(&t, NULL, read_one, &r));
+	/* wait (bounded by the test timeout) for the command to be queued */
+	while (tern_pf_op_stat(self->pf, "SAVE_READ", 1) == submitted)
+		ASSERT_EQ(0, sched_yield());
+
+	snprintf(reset, sizeof(reset), "/sys/bus/pci/devices/%s/reset",
+		 self->pf);
+	ASSERT_EQ(0, sysfs_write(reset, "1"));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_EQ(-1, r.ret);
+	ASSERT_EQ(ENODEV, r.err);
+	ASSERT_EQ(timeouts, tern_pf_op_stat(self->pf, "SAVE_READ", 3));
+	ASSERT_EQ(resets + 1, pf_resets(self->pf));
+
+	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(&self->a.dev));
+	ASSERT_EQ(-1, read(r.fd, reset, sizeof(reset)));
+	ASSERT_EQ(ENODEV, errno);
+	close(r.fd);
+	ASSERT_EQ(-EINVAL, vfio_mig_set_state(&self->a.dev,
+					      VFIO_DEVICE_STATE_RUNNING, NULL));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->b.dev));
+	ASSERT_EQ(0, vf_recovers(&self->a));
+	ASSERT_EQ(0, vf_recovers(&self->b));
+}
+
+/* DMA logging is a session too: its report fails after a PF reset. */
+TEST_F(pf_reset, flr_ends_dma_logging)
+{
+	struct vfio_device_feature_dma_logging_range range = {
+		.iova = TERN_LIB_ARENA_IOVA,
+		.length = TERN_LIB_ARENA_SIZE,
+	};
+	uint64_t page_size = 4096, bitmap[TERN_LIB_ARENA_SIZE / 4096 / 64];
+	char bdf[16], reset[64];
+
+	/* DMA logging needs the iommufd cdev: open A again through it */
+	snprintf(bdf, sizeof(bdf), "%s", self->a.dev.name);
+	tern_vf_close(&self->a);
+	self->a_open = false;
+	SKIP_UNLESS_KERNEL_HAS(vfio_cdev_available(), "cdev");
+	ASSERT_EQ(0, tern_vf_open(&self->a, bdf, VFIO_PATH_CDEV));
+	self->a_open = true;
+	SKIP_UNLESS_KERNEL_HAS(vfio_dma_logging_available(&self->a.dev),
+			       "dma_logging");
+	ASSERT_EQ(0, vfio_dma_log_start(&self->a.dev, &range, 1, &page_size));
+	ASSERT_EQ(0, vfio_dma_log_report(&self->a.dev, range.iova,
+					 range.length, page_size, bitmap));
+
+	snprintf(reset, sizeof(reset), "/sys/bus/pci/devices/%s/reset",
+		 self->pf);
+	ASSERT_EQ(0, sysfs_write(reset, "1"));
+	ASSERT_EQ(-EIO, vfio_dma_log_report(&self->a.dev, range.iova,
+					    range.length, page_size, bitmap));
+	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(&self->a.dev));
+	ASSERT_EQ(0, vfio_dma_log_stop(&self->a.dev));
+	ASSERT_EQ(0, vf_recovers(&self->a));
+	ASSERT_EQ(0, vfio_dma_log_start(&self->a.dev, &range, 1, &page_size));
+	ASSERT_EQ(0, vfio_dma_log_report(&self->a.dev, range.iova,
+					 range.length, page_size, bitmap));
+	ASSERT_EQ(0, vfio_dma_log_stop(&self->a.dev));
+}
+
+/* Inject an uncorrectable error reported by the PF; 0 or -errno. */
+static int aer_inject(const char *pf, uint32_t uncor_status)
+{
+	struct aer_error_inj einj = { .uncor_status = uncor_status };
+	unsigned int domain, bus, dev, fn;
+	ssize_t n;
+	int fd;
+
+	if (sscanf(pf, "%x:%x:%x.%x", &domain, &bus, &dev, &fn) != 4)
+		return -EINVAL;
+	einj.domain = domain;
+	einj.bus = bus;
+	einj.dev = dev;
+	einj.fn = fn;
+	fd = open(AER_INJECT, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, &einj, sizeof(einj));
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n == sizeof(einj) ? 0 : (n < 0 ? n : -EIO);
+}
+
+FIXTURE(pf_reset_aer)
+{
+	struct tern_vf a;
+	bool a_open;
+	char pf[16];
+};
+
+FIXTURE_VARIANT(pf_reset_aer)
+{
+	uint32_t uncor_status;
+};
+
+/* Completer Abort: non-fatal by default; recovery without a reset */
+FIXTURE_VARIANT_ADD(pf_reset_aer, nonfatal)
+{
+	.uncor_status = PCI_ERR_UNC_COMP_ABORT,
+};
+
+/* Malformed TLP: fatal by default; the link below the port is reset */
+FIXTURE_VARIANT_ADD(pf_reset_aer, fatal)
+{
+	.uncor_status = PCI_ERR_UNC_MALF_TLP,
+};
+
+FIXTURE_SETUP(pf_reset_aer)
+{
+	char bdf[1][16];
+
+	TERN_SKIP_UNLESS_DESTRUCTIVE("injects PCI errors on PF %s", tern_pf);
+	SKIP_UNLESS_KERNEL_HAS(!access(AER_INJECT, W_OK), "aer_inject");
+	ASSERT_EQ(1, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 1, bdf,
+				      self->pf));
+	ASSERT_EQ(0, tern_vf_open(&self->a, bdf[0], VFIO_PATH_LEGACY));
+	self->a_open = true;
+}
+
+FIXTURE_TEARDOWN(pf_reset_aer)
+{
+	if (self->a_open)
+		tern_vf_close(&self->a);
+}
+
+/*
+ * The PCI core's recovery calls the PF driver's error handlers: the
+ * firmware is reset, the save file of the session it ended fails, and
+ * the VF works again after VFIO_DEVICE_RESET. (A fatal error resets the
+ * VF too, which ends its session by itself: its state is RUNNING or, if
+ * the driver saw the PF's reset first, ERROR.)
+ */
+TEST_F_TIMEOUT(pf_reset_aer, recovery_resets_the_firmware, 60)
+{
+	char buf[64];
+	long resets;
+	int fd;
+
+	ASSERT_EQ(0, vfio_mig_set_state(&self->a.dev,
+					VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	resets = pf_resets(self->pf);
+	ASSERT_LE(0, resets);
+	ASSERT_EQ(0, aer_inject(self->pf, variant->uncor_status));
+	ASSERT_EQ(resets + 1, wait_pf_resets(self->pf, resets));
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(ENODEV, errno);
+	close(fd);
+	if (variant->uncor_status == PCI_ERR_UNC_COMP_ABORT)
+		ASSERT_EQ(VFIO_DEVICE_STATE_ERROR,
+			  tern_mig_state(&self->a.dev));
+	ASSERT_EQ(0, vf_recovers(&self->a));
+}
+
+/*
+ * STATUS.FATAL: the queue stops and answers nothing. The command that
+ * found it times out, the driver then resets the firmware and starts the
+ * queue again, and the VF whose session it ended recovers by reset.
+ */
+TEST_F_TIMEOUT(pf_reset, fatal_queue_error_recovers, 60)
+{
+	long resets = pf_resets(self->pf);
+
+	ASSERT_LE(0, resets);
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "1000"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "fatal"));
+	ASSERT_EQ(-ETIMEDOUT, vfio_mig_set_state(&self->a.dev,
+						 VFIO_DEVICE_STATE_PRE_COPY,
+						 NULL));
+	ASSERT_EQ(resets + 1, wait_pf_resets(self->pf, resets));
+	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(&self->a.dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->b.dev));
+	ASSERT_EQ(0, vf_recovers(&self->a));
+	ASSERT_EQ(0, tern_new_save_reads(&self->b.dev));
+}
+
+TERN_TEST_HARNESS_MAIN
