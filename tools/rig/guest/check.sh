@@ -22,12 +22,15 @@ if [ -n "$TERN_TESTS" ]; then
 	run_selected "$TERN_TESTS" run_tern_migrate
 else
 	for t in $(cat /tests/list); do
-		case "$t" in
-		# make stress only, for now: with their VF resets racing MMIO on
-		# the other vCPU, the L0 QEMU 10.0 has aborted once in
-		# iotlb_to_section() (TCG), which would fail the run for a bug
-		# that is not tern's (README.md, "make stress"); T= runs them
-		tern_torture | tern_resume_fuzz) continue ;;
+		case "$t:$TERN_KERNEL" in
+		# the short randomised runs (60 s, 1,000 streams) on the kernels
+		# with the debug checks they are for (lockdep, debug objects,
+		# kmemleak; KASAN in check-kasan), once per make check
+		tern_torture:debug | tern_resume_fuzz:debug) ;;
+		tern_torture:kasan | tern_resume_fuzz:kasan) ;;
+		tern_torture:* | tern_resume_fuzz:*)
+			skip_test "$t" "runs on the debug and kasan kernels (make stress: the long run)"
+			continue ;;
 		esac
 		run_listed "$t"
 	done
