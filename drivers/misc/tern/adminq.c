@@ -4,7 +4,9 @@
  *
  * Commands go into a submission ring, the firmware answers in a completion
  * ring (phase-tagged entries) and raises the admin MSI-X vector. Callers
- * sleep on a per-command slot; the slot index is the command id. At most
+ * sleep on a per-command slot; the command id is the slot index plus a
+ * generation that changes each time the slot is used, so that a stale
+ * completion cannot answer the slot's next command. At most
  * TERN_ADMIN_SLOTS commands are outstanding, fewer than either ring holds,
  * so the rings never fill. A command that times out keeps its slot until
  * the firmware answers or the queue is torn down, so its cid and buffer are
@@ -135,15 +137,14 @@ static unsigned int tern_adminq_reap(struct tern_core *core)
 		/* read the entry only after its phase bit said it is valid */
 		dma_rmb();
 		cid = le16_to_cpu(cpl->cid);
-		if (cid < TERN_ADMIN_SLOTS) {
-			slot = &core->slots[cid];
-			/* an answer for a free slot has nobody to go to */
-			if (slot->state != TERN_SLOT_FREE)
-				tern_slot_finish(core, slot, cpl, 0);
-		} else {
+		slot = &core->slots[cid & TERN_CID_SLOT_MASK];
+		if (slot->state != TERN_SLOT_FREE && slot->cid == cid)
+			tern_slot_finish(core, slot, cpl, 0);
+		else
+			/* repeated, stale or made up: it answers nothing */
 			dev_err_ratelimited(&core->pdev->dev,
-					    "completion with bad cid %u\n", cid);
-		}
+					    "completion for cid 0x%x, which is not outstanding\n",
+					    cid);
 		if (++core->cq_head == TERN_ADMIN_DEPTH) {
 			core->cq_head = 0;
 			core->cq_phase ^= TERN_ADMIN_CPL_F_PHASE;
@@ -218,7 +219,8 @@ int tern_core_submit(struct tern_core *core, struct tern_core_req *req,
 	struct tern_op_stats *stats = tern_op_stats(core, cmd->opcode);
 	struct tern_admin_slot *slot;
 	unsigned long flags;
-	int cid, err;
+	int idx, err;
+	u16 cid;
 
 	if ((!buf && len) || (buf && len > buf->size))
 		return -EINVAL;
@@ -240,11 +242,14 @@ int tern_core_submit(struct tern_core *core, struct tern_core_req *req,
 		up(&core->slot_sem);
 		return err;
 	}
-	for (cid = 0; cid < TERN_ADMIN_SLOTS; cid++)
-		if (core->slots[cid].state == TERN_SLOT_FREE)
+	for (idx = 0; idx < TERN_ADMIN_SLOTS; idx++)
+		if (core->slots[idx].state == TERN_SLOT_FREE)
 			break;
 	/* the semaphore guarantees a free slot */
-	slot = &core->slots[cid];
+	slot = &core->slots[idx];
+	cid = (slot->cid & ~TERN_CID_SLOT_MASK) + (1 << TERN_CID_GEN_SHIFT);
+	cid |= idx;
+	slot->cid = cid;
 	slot->state = TERN_SLOT_WAITING;
 	slot->opcode = cmd->opcode;
 	slot->req = req;
@@ -298,7 +303,8 @@ EXPORT_SYMBOL_GPL(tern_core_submit);
  */
 static bool tern_req_abandon_locked(struct tern_core_req *req)
 {
-	struct tern_admin_slot *slot = &req->core->slots[req->cid];
+	struct tern_admin_slot *slot =
+		&req->core->slots[req->cid & TERN_CID_SLOT_MASK];
 
 	if (completion_done(&req->done))
 		return false;

@@ -16,6 +16,10 @@
 #define TERN_ADMIN_DEPTH	64	/* SQ and CQ entries */
 /* outstanding commands: below both ring sizes, so neither ring can fill */
 #define TERN_ADMIN_SLOTS	32
+/* a command id is its slot in the low bits, the slot's generation above */
+#define TERN_CID_SLOT_MASK	(TERN_ADMIN_SLOTS - 1)
+#define TERN_CID_GEN_SHIFT	5
+static_assert(TERN_ADMIN_SLOTS == 1 << TERN_CID_GEN_SHIFT);
 #define TERN_NUM_OPCODES	0x80
 
 enum tern_slot_state {
@@ -27,12 +31,15 @@ enum tern_slot_state {
 /**
  * struct tern_admin_slot - one outstanding admin command
  * @state: enum tern_slot_state
+ * @cid: the id of the command in the slot: a completion with another id
+ *	(a stale or repeated one) is not its answer
  * @opcode: the command's opcode (for stats of late completions)
  * @req: waiting: the submitter's request, which receives the answer
  * @buf: the command's data buffer, released when the device answers
  */
 struct tern_admin_slot {
 	enum tern_slot_state state;
+	u16 cid;
 	u8 opcode;
 	struct tern_core_req *req;
 	struct tern_dma_buf *buf;

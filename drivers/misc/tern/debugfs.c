@@ -15,7 +15,7 @@
  *   <pf>/fw_fault      write a firmware fault rule (model's FAULT_INJECT):
  *                      "fail OPCODE COUNT [STATUS]", "stall OPCODE COUNT",
  *                      "corrupt COUNT", "miscount COUNT", "fatal",
- *                      "clear", "release"
+ *                      "duplicate OPCODE COUNT", "clear", "release"
  */
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
@@ -145,6 +145,8 @@ static int tern_parse_fault(char *line, struct tern_cmd_fault_inject *f)
 		f->action = TERN_FAULT_FAIL;
 	else if (!strcmp(action, "stall"))
 		f->action = TERN_FAULT_STALL;
+	else if (!strcmp(action, "duplicate"))
+		f->action = TERN_FAULT_DUPLICATE;
 	else
 		return -EINVAL;
 	f->opcode = opcode;

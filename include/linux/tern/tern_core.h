@@ -83,7 +83,7 @@ void tern_core_buf_write(struct tern_dma_buf *buf, size_t offset,
  * @buf: its data buffer, or NULL
  * @start: when it was submitted
  * @len: bytes of @buf it uses
- * @cid: its command id (slot) while outstanding
+ * @cid: its command id (slot and generation) while outstanding
  * @opcode: its opcode
  * @vf: its VF index
  * @wake: the submitter's, NULL or a wait queue woken (interruptible) when

@@ -329,15 +329,16 @@ enum tern_fault_action {
 	TERN_FAULT_RELEASE	= 5,	/* execute stalled commands now (late) */
 	TERN_FAULT_MISCOUNT	= 6,	/* next @count DIRTY_READ_CLEARs count 0 */
 	TERN_FAULT_FATAL	= 7,	/* next command fetch fails: STATUS.FATAL */
+	TERN_FAULT_DUPLICATE	= 8,	/* post next @count @opcode answers twice */
 };
 
 /**
  * struct tern_cmd_fault_inject - FAULT_INJECT parameters
  * @action: TERN_FAULT_*
- * @opcode: target opcode (FAIL, STALL)
+ * @opcode: target opcode (FAIL, STALL, DUPLICATE)
  * @status: status to return (FAIL); 0 means TERN_ST_INJECTED
  * @count: number of commands or chunks affected (FAIL, STALL, CORRUPT,
- *	MISCOUNT), >= 1
+ *	MISCOUNT, DUPLICATE), >= 1
  */
 struct tern_cmd_fault_inject {
 	__u8	action;

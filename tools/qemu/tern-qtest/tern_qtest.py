@@ -1027,6 +1027,18 @@ def t_faults(r, good):
     assert q.readl(PF_BAR0 + TERN_PF_REG_STATUS) == 0
     r.admin_setup()
     assert identify(r)['magic'] == TERN_MAGIC
+    # DUPLICATE: the answer comes again once the next command is fetched
+    r.run(TERN_OP_FAULT_INJECT, params=struct.pack(
+        '<BBHI', TERN_FAULT_DUPLICATE, TERN_OP_IDENTIFY, 0, 1))
+    cid = r.submit(TERN_OP_IDENTIFY, data=(BUF, 128))
+    assert r.wait(cid)[0] == TERN_ST_SUCCESS
+    for _ in range(10):
+        q.step()
+    assert not r.poll(), 'repeated before the next command'
+    r.run(TERN_OP_VF_QUIESCE, 2)
+    assert r.done.pop(cid)[0] == TERN_ST_SUCCESS, 'the repeated answer'
+    r.run(TERN_OP_VF_RUN, 2)
+    assert not r.done, 'repeated once only'
 
 
 def t_flr(r):

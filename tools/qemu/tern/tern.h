@@ -126,6 +126,8 @@ struct TernPFState {
     uint32_t corrupt_count;
     uint32_t miscount_count;
     uint32_t fatal_count;
+    uint32_t dup_count[256];
+    TernCmd *dup_held;          /* a completion to post again */
 };
 
 /* A resolved data buffer of an admin command. */

@@ -155,14 +155,17 @@ static uint16_t tern_cmd_fault(TernPFState *pf, TernCmd *c)
     switch (f->action) {
     case TERN_FAULT_FAIL:
     case TERN_FAULT_STALL:
+    case TERN_FAULT_DUPLICATE:
         if (!count || f->opcode == TERN_OP_FAULT_INJECT) {
             return TERN_ST_INVALID_PARAM;
         }
         if (f->action == TERN_FAULT_FAIL) {
             pf->fail_count[f->opcode] = count;
             pf->fail_status[f->opcode] = status ? status : TERN_ST_INJECTED;
-        } else {
+        } else if (f->action == TERN_FAULT_STALL) {
             pf->stall_count[f->opcode] = count;
+        } else {
+            pf->dup_count[f->opcode] = count;
         }
         return TERN_ST_SUCCESS;
     case TERN_FAULT_CORRUPT:
@@ -188,6 +191,7 @@ static uint16_t tern_cmd_fault(TernPFState *pf, TernCmd *c)
         pf->corrupt_count = 0;
         pf->miscount_count = 0;
         pf->fatal_count = 0;
+        memset(pf->dup_count, 0, sizeof(pf->dup_count));
         c->result[0] = g_queue_get_length(&pf->stalled);
         while ((s = g_queue_pop_head(&pf->stalled))) {
             s->status = TERN_ST_ABORTED;

@@ -68,6 +68,8 @@ static void tern_pf_drop_queued(TernPFState *pf)
     while ((c = g_queue_pop_head(&pf->backlog))) {
         g_free(c);
     }
+    g_free(pf->dup_held);
+    pf->dup_held = NULL;
     timer_del(pf->fw_timer);
 }
 
@@ -101,7 +103,13 @@ static void tern_pf_post_completions(TernPFState *pf)
         trace_tern_admin_complete(le16_to_cpu(c->cmd.cid), c->cmd.opcode,
                                   le16_to_cpu(c->cmd.vf), c->status,
                                   c->result[0]);
-        g_free(c);
+        /* DUPLICATE: this answer comes again when the next command does */
+        if (c->cmd.opcode != TERN_OP_FAULT_INJECT && !pf->dup_held &&
+            tern_fault_take(&pf->dup_count[c->cmd.opcode])) {
+            pf->dup_held = c;
+        } else {
+            g_free(c);
+        }
         pf->cq_tail = (pf->cq_tail + 1) & (pf->cq_size - 1);
         if (!pf->cq_tail) {
             pf->cq_phase ^= 1;
@@ -171,6 +179,12 @@ static void tern_pf_fetch(TernPFState *pf)
         op = c->cmd.opcode;
         trace_tern_admin_submit(le16_to_cpu(c->cmd.cid), op,
                                 le16_to_cpu(c->cmd.vf));
+        if (pf->dup_held) {
+            /* the repeated answer arrives before this command's own */
+            g_queue_push_tail(&pf->backlog, pf->dup_held);
+            pf->dup_held = NULL;
+            tern_pf_post_completions(pf);
+        }
         if (op != TERN_OP_FAULT_INJECT && pf->stall_count[op]) {
             pf->stall_count[op]--;
             trace_tern_admin_stall(le16_to_cpu(c->cmd.cid), op);
@@ -233,6 +247,7 @@ static void tern_pf_fw_reset(TernPFState *pf)
     pf->corrupt_count = 0;
     pf->miscount_count = 0;
     pf->fatal_count = 0;
+    memset(pf->dup_count, 0, sizeof(pf->dup_count));
     for (uint16_t i = 0; i < pf->vfs; i++) {
         tern_vf_reset_firmware(tern_pf_vf_any(pf, i), true);
     }

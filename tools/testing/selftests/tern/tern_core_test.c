@@ -78,6 +78,27 @@ static long long mapped_bytes(const char *pf)
 	return strtoll(buf, NULL, 0);
 }
 
+/*
+ * A firmware that answers a command twice: the copy comes once the next
+ * command took the slot. Command ids carry the slot's generation, so the
+ * copy answers nothing and the next command gets its own answer (without
+ * them the retry below got the first command's -EIO).
+ */
+TEST_F(core, repeated_answer_is_not_the_next_ones)
+{
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "fail 0x02 1"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "duplicate 0x02 1"));
+	ASSERT_EQ(-EIO, vfio_mig_set_state(&self->dev,
+					   VFIO_DEVICE_STATE_RUNNING_P2P,
+					   NULL));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
+					VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
+					VFIO_DEVICE_STATE_RUNNING, NULL));
+	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
+}
+
 /* A firmware failure of VF_QUIESCE: -EIO, state unchanged, queue fine. */
 TEST_F(core, firmware_error)
 {
