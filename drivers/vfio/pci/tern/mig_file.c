@@ -127,6 +127,29 @@ static void tern_poll_recheck(struct work_struct *work)
 	wake_up_interruptible(&migf->poll_wait);
 }
 
+/* poll() looks again in a moment: its sleepers are woken then. */
+void tern_mig_file_poll_later(struct tern_mig_file *migf)
+{
+	mod_delayed_work(system_wq, &migf->poll_recheck,
+			 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
+}
+
+/*
+ * The opening of poll(): register the sleeper and take the file without
+ * sleeping, as a read() or write() may hold it across firmware waits.
+ * Returns whether @migf->lock is held; if not, poll() reports nothing now
+ * and looks again later.
+ */
+bool tern_mig_file_poll_lock(struct tern_mig_file *migf, struct file *filp,
+			     poll_table *wait)
+{
+	poll_wait(filp, &migf->poll_wait, wait);
+	if (mutex_trylock(&migf->lock))
+		return true;
+	tern_mig_file_poll_later(migf);
+	return false;
+}
+
 int tern_mig_file_release(struct inode *inode, struct file *filp)
 {
 	struct tern_mig_file *migf = filp->private_data;

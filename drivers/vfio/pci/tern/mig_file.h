@@ -9,6 +9,7 @@
 
 #include <linux/fs.h>
 #include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/tern/tern_core.h>
@@ -139,6 +140,9 @@ struct tern_mig_file *tern_mig_file_create(struct tern_vf *tvf, bool saving,
 					   const struct file_operations *fops);
 int tern_mig_file_lock(struct tern_mig_file *migf, loff_t *pos, bool nonblock);
 int tern_mig_file_release(struct inode *inode, struct file *filp);
+void tern_mig_file_poll_later(struct tern_mig_file *migf);
+bool tern_mig_file_poll_lock(struct tern_mig_file *migf, struct file *filp,
+			     poll_table *wait);
 void tern_mig_file_disable(struct tern_mig_file **slot);
 void tern_save_file_close(struct tern_vf *tvf);
 size_t tern_zerocopy_bytes(void);

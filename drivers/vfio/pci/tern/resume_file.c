@@ -248,12 +248,8 @@ static __poll_t tern_resume_poll(struct file *filp, poll_table *wait)
 	struct tern_mig_file *migf = filp->private_data;
 	__poll_t mask = 0;
 
-	poll_wait(filp, &migf->poll_wait, wait);
-	if (!mutex_trylock(&migf->lock)) {
-		mod_delayed_work(system_wq, &migf->poll_recheck,
-				 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
+	if (!tern_mig_file_poll_lock(migf, filp, wait))
 		return 0;
-	}
 	if (tern_mig_file_gone(migf))
 		mask = EPOLLERR | EPOLLHUP;
 	else if (tern_resume_reap(migf, migf->depth - 1, true))

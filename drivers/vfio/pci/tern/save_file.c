@@ -372,13 +372,8 @@ static __poll_t tern_save_poll(struct file *filp, poll_table *wait)
 	struct tern_save_sizes sizes;
 	__poll_t mask = 0;
 
-	poll_wait(filp, &migf->poll_wait, wait);
-	/* a read() may hold the file across firmware waits: never sleep */
-	if (!mutex_trylock(&migf->lock)) {
-		mod_delayed_work(system_wq, &migf->poll_recheck,
-				 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
+	if (!tern_mig_file_poll_lock(migf, filp, wait))
 		return 0;
-	}
 	if (tern_mig_file_gone(migf)) {
 		mask = EPOLLERR | EPOLLHUP;
 	} else if (migf->end || tern_save_has_answer(migf)) {
@@ -393,8 +388,7 @@ static __poll_t tern_save_poll(struct file *filp, poll_table *wait)
 		/* the firmware was asked moments ago, for another waiter */
 		mask = migf->poll_mask;
 		if (!mask)
-			mod_delayed_work(system_wq, &migf->poll_recheck,
-					 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
+			tern_mig_file_poll_later(migf);
 	} else {
 		if (tern_save_file_query(migf, &sizes))
 			mask = EPOLLERR;
@@ -402,8 +396,7 @@ static __poll_t tern_save_poll(struct file *filp, poll_table *wait)
 			mask = EPOLLIN | EPOLLRDNORM;
 		else
 			/* no event for new dirty pages: ask again */
-			mod_delayed_work(system_wq, &migf->poll_recheck,
-					 msecs_to_jiffies(TERN_POLL_RECHECK_MS));
+			tern_mig_file_poll_later(migf);
 		migf->poll_asked = jiffies;
 		migf->poll_mask = mask;
 	}
