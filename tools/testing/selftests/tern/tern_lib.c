@@ -138,10 +138,18 @@ uint64_t tern_iova(struct tern_vf *vf, const void *p)
 int tern_engine_start(struct tern_vf *vf, uint32_t size)
 {
 	tern_engine_stop(vf);
-	vf->ring = tern_dma_alloc(vf, size * sizeof(*vf->ring), 4096);
-	vf->cpl = tern_dma_alloc(vf, size * sizeof(*vf->cpl), 4096);
-	if (!vf->ring || !vf->cpl)
-		return -ENOMEM;
+	/* a restart reuses the rings: the arena is never given back */
+	if (size > vf->ring_cap) {
+		vf->ring = tern_dma_alloc(vf, size * sizeof(*vf->ring), 4096);
+		vf->cpl = tern_dma_alloc(vf, size * sizeof(*vf->cpl), 4096);
+		if (!vf->ring || !vf->cpl) {
+			vf->ring_cap = 0;
+			return -ENOMEM;
+		}
+		vf->ring_cap = size;
+	}
+	/* no entry of an earlier run may look valid to the first phase */
+	memset(vf->cpl, 0, size * sizeof(*vf->cpl));
 	vf->ring_size = size;
 	vf->tail = vf->done = 0;
 	vf->phase = 1;

@@ -36,6 +36,7 @@ struct tern_vf {
 	struct tern_desc *ring;
 	struct tern_desc_cpl *cpl;
 	uint32_t ring_size;
+	uint32_t ring_cap;		/* entries allocated for both rings */
 	uint32_t tail;			/* next slot to fill */
 	uint32_t done;			/* next completion to consume */
 	uint32_t phase;			/* phase bit of the next completion */
@@ -61,8 +62,9 @@ uint64_t tern_iova(struct tern_vf *vf, const void *p);
 
 /*
  * Allocate a ring of @size entries (power of 2) and its completion ring in
- * the arena, program and enable the engine, enable both interrupt causes.
- * Returns 0, or -EIO if the engine reports CFG_ERR.
+ * the arena (once: a restart reuses them), program and enable the engine,
+ * enable both interrupt causes. Returns 0, -ENOMEM if the arena is full,
+ * or -EIO if the engine reports CFG_ERR.
  */
 int tern_engine_start(struct tern_vf *vf, uint32_t size);
 void tern_engine_stop(struct tern_vf *vf);
