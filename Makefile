@@ -17,6 +17,17 @@ KDIR ?= /lib/modules/$(shell uname -r)/build
 TERN_CONFIG := CONFIG_TERN_CORE=m CONFIG_TERN_VFIO_PCI=m
 TERN_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tern
 
+# The module targets need a kernel build tree (a kernel's headers): say so,
+# rather than make's bare "No such file or directory" from -C $(KDIR).
+MODULE_GOALS := all modules modules_install modules_clean clean
+ifneq ($(filter $(MODULE_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifeq ($(wildcard $(KDIR)/Makefile),)
+$(error no kernel build tree in KDIR=$(KDIR): install the kernel's headers \
+(Debian: linux-headers-$(shell uname -r) for the running kernel) or set KDIR= \
+to the build directory of the kernel to build for)
+endif
+endif
+
 all: modules
 
 modules:

@@ -306,7 +306,7 @@ static int __init tern_vf_init(void)
 	int ret;
 
 	if (!tern_have_dma_logging())
-		pr_info("no DMA dirty logging: kernel built without CONFIG_IOMMUFD_DRIVER; VMMs fall back to IOMMU dirty tracking\n");
+		pr_info("no DMA dirty logging: IOMMUFD_DRIVER=n; QEMU needs enable-migration=on\n");
 	if (!tern_have_vfio_debugfs())
 		tern_vf_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	ret = pci_register_driver(&tern_vf_driver);
