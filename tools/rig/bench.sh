@@ -22,10 +22,10 @@
 #                     $out/scaling.json and one table (tools/tern-bench/
 #                     scaling.py). BENCH_DEVMEM_MB does not apply, and
 #                     BENCH_ONLY and TERN_PF_OPTS must be unset.
-#   BENCH_RINGS       e.g. "1x1024,4x1024,16x256,1x1024z1024": one VM run
+#   BENCH_RINGS       e.g. "1x1024,4x1024,16x256": one VM run
 #                     of the stream row once per ring shape of the migration
-#                     data files, DEPTHxCHUNK_KB[zZEROCOPY_KB] (tern-vfio-pci's
-#                     module parameters depth, chunk_kb and zerocopy_kb),
+#                     data files, DEPTHxCHUNK_KB (tern-vfio-pci's
+#                     module parameters depth and chunk_kb),
 #                     side by side; the table of tools/tern-bench/rings.py
 #                     and $out/rings.json
 #   BENCH_CPU         the guest CPU model (default max), e.g. "max,-erms,-fsrm":
@@ -68,10 +68,10 @@ if [ -n "${BENCH_RINGS:-}" ]; then
 		die "BENCH_RINGS runs the stream row only: unset BENCH_ONLY"
 	IFS=, read -ra rings <<< "$BENCH_RINGS"
 	for shape in "${rings[@]}"; do
-		[[ $shape =~ ^([0-9]+)x([0-9]+)(z[0-9]+)?$ ]] &&
+		[[ $shape =~ ^([0-9]+)x([0-9]+)$ ]] &&
 			[ "${BASH_REMATCH[1]}" -ge 1 ] && [ "${BASH_REMATCH[1]}" -le 16 ] &&
 			[ "${BASH_REMATCH[2]}" -ge 4 ] && [ "${BASH_REMATCH[2]}" -le 1024 ] ||
-			die "BENCH_RINGS: '$shape' is not DEPTHxCHUNK_KB[zZEROCOPY_KB] (depth 1..16, chunk 4..1024 KiB)"
+			die "BENCH_RINGS: '$shape' is not DEPTHxCHUNK_KB (depth 1..16, chunk 4..1024 KiB)"
 	done
 fi
 

@@ -3,8 +3,8 @@
 """The stream row of tern-bench per ring shape of the migration data files.
 
 A `BENCH_RINGS` run of `make bench` (tools/rig/bench.sh) runs tern-bench's
-stream row once per shape DEPTHxCHUNK_KB[zZEROCOPY_KB] (tern-vfio-pci's module
-parameters depth, chunk_kb and zerocopy_kb) in one VM; the guest prints each run's JSON as
+stream row once per shape DEPTHxCHUNK_KB (tern-vfio-pci's module
+parameters depth and chunk_kb) in one VM; the guest prints each run's JSON as
 "BENCH-RING-JSON <shape>: " lines of the TAP log. This collects them and
 prints, per shape, save and resume throughput against memcpy (rows 2 and 3:
 ratios measured side by side) and the peak kernel memory rise during the
@@ -12,7 +12,6 @@ full save (row 4), as median [min, max] over the repetitions, and writes
 OUT_JSON:
 
   {"rings": [{"shape": "4x1024", "depth": 4, "chunk_kb": 1024,
-              "zerocopy_kb": 0,
               "ring_mib": 4.0, "reps": 5, "save_per_memcpy": {...},
               "resume_per_memcpy": {...}, "kern_rise_mib": {...}}, ...]}
 
@@ -38,7 +37,7 @@ COLUMNS = (
 def shapes_of(tap):
     """{shape: JSON text} in the order the shapes ran."""
     texts = {}
-    line_re = re.compile(r"^BENCH-RING-JSON (\d+x\d+(?:z\d+)?): (.*)$")
+    line_re = re.compile(r"^BENCH-RING-JSON (\d+x\d+): (.*)$")
     with open(tap, errors="replace") as f:
         for line in f:
             m = line_re.match(line.rstrip("\r\n"))
@@ -51,12 +50,9 @@ def entry(shape, text):
     reps = (json.loads(text).get("stream") or {}).get("reps")
     if not reps:
         return None
-    depth, rest = shape.split("x")
-    chunk_kb, _, zerocopy_kb = rest.partition("z")
-    depth, chunk_kb = int(depth), int(chunk_kb)
+    depth, chunk_kb = (int(v) for v in shape.split("x"))
     return {
         "shape": shape, "depth": depth, "chunk_kb": chunk_kb,
-        "zerocopy_kb": int(zerocopy_kb or 0),
         "ring_mib": depth * chunk_kb / 1024, "reps": len(reps),
         "save_per_memcpy": summary([r["memcpy_s"] / r["save_s"]
                                     for r in reps]),
@@ -84,9 +80,7 @@ def main():
         json.dump({"rings": rings}, f, indent=1)
         f.write("\n")
     head = ["depth x chunk", "ring per file"] + [t for _, t in COLUMNS]
-    rows = [[f"{e['depth']} x {e['chunk_kb']} KiB"
-             + (f", zero copy >= {e['zerocopy_kb']} KiB" if e["zerocopy_kb"]
-                else ""), f"{e['ring_mib']:g} MiB"]
+    rows = [[f"{e['depth']} x {e['chunk_kb']} KiB", f"{e['ring_mib']:g} MiB"]
             + [cell(e[k]) for k, _ in COLUMNS] for e in rings]
     print("median [min, max] of the repetitions")
     print_rst_table(head, rows)

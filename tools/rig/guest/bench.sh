@@ -8,19 +8,15 @@ load vfio-pci vfio_iommu_type1 pci-pf-stub tern_core tern-vfio-pci
 set -- $(tern_vfs 2)
 reps=$(sed -n 's/.* *tern\.bench_reps=\([0-9]*\).*/\1/p' /proc/cmdline)
 only=$(sed -n 's/.* *tern\.bench_only=\([a-z,]*\).*/\1/p' /proc/cmdline)
-rings=$(sed -n 's/.* *tern\.bench_rings=\([0-9xz,]*\).*/\1/p' /proc/cmdline)
+rings=$(sed -n 's/.* *tern\.bench_rings=\([0-9x,]*\).*/\1/p' /proc/cmdline)
 if [ -n "$rings" ]; then
 	# the stream row once per ring shape of the data files,
-	# DEPTHxCHUNK_KB[zZEROCOPY_KB]: the module parameters apply to the
+	# DEPTHxCHUNK_KB: the module parameters apply to the
 	# files created after them
 	params=/sys/module/tern_vfio_pci/parameters
 	for shape in $(echo "$rings" | tr , ' '); do
-		rest=${shape#*x}
-		zc=0
-		case $rest in *z*) zc=${rest#*z} ;; esac
 		echo "${shape%%x*}" > $params/depth
-		echo "${rest%%z*}" > $params/chunk_kb
-		echo "$zc" > $params/zerocopy_kb
+		echo "${shape#*x}" > $params/chunk_kb
 		rm -f /tmp/bench.json
 		run_cmd_test "tern-bench-$shape" sh -c "/tests/tern-bench \
 			--reps ${reps:-5} --only stream --json /tmp/bench.json \

@@ -32,21 +32,6 @@ module_param(depth, uint, 0644);
 MODULE_PARM_DESC(depth,
 		 "Migration data buffers per open save or resume file, each a firmware command in flight (1..16, default 4)");
 
-static unsigned int zerocopy_kb;
-module_param(zerocopy_kb, uint, 0644);
-MODULE_PARM_DESC(zerocopy_kb,
-		 "read() or write() of at least this many KiB: the firmware moves the data straight to or from the caller's pages (0, the default: never)");
-
-/**
- * tern_zerocopy_bytes() - the smallest read() or write() that goes zero copy
- *
- * Return: bytes, or 0 if zero copy is off (module parameter zerocopy_kb).
- */
-size_t tern_zerocopy_bytes(void)
-{
-	return (size_t)READ_ONCE(zerocopy_kb) << 10;
-}
-
 static size_t tern_chunk_size(void)
 {
 	return clamp_t(size_t, READ_ONCE(chunk_kb), 4, TERN_MAX_CHUNK >> 10) << 10;

@@ -101,70 +101,11 @@ static void tern_resume_track(struct tern_mig_file *migf,
 	}
 }
 
-/*
- * Zero copy: LOAD_WRITEs straight from the caller's pinned pages, in
- * slices of at most a chunk's limit, up to depth in flight, all answered
- * before return (the caller may reuse its buffer then). What the ring
- * holds goes first. Returns the bytes taken, or an error if none were;
- * @unpinnable says that pages could not be pinned (the copy may still work).
- */
-static ssize_t tern_resume_write_direct(struct tern_mig_file *migf,
-					const char __user *ubuf, size_t len,
-					bool *unpinnable)
-{
-	struct tern_mig_chunk *ring = migf->chunks;
-	struct tern_dma_buf *pin[TERN_MAX_DEPTH];
-	unsigned int sub = 0, col = 0;
-	size_t done = 0;
-	int ret, err;
-
-	ret = tern_resume_flush(migf, true, false);
-	if (ret)
-		return ret;
-	/* the ring is idle: its entries carry the slices' commands */
-	while (col < sub || (done < len && !ret)) {
-		while (!ret && done < len && sub - col < migf->depth) {
-			size_t n = min_t(size_t, len - done, TERN_MAX_CHUNK);
-			unsigned int k = sub % migf->depth;
-
-			pin[k] = tern_core_buf_pin_user(migf->tvf->core,
-							ubuf + done,
-							n, false);
-			ret = PTR_ERR_OR_ZERO(pin[k]);
-			*unpinnable = ret;
-			if (ret)
-				break;
-			ret = tern_vf_submit_load_write(migf->tvf, &ring[k].req,
-							pin[k], n);
-			if (ret) {
-				tern_core_buf_free(pin[k]);
-				break;
-			}
-			migf->offset += n;
-			tern_resume_track(migf, pin[k], 0, n);
-			sub++;
-			done += n;
-		}
-		if (col == sub)
-			break;
-		err = tern_core_wait(&ring[col % migf->depth].req, NULL);
-		if (err && !migf->error)
-			migf->error = err;
-		tern_core_buf_free(pin[col++ % migf->depth]);
-	}
-	if (migf->error)
-		return migf->error;
-	/* a fault after data was taken is a short write */
-	return done ? done : ret;
-}
-
 static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 				 size_t len, loff_t *pos)
 {
 	struct tern_mig_file *migf = filp->private_data;
 	bool nonblock = filp->f_flags & O_NONBLOCK;
-	size_t zc = nonblock ? 0 : tern_zerocopy_bytes();
-	bool unpinnable = false;
 	ssize_t done = 0;
 	int ret;
 
@@ -180,22 +121,6 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 		if (tern_mig_file_gone(migf)) {
 			ret = -ENODEV;
 			break;
-		}
-		if (zc && len - done >= zc && !unpinnable) {
-			ssize_t got = tern_resume_write_direct(migf,
-							       ubuf + done,
-							       len - done,
-							       &unpinnable);
-
-			if (got >= 0 || !unpinnable) {
-				if (got < 0)
-					ret = got;
-				else
-					done += got;
-				break;
-			}
-			/* pages that do not pin: copy them */
-			ret = 0;
 		}
 		/* O_NONBLOCK: every chunk still with the firmware */
 		if (migf->tail - migf->head == migf->depth) {

@@ -104,118 +104,12 @@ static void tern_save_collect_all(struct tern_mig_file *migf)
 		tern_save_collect(migf);
 }
 
-/*
- * Zero copy: the firmware writes straight into the caller's pinned pages,
- * in slices of at most a chunk's limit. The ring is idle, so its entries
- * carry the slices' commands. Once the VF is frozen, up to depth slices
- * are in flight (a short answer there is the END, and every later one is
- * empty); before, one at a time (a short answer is a NO_DATA, and a later
- * slice's data would leave a gap). Every command is answered or abandoned
- * before return. Returns the bytes delivered, or an error if none were;
- * @unpinnable says that pages could not be pinned (the copy may still work).
- */
-static ssize_t tern_save_read_direct(struct tern_mig_file *migf,
-				     char __user *ubuf, size_t len,
-				     bool *no_data, bool *unpinnable)
-{
-	struct tern_dma_buf *pin[TERN_MAX_DEPTH];
-	unsigned int inflight = migf->frozen ? migf->depth : 1;
-	unsigned int sub = 0, col = 0;
-	size_t off = 0, done = 0;
-	bool stop = false;
-	int ret = 0;
-
-	for (;;) {
-		struct tern_mig_chunk *c;
-		u64 stream_end;
-		int err;
-
-		while (!stop && sub - col < inflight && off < len) {
-			size_t n = min_t(size_t, len - off, TERN_MAX_CHUNK);
-			unsigned int k = sub % inflight;
-
-			c = &migf->chunks[k];
-			pin[k] = tern_core_buf_pin_user(migf->tvf->core,
-							ubuf + off, n, true);
-			err = PTR_ERR_OR_ZERO(pin[k]);
-			*unpinnable = err;
-			if (!err) {
-				c->frozen = migf->frozen;
-				err = tern_vf_submit_save_read(migf->tvf,
-							       &c->req, pin[k],
-							       n);
-				if (err)
-					tern_core_buf_free(pin[k]);
-			}
-			if (err) {
-				if (sub == col)
-					ret = err;
-				stop = true;
-				break;
-			}
-			c->off = off;
-			sub++;
-			off += n;
-		}
-		if (col == sub)
-			break;
-		c = &migf->chunks[col % inflight];
-		if (stop) {
-			/* an error ended the read: no more answers wanted */
-			tern_core_abandon(&c->req);
-			tern_core_buf_free(pin[col++ % inflight]);
-			continue;
-		}
-		err = tern_vf_wait_save_read(&c->req, &c->len, &c->flags,
-					     &stream_end);
-		tern_core_buf_free(pin[col++ % inflight]);
-		if (!err && (!tern_save_answer_ok(migf, c, stream_end) ||
-			     (c->len && c->off != done))) {
-			dev_err_ratelimited(&migf->tvf->core_device.pdev->dev,
-					    "save stream broken at %llu: %zu bytes to %llu, flags %#x\n",
-					    migf->fw_end, c->len, stream_end,
-					    c->flags);
-			migf->error = -EIO;
-			err = -EIO;
-		}
-		if (err) {
-			if (!done)
-				ret = err;
-			stop = true;
-			continue;
-		}
-		migf->fw_end += c->len;
-		migf->offset += c->len;
-		if (!migf->frozen)
-			migf->precopy_bytes += c->len;
-		done += c->len;
-		if (c->flags & TERN_SAVE_F_END) {
-			migf->end_seen = true;
-			migf->end = true;
-		}
-		if ((c->flags & TERN_SAVE_F_NO_DATA) && !migf->frozen) {
-			*no_data = true;
-			stop = true;
-		} else if (c->flags & TERN_SAVE_F_END) {
-			stop = true;
-		}
-	}
-	/* the ring's entries are the ring's again */
-	for (col = 0; col < inflight; col++) {
-		migf->chunks[col].len = 0;
-		migf->chunks[col].off = 0;
-		migf->chunks[col].flags = 0;
-	}
-	return done ? done : ret;
-}
-
 static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 			      size_t len, loff_t *pos)
 {
 	struct tern_mig_file *migf = filp->private_data;
 	bool nonblock = filp->f_flags & O_NONBLOCK;
-	size_t zc = nonblock ? 0 : tern_zerocopy_bytes();
-	bool no_data = false, unpinnable = false;
+	bool no_data = false;
 	ssize_t done = 0;
 	int ret;
 
@@ -232,24 +126,6 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 			if (!done)
 				ret = -ENODEV;
 			break;
-		}
-
-		/* nothing read ahead: a large read() may go zero copy */
-		if (migf->head == migf->tail && !no_data && !unpinnable &&
-		    zc && len - done >= zc) {
-			ssize_t got = tern_save_read_direct(migf, ubuf + done,
-							    len - done,
-							    &no_data,
-							    &unpinnable);
-
-			if (got >= 0 || !unpinnable) {
-				if (got < 0)
-					ret = got;
-				else
-					done += got;
-				break;
-			}
-			/* pages that do not pin: copy them */
 		}
 		if (migf->head == migf->coll) {
 			if (migf->coll == migf->tail) {

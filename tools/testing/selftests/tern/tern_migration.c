@@ -44,14 +44,12 @@ struct vf {
 
 #define DEPTH_PARAM	"/sys/module/tern_vfio_pci/parameters/depth"
 #define CHUNK_PARAM	"/sys/module/tern_vfio_pci/parameters/chunk_kb"
-#define ZEROCOPY_PARAM	"/sys/module/tern_vfio_pci/parameters/zerocopy_kb"
 
 FIXTURE(mig)
 {
 	struct vf vf[2];
 	char depth[16];
 	char chunk_kb[16];
-	char zerocopy_kb[16];
 };
 
 FIXTURE_VARIANT(mig)
@@ -92,8 +90,6 @@ FIXTURE_SETUP(mig)
 	ASSERT_EQ(0, sysfs_read(DEPTH_PARAM, self->depth, sizeof(self->depth)));
 	ASSERT_EQ(0, sysfs_read(CHUNK_PARAM, self->chunk_kb,
 				sizeof(self->chunk_kb)));
-	ASSERT_EQ(0, sysfs_read(ZEROCOPY_PARAM, self->zerocopy_kb,
-				sizeof(self->zerocopy_kb)));
 }
 
 FIXTURE_TEARDOWN(mig)
@@ -104,8 +100,6 @@ FIXTURE_TEARDOWN(mig)
 		sysfs_write(DEPTH_PARAM, self->depth);
 	if (self->chunk_kb[0])
 		sysfs_write(CHUNK_PARAM, self->chunk_kb);
-	if (self->zerocopy_kb[0])
-		sysfs_write(ZEROCOPY_PARAM, self->zerocopy_kb);
 
 	for (i = 0; i < 2; i++) {
 		if (self->vf[i].devmem)
@@ -498,29 +492,23 @@ TEST_F(mig, pre_copy_round_trip)
 /*
  * The same migration with the files' ring of chunk buffers in other
  * shapes: one command in flight at a time, many small chunks in flight
- * (a record spans several), the most buffers; and zero copy, where the
- * firmware moves the data straight to and from the test's buffers (one
- * SAVE_READ at a time in pre-copy, depth of them in stop-copy). The sizes
- * PRECOPY_INFO reports count what the ring holds, whatever its shape.
+ * (a record spans several), the most buffers. The sizes PRECOPY_INFO
+ * reports count what the ring holds, whatever its shape.
  */
 TEST_F(mig, pre_copy_ring_shapes)
 {
 	static const struct {
-		const char *depth, *chunk_kb, *zerocopy_kb;
+		const char *depth, *chunk_kb;
 	} shapes[] = {
-		{ "1", "1024", "0" }, { "2", "4", "0" }, { "16", "64", "0" },
-		{ "16", "1024", "0" }, { "4", "1024", "4" }, { "1", "4", "64" },
+		{ "1", "1024" }, { "2", "4" }, { "16", "64" }, { "16", "1024" },
 	};
 	size_t k;
 
 	for (k = 0; k < ARRAY_SIZE(shapes); k++) {
-		TH_LOG("depth %s, chunk %s KiB, zero copy from %s KiB",
-		       shapes[k].depth, shapes[k].chunk_kb,
-		       shapes[k].zerocopy_kb);
+		TH_LOG("depth %s, chunk %s KiB", shapes[k].depth,
+		       shapes[k].chunk_kb);
 		ASSERT_EQ(0, sysfs_write(DEPTH_PARAM, shapes[k].depth));
 		ASSERT_EQ(0, sysfs_write(CHUNK_PARAM, shapes[k].chunk_kb));
-		ASSERT_EQ(0, sysfs_write(ZEROCOPY_PARAM,
-					 shapes[k].zerocopy_kb));
 		pre_copy_round_trip(_metadata, &self->vf[0], &self->vf[1]);
 		ASSERT_EQ(0, vfio_mig_set_state(&self->vf[0].dev,
 						VFIO_DEVICE_STATE_RUNNING,
