@@ -85,6 +85,25 @@ static int tern_status_to_errno(u16 status, const char **name)
 }
 
 /*
+ * Whether a command, run late, leaves the VF in a state its driver no
+ * longer knows of: stopped, or with a session open. Counted per VF while
+ * given up on (tern_core_vf_abandoned()).
+ */
+static bool tern_slot_counts_late(const struct tern_admin_slot *slot)
+{
+	switch (slot->opcode) {
+	case TERN_OP_VF_QUIESCE:
+	case TERN_OP_VF_FREEZE:
+	case TERN_OP_SAVE_BEGIN:
+	case TERN_OP_LOAD_BEGIN:
+	case TERN_OP_DIRTY_START:
+		return slot->vf < TERN_MAX_VFS;
+	default:
+		return false;
+	}
+}
+
+/*
  * The firmware answered (or can no longer answer) the command in @slot:
  * the slot and the command's buffer are free again, and a buffer its owner
  * already freed is released from process context. A waiting submitter
@@ -97,6 +116,8 @@ static void tern_slot_finish(struct tern_core *core,
 	struct tern_dma_buf *buf = slot->buf;
 	struct tern_core_req *req = slot->req;
 
+	if (slot->state == TERN_SLOT_ABANDONED && tern_slot_counts_late(slot))
+		core->vf_abandoned[slot->vf]--;
 	slot->state = TERN_SLOT_FREE;
 	slot->buf = NULL;
 	slot->req = NULL;
@@ -252,6 +273,7 @@ int tern_core_submit(struct tern_core *core, struct tern_core_req *req,
 	slot->cid = cid;
 	slot->state = TERN_SLOT_WAITING;
 	slot->opcode = cmd->opcode;
+	slot->vf = le16_to_cpu(cmd->vf);
 	slot->req = req;
 	slot->buf = buf;
 	init_completion(&req->done);
@@ -277,8 +299,13 @@ int tern_core_submit(struct tern_core *core, struct tern_core_req *req,
 	tern_fill_data(cmd, buf, len);
 
 	spin_lock_irqsave(&core->lock, flags);
-	if (core->dead) {
-		/* shutdown finished the slot meanwhile: nothing was sent */
+	/*
+	 * A quiesce (shutdown, PF reset) finished the slot meanwhile, and a
+	 * restart may have followed it, the slot even been reused: nothing
+	 * was sent, and the caller already has its -ENODEV.
+	 */
+	if (core->dead || slot->cid != cid || slot->req != req ||
+	    slot->state != TERN_SLOT_WAITING) {
 		spin_unlock_irqrestore(&core->lock, flags);
 		return -ENODEV;
 	}
@@ -310,6 +337,8 @@ static bool tern_req_abandon_locked(struct tern_core_req *req)
 		return false;
 	slot->state = TERN_SLOT_ABANDONED;
 	slot->req = NULL;
+	if (tern_slot_counts_late(slot))
+		req->core->vf_abandoned[slot->vf]++;
 	return true;
 }
 
@@ -356,6 +385,7 @@ int tern_core_wait(struct tern_core_req *req, u64 *result)
 	unsigned long flags, answered;
 	u16 status = 0;
 	u64 latency;
+	u32 sts;
 	int err;
 
 	answered = wait_for_completion_timeout(&req->done,
@@ -372,8 +402,13 @@ int tern_core_wait(struct tern_core_req *req, u64 *result)
 		dev_err_ratelimited(dev, "%s (vf %u) timed out after %u ms\n",
 				    tern_opcode_name(req->opcode), req->vf,
 				    tern_cmd_timeout_ms);
-		/* a queue that stopped on a DMA error answers nothing more */
-		if (readl(core->regs + TERN_PF_REG_STATUS) & TERN_PF_STS_FATAL)
+		/*
+		 * A queue that stopped on a DMA error answers nothing more.
+		 * All ones is no status: the device is gone (surprise
+		 * removal, link down), which no firmware reset recovers.
+		 */
+		sts = readl(core->regs + TERN_PF_REG_STATUS);
+		if (sts != ~0U && (sts & TERN_PF_STS_FATAL))
 			schedule_work(&core->fatal_work);
 		return -ETIMEDOUT;
 	}
@@ -467,7 +502,9 @@ static int tern_adminq_enable(struct tern_core *core)
 	writel(TERN_PF_CTRL_ENABLE, core->regs + TERN_PF_REG_CTRL);
 
 	sts = readl(core->regs + TERN_PF_REG_STATUS);
-	if (!(sts & TERN_PF_STS_READY)) {
+	/* all ones: the device is gone, whatever the bits would say */
+	if (sts == ~0U || !(sts & TERN_PF_STS_READY) ||
+	    (sts & (TERN_PF_STS_FATAL | TERN_PF_STS_CFG_ERR))) {
 		dev_err(&core->pdev->dev, "admin queue did not start (status 0x%x)\n",
 			sts);
 		return -EIO;
@@ -523,15 +560,18 @@ void tern_adminq_quiesce(struct tern_core *core)
  * tern_adminq_restart() - bring a quiesced queue back with a fresh firmware
  * @core: the PF; caller holds @core->recover_lock
  * @why: what stopped it, for the kernel log
+ * @vfs_reset: the reset behind it reset the VF functions too
  *
  * Resets the firmware, which ends every VF's save, load and dirty tracking
  * session, and starts the queue again; tern_core_epoch() moves on so that
- * the VF driver learns its sessions are gone. A queue that was not
- * quiesced (or was shut down for removal) is left alone.
+ * the VF driver learns its sessions are gone, and tern_core_vf_epoch()
+ * too if the VFs were reset. A queue that was not quiesced (or was shut
+ * down for removal) is left alone.
  *
  * Return: 0, or -EIO if the queue did not start (commands keep failing).
  */
-int tern_adminq_restart(struct tern_core *core, const char *why)
+int tern_adminq_restart(struct tern_core *core, const char *why,
+			bool vfs_reset)
 {
 	unsigned long flags;
 	int ret;
@@ -540,7 +580,11 @@ int tern_adminq_restart(struct tern_core *core, const char *why)
 	if (!core->recovering)
 		return 0;
 	spin_lock_irqsave(&core->lock, flags);
-	core->epoch++;
+	if (vfs_reset)
+		WRITE_ONCE(core->vf_epoch, core->vf_epoch + 1);
+	/* vf_epoch before epoch: pairs with tern_core_epoch()'s smp_rmb() */
+	smp_wmb();
+	WRITE_ONCE(core->epoch, core->epoch + 1);
 	ret = tern_adminq_enable(core);
 	/* a queue that did not start stays quiesced */
 	core->recovering = ret;
@@ -572,7 +616,7 @@ static void tern_adminq_fatal_work(struct work_struct *work)
 	    (readl(core->regs + TERN_PF_REG_STATUS) & TERN_PF_STS_FATAL)) {
 		dev_err(&core->pdev->dev, "admin queue stopped on a DMA error\n");
 		tern_adminq_quiesce(core);
-		tern_adminq_restart(core, "a fatal queue error");
+		tern_adminq_restart(core, "a fatal queue error", false);
 	}
 	mutex_unlock(&core->recover_lock);
 }
@@ -589,9 +633,62 @@ static void tern_adminq_fatal_work(struct work_struct *work)
  */
 u32 tern_core_epoch(struct tern_core *core)
 {
-	return READ_ONCE(core->epoch);
+	u32 epoch = READ_ONCE(core->epoch);
+
+	/* pairs with tern_adminq_restart(): tern_core_vf_epoch() is as new */
+	smp_rmb();
+	return epoch;
 }
 EXPORT_SYMBOL_GPL(tern_core_epoch);
+
+/**
+ * tern_core_vf_epoch() - count of firmware resets that reset the VFs too
+ * @core: the PF
+ *
+ * The part of tern_core_epoch() whose resets also reset every VF function
+ * (a PF FLR, the link reset of a fatal PCI error): device memory and
+ * registers are gone. The others (a fatal queue error, a non-fatal PCI
+ * error) reset only the firmware: VFs run on, their sessions ended.
+ * Read after tern_core_epoch(), it counts every reset that one counted.
+ *
+ * Return: the current count.
+ */
+u32 tern_core_vf_epoch(struct tern_core *core)
+{
+	return READ_ONCE(core->vf_epoch);
+}
+EXPORT_SYMBOL_GPL(tern_core_vf_epoch);
+
+/**
+ * tern_core_vf_abandoned() - state commands of a VF that may still run late
+ * @core: the PF
+ * @vf: the VF index
+ *
+ * Counts the commands for @vf that stop the VF or open a session
+ * (VF_QUIESCE, VF_FREEZE, SAVE_BEGIN, LOAD_BEGIN, DIRTY_START), were
+ * given up on (timed out, or abandoned by their submitter) and that the
+ * firmware has neither answered nor dropped (a queue stop or firmware
+ * reset drops them). The
+ * firmware may still execute each of them, after commands sent later
+ * (a stalled command does not hold up the ones behind it), so a caller
+ * that undoes their effect does so once this is 0.
+ *
+ * Context: any; takes the PF's queue spinlock.
+ * Return: the count.
+ */
+unsigned int tern_core_vf_abandoned(struct tern_core *core, u16 vf)
+{
+	unsigned long flags;
+	unsigned int n;
+
+	if (vf >= TERN_MAX_VFS)
+		return 0;
+	spin_lock_irqsave(&core->lock, flags);
+	n = core->vf_abandoned[vf];
+	spin_unlock_irqrestore(&core->lock, flags);
+	return n;
+}
+EXPORT_SYMBOL_GPL(tern_core_vf_abandoned);
 
 /**
  * tern_adminq_init() - allocate the rings, wire the interrupt, start the queue

@@ -8,10 +8,42 @@
 #include <linux/completion.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/scatterlist.h>
 #include <linux/semaphore.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <linux/tern/tern_core.h>
+
+struct dentry;
+
+/**
+ * struct tern_dma_buf - a command data buffer owned by the PF
+ * @core: the PF it is mapped for
+ * @size: usable bytes
+ * @npages: pages in @pages
+ * @pages: the backing pages (order 0, in buffer order)
+ * @sgt: @pages mapped for the PF's DMA
+ * @sgl: the device scatter-gather list describing @sgt (coherent memory)
+ * @sgl_dma: bus address of @sgl
+ * @nsge: entries in @sgl
+ * @inflight: the device may still access it: a command using it is
+ *	outstanding, waited for or given up on (PF core's lock)
+ * @free_pending: freed by its owner while @inflight (PF core's lock)
+ * @free_node: on the PF core's list of buffers to release
+ */
+struct tern_dma_buf {
+	struct tern_core *core;
+	size_t size;
+	unsigned int npages;
+	struct page **pages;
+	struct sg_table sgt;
+	struct tern_sge *sgl;
+	dma_addr_t sgl_dma;
+	unsigned int nsge;
+	bool inflight;
+	bool free_pending;
+	struct list_head free_node;
+};
 
 #define TERN_ADMIN_DEPTH	64	/* SQ and CQ entries */
 /* outstanding commands: below both ring sizes, so neither ring can fill */
@@ -34,6 +66,7 @@ enum tern_slot_state {
  * @cid: the id of the command in the slot: a completion with another id
  *	(a stale or repeated one) is not its answer
  * @opcode: the command's opcode (for stats of late completions)
+ * @vf: the command's VF index (for @tern_core.vf_abandoned)
  * @req: waiting: the submitter's request, which receives the answer
  * @buf: the command's data buffer, released when the device answers
  */
@@ -41,6 +74,7 @@ struct tern_admin_slot {
 	enum tern_slot_state state;
 	u16 cid;
 	u8 opcode;
+	u16 vf;
 	struct tern_core_req *req;
 	struct tern_dma_buf *buf;
 };
@@ -71,7 +105,7 @@ struct tern_op_stats {
  * @sq_dma: bus address of @sq
  * @cq_dma: bus address of @cq
  * @lock: protects @sq_tail, @cq_head, @cq_phase, @slots, @dead,
- *	@recovering, @epoch, @stats
+ *	@recovering, @epoch, @vf_epoch, @vf_abandoned, @stats
  * @sq_tail: next SQ entry software writes
  * @cq_head: next CQ entry software reads
  * @cq_phase: phase bit of valid entries at @cq_head
@@ -79,6 +113,12 @@ struct tern_op_stats {
  *	once
  * @recovering: stopped by tern_adminq_quiesce(), to be restarted
  * @epoch: firmware resets under the VFs' users (tern_core_epoch())
+ * @vf_epoch: those of them that reset the VF functions too (a PF FLR, a
+ *	link reset): tern_core_vf_epoch()
+ * @link_reset: the PCI error being recovered from resets the link (and so
+ *	the VFs); under @recover_lock
+ * @vf_abandoned: per VF index, commands given up on whose answer has not
+ *	come (tern_core_vf_abandoned())
  * @slots: outstanding commands, indexed by cid
  * @slot_sem: counts free slots; callers sleep here when all are in use
  * @irq: Linux IRQ of the admin vector
@@ -113,6 +153,9 @@ struct tern_core {
 	bool dead;
 	bool recovering;
 	u32 epoch;
+	u32 vf_epoch;
+	bool link_reset;
+	unsigned int vf_abandoned[TERN_MAX_VFS];
 	struct tern_admin_slot slots[TERN_ADMIN_SLOTS];
 	struct semaphore slot_sem;
 	int irq;
@@ -131,12 +174,27 @@ struct tern_core {
 };
 
 extern unsigned int tern_cmd_timeout_ms;
+
+/* fault_inject.c: the kernel fault-injection attribute */
+#ifdef CONFIG_FAULT_INJECTION
 bool tern_should_fail_cmd(u8 opcode);
+void tern_fault_inject_init(struct dentry *root);
+#else
+static inline bool tern_should_fail_cmd(u8 opcode)
+{
+	return false;
+}
+
+static inline void tern_fault_inject_init(struct dentry *root)
+{
+}
+#endif
 
 int tern_adminq_init(struct tern_core *core);
 void tern_adminq_shutdown(struct tern_core *core);
 void tern_adminq_quiesce(struct tern_core *core);
-int tern_adminq_restart(struct tern_core *core, const char *why);
+int tern_adminq_restart(struct tern_core *core, const char *why,
+			bool vfs_reset);
 const char *tern_opcode_name(unsigned int opcode);
 
 void tern_free_bufs_work(struct work_struct *work);

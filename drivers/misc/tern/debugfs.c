@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tern PF core driver: debugfs and fault injection.
+ * tern PF core driver: debugfs.
  *
  * <debugfs>/tern_core/
- *   fail_cmd/          kernel fault-injection attribute: fail admin
- *                      commands with -EIO before they reach the firmware
- *   fail_cmd_opcode    restrict fail_cmd to one opcode (0xff: any)
+ *   fail_cmd/, fail_cmd_opcode   kernel fault injection (fault_inject.c)
  *   <pf>/stats         per-opcode submitted/failed/timeouts/injected/latency
  *   <pf>/identify      the PF's IDENTIFY data
  *   <pf>/vf_users      VFs held open by the VF driver
@@ -18,30 +16,12 @@
  *                      "duplicate OPCODE COUNT", "clear", "release"
  */
 #include <linux/debugfs.h>
-#include <linux/fault-inject.h>
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
 
 #include "core.h"
 
 static struct dentry *tern_debugfs_root;
-static u32 tern_fail_cmd_opcode = 0xff;
-#ifdef CONFIG_FAULT_INJECTION
-static DECLARE_FAULT_ATTR(tern_fail_cmd);
-#endif
-
-bool tern_should_fail_cmd(u8 opcode)
-{
-#ifdef CONFIG_FAULT_INJECTION
-	u32 filter = READ_ONCE(tern_fail_cmd_opcode);
-
-	if (filter != 0xff && filter != opcode)
-		return false;
-	return should_fail(&tern_fail_cmd, 1);
-#else
-	return false;
-#endif
-}
 
 static int tern_stats_show(struct seq_file *s, void *unused)
 {
@@ -211,11 +191,7 @@ void tern_debugfs_exit(struct tern_core *core)
 void tern_debugfs_register(void)
 {
 	tern_debugfs_root = debugfs_create_dir("tern_core", NULL);
-	debugfs_create_x32("fail_cmd_opcode", 0600, tern_debugfs_root,
-			   &tern_fail_cmd_opcode);
-#ifdef CONFIG_FAULT_INJECTION
-	fault_create_debugfs_attr("fail_cmd", tern_debugfs_root, &tern_fail_cmd);
-#endif
+	tern_fault_inject_init(tern_debugfs_root);
 }
 
 void tern_debugfs_unregister(void)

@@ -15,7 +15,7 @@
 #include "core.h"
 
 /* Map @buf's pages for the PF's DMA and describe them in a device SGL. */
-static int tern_buf_map(struct tern_dma_buf *buf, unsigned int offset)
+static int tern_buf_map(struct tern_dma_buf *buf)
 {
 	struct device *dev = &buf->core->pdev->dev;
 	struct scatterlist *sg;
@@ -23,7 +23,7 @@ static int tern_buf_map(struct tern_dma_buf *buf, unsigned int offset)
 	int ret;
 
 	ret = sg_alloc_table_from_pages(&buf->sgt, buf->pages, buf->npages,
-					offset, buf->size, GFP_KERNEL_ACCOUNT);
+					0, buf->size, GFP_KERNEL_ACCOUNT);
 	if (ret)
 		return ret;
 	ret = dma_map_sgtable(dev, &buf->sgt, DMA_BIDIRECTIONAL, 0);
@@ -101,7 +101,7 @@ struct tern_dma_buf *tern_core_buf_alloc(struct tern_core *core, size_t size)
 		if (!buf->pages[i])
 			goto err_pages;
 	}
-	if (tern_buf_map(buf, 0))
+	if (tern_buf_map(buf))
 		goto err_pages;
 	return buf;
 
@@ -113,57 +113,6 @@ err_pages:
 }
 EXPORT_SYMBOL_GPL(tern_core_buf_alloc);
 
-/**
- * tern_core_buf_pin_user() - a command data buffer over a user buffer
- * @core: the PF
- * @ubuf: the caller's user buffer
- * @size: bytes, 1 .. TERN_MAX_CHUNK
- * @writable: the device will write it (else it only reads it)
- *
- * Pins the pages of @ubuf and maps them for the PF's DMA, so that the
- * firmware moves data straight to or from the user (zero copy). Free it
- * with tern_core_buf_free(), which unpins the pages (marking them dirty
- * if @writable) once the device is done with them.
- *
- * Return: the buffer, or ERR_PTR(-EINVAL) for a bad size, -EFAULT if the
- * range is not mapped (or not writable), -ENOMEM.
- */
-struct tern_dma_buf *tern_core_buf_pin_user(struct tern_core *core,
-					    const void __user *ubuf,
-					    size_t size, bool writable)
-{
-	unsigned long start = (unsigned long)ubuf;
-	unsigned int offset = offset_in_page(start);
-	struct tern_dma_buf *buf;
-	int pinned, ret;
-
-	buf = tern_buf_new(core, size, DIV_ROUND_UP(offset + size, PAGE_SIZE));
-	if (IS_ERR(buf))
-		return buf;
-	buf->user = true;
-	buf->writable = writable;
-	pinned = pin_user_pages_fast(start & PAGE_MASK, buf->npages,
-				     writable ? FOLL_WRITE : 0, buf->pages);
-	if (pinned != buf->npages) {
-		if (pinned > 0)
-			unpin_user_pages(buf->pages, pinned);
-		ret = pinned < 0 ? pinned : -EFAULT;
-		goto err_free;
-	}
-	ret = tern_buf_map(buf, offset);
-	if (ret) {
-		unpin_user_pages(buf->pages, buf->npages);
-		goto err_free;
-	}
-	buf->page_offset = offset;
-	return buf;
-
-err_free:
-	tern_buf_delete(buf);
-	return ERR_PTR(ret);
-}
-EXPORT_SYMBOL_GPL(tern_core_buf_pin_user);
-
 static void tern_buf_release(struct tern_dma_buf *buf)
 {
 	struct device *dev = &buf->core->pdev->dev;
@@ -174,15 +123,23 @@ static void tern_buf_release(struct tern_dma_buf *buf)
 			  buf->sgl_dma);
 	dma_unmap_sgtable(dev, &buf->sgt, DMA_BIDIRECTIONAL, 0);
 	sg_free_table(&buf->sgt);
-	if (buf->user) {
-		unpin_user_pages_dirty_lock(buf->pages, buf->npages,
-					    buf->writable);
-	} else {
-		for (i = 0; i < buf->npages; i++)
-			__free_page(buf->pages[i]);
-	}
+	for (i = 0; i < buf->npages; i++)
+		__free_page(buf->pages[i]);
 	tern_buf_delete(buf);
 }
+
+/**
+ * tern_core_buf_size() - the usable bytes of a buffer
+ * @buf: a buffer from tern_core_buf_alloc()
+ *
+ * Context: any.
+ * Return: the size it was allocated with.
+ */
+size_t tern_core_buf_size(const struct tern_dma_buf *buf)
+{
+	return buf->size;
+}
+EXPORT_SYMBOL_GPL(tern_core_buf_size);
 
 /**
  * tern_core_buf_free() - unmap and free a buffer from tern_core_buf_alloc()
@@ -240,7 +197,7 @@ static int tern_buf_walk(struct tern_dma_buf *buf, size_t offset, size_t len,
 	if (offset > buf->size || len > buf->size - offset)
 		return -EINVAL;
 	while (done < len) {
-		size_t pos = buf->page_offset + offset + done;
+		size_t pos = offset + done;
 		size_t in_page = offset_in_page(pos);
 		size_t n = min_t(size_t, len - done, PAGE_SIZE - in_page);
 		int ret;

@@ -244,28 +244,28 @@ static void tern_core_reset_prepare(struct pci_dev *pdev)
 	mutex_unlock(&core->recover_lock);
 }
 
-static int tern_core_restart(struct pci_dev *pdev, const char *why)
-{
-	struct tern_core *core = pci_get_drvdata(pdev);
-	int ret;
-
-	mutex_lock(&core->recover_lock);
-	ret = tern_adminq_restart(core, why);
-	mutex_unlock(&core->recover_lock);
-	return ret;
-}
-
 static void tern_core_reset_done(struct pci_dev *pdev)
 {
-	tern_core_restart(pdev, "a PF reset");
+	struct tern_core *core = pci_get_drvdata(pdev);
+
+	/* the FLR cleared VF Enable, which reset every VF */
+	mutex_lock(&core->recover_lock);
+	tern_adminq_restart(core, "a PF reset", true);
+	mutex_unlock(&core->recover_lock);
 }
 
 static pci_ers_result_t tern_core_error_detected(struct pci_dev *pdev,
 						 pci_channel_state_t state)
 {
+	struct tern_core *core = pci_get_drvdata(pdev);
+
 	dev_warn(&pdev->dev, "PCI error (channel state %d): stopping the admin queue\n",
 		 state);
 	tern_core_reset_prepare(pdev);
+	mutex_lock(&core->recover_lock);
+	/* a frozen channel is recovered by a link reset, VFs and all */
+	core->link_reset = state == pci_channel_io_frozen;
+	mutex_unlock(&core->recover_lock);
 	if (state == pci_channel_io_perm_failure)
 		return PCI_ERS_RESULT_DISCONNECT;
 	return PCI_ERS_RESULT_NEED_RESET;
@@ -278,9 +278,15 @@ static pci_ers_result_t tern_core_slot_reset(struct pci_dev *pdev)
 	 * A link or bus reset cleared config space (BARs, MSI-X, SR-IOV):
 	 * what probe saved comes back, VF Enable included; kept for the next.
 	 */
+	struct tern_core *core = pci_get_drvdata(pdev);
+	int ret;
+
 	pci_restore_state(pdev);
 	pci_save_state(pdev);
-	if (tern_core_restart(pdev, "a PCI error"))
+	mutex_lock(&core->recover_lock);
+	ret = tern_adminq_restart(core, "a PCI error", core->link_reset);
+	mutex_unlock(&core->recover_lock);
+	if (ret)
 		return PCI_ERS_RESULT_DISCONNECT;
 	return PCI_ERS_RESULT_RECOVERED;
 }

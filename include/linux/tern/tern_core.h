@@ -1,11 +1,40 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The tern PF core driver's API to the VF variant driver.
+ * The tern PF core driver's API to the VF variant driver: the contract.
  *
  * The PF owns the admin queue; a VF driver never touches PF registers. It
  * looks up the PF from its VF, allocates command data buffers in the PF's
  * (host) DMA domain, and executes admin commands through the PF. Command
- * layouts come from <linux/tern/tern_if.h>.
+ * layouts come from <linux/tern/tern_if.h>. What every verb guarantees:
+ *
+ * Lifetime. A struct tern_core stays valid from tern_core_from_vf() for as
+ * long as the VF's driver stays bound (the PF disables SR-IOV, which
+ * unbinds every VF driver, before it goes); not one moment longer, even
+ * for an object (a file) the VF driver keeps past its remove().
+ *
+ * Context and locks. Verbs that sleep say so; they may be called with any
+ * mutex held but never under a spinlock or with interrupts off. Verbs
+ * marked "any context" take only the PF's internal spinlock (IRQ-safe).
+ * No verb calls back into the VF driver.
+ *
+ * Commands. The firmware answers each command once, or never (a stall; a
+ * reset drops it). A command the caller stopped waiting for (timeout,
+ * tern_core_abandon()) may still execute later, after commands sent
+ * after it: tern_core_vf_abandoned() counts such commands that change a
+ * VF's state. A caller that fails with -ENODEV sent nothing, or its
+ * command was dropped by a PF reset.
+ *
+ * Buffers. A buffer belongs to the device from tern_core_submit() until
+ * tern_core_wait() returned or the firmware answered an abandoned
+ * command; tern_core_buf_free() is safe at any time and defers the
+ * release until then. A PF reset drops every command, and so gives every
+ * buffer back at once; a buffer itself survives it.
+ *
+ * PF resets. An FLR, AER recovery or a fatal queue error reset the
+ * firmware under the VF driver: every command in flight and every command
+ * sent until the reset is over fails with -ENODEV, the firmware forgets
+ * every session, and tern_core_epoch() moves on (tern_core_vf_epoch() too
+ * if the VF functions were reset with it).
  */
 #ifndef _LINUX_TERN_TERN_CORE_H
 #define _LINUX_TERN_TERN_CORE_H
@@ -13,58 +42,36 @@
 #include <linux/completion.h>
 #include <linux/ktime.h>
 #include <linux/pci.h>
-#include <linux/scatterlist.h>
 #include <linux/wait.h>
 #include <linux/tern/tern_if.h>
 
 struct tern_core;
+struct tern_dma_buf;
 
-/**
- * struct tern_dma_buf - a command data buffer owned by the PF
- * @core: the PF it is mapped for
- * @size: usable bytes
- * @npages: pages in @pages
- * @pages: the backing pages (order 0, in buffer order)
- * @page_offset: where the buffer starts in its first page
- * @sgt: @pages mapped for the PF's DMA
- * @sgl: the device scatter-gather list describing @sgt (coherent memory)
- * @sgl_dma: bus address of @sgl
- * @nsge: entries in @sgl
- * @user: its pages are a user buffer's, pinned (tern_core_buf_pin_user())
- * @writable: user: the device writes the pages
- * @inflight: the device may still access it: a command using it is
- *	outstanding, waited for or given up on (PF core's lock)
- * @free_pending: freed by its owner while @inflight (PF core's lock)
- * @free_node: on the PF core's list of buffers to release
- */
-struct tern_dma_buf {
-	struct tern_core *core;
-	size_t size;
-	unsigned int npages;
-	struct page **pages;
-	unsigned int page_offset;
-	struct sg_table sgt;
-	struct tern_sge *sgl;
-	dma_addr_t sgl_dma;
-	unsigned int nsge;
-	bool user;
-	bool writable;
-	bool inflight;
-	bool free_pending;
-	struct list_head free_node;
-};
-
+/* The PF of a VF (process context), what it is and how often it was reset. */
 struct tern_core *tern_core_from_vf(struct pci_dev *vf_pdev);
+/* any context; never NULL */
 const struct tern_identify *tern_core_identity(struct tern_core *core);
+/* any context: PF resets, and those that reset the VF functions too */
 u32 tern_core_epoch(struct tern_core *core);
+u32 tern_core_vf_epoch(struct tern_core *core);
+/* any context: a VF's state commands given up on, not yet answered */
+unsigned int tern_core_vf_abandoned(struct tern_core *core, u16 vf);
+
+/* A VF opened by its driver keeps SR-IOV on; sleeps (the PF's vf_lock). */
 int tern_core_vf_get(struct tern_core *core);
 void tern_core_vf_put(struct tern_core *core);
 
+/*
+ * Command data buffers, mapped for the PF (the host's DMA domain).
+ * alloc sleeps; free is process context (the release may be deferred
+ * while the device owns the buffer); to_user/from_user may fault and
+ * sleep; read, write and size are any context. None may be used on a
+ * buffer the device owns (between submit and wait) but free.
+ */
 struct tern_dma_buf *tern_core_buf_alloc(struct tern_core *core, size_t size);
-struct tern_dma_buf *tern_core_buf_pin_user(struct tern_core *core,
-					    const void __user *ubuf,
-					    size_t size, bool writable);
 void tern_core_buf_free(struct tern_dma_buf *buf);
+size_t tern_core_buf_size(const struct tern_dma_buf *buf);
 int tern_core_buf_to_user(struct tern_dma_buf *buf, size_t offset,
 			  void __user *dst, size_t len);
 int tern_core_buf_from_user(struct tern_dma_buf *buf, size_t offset,
@@ -76,22 +83,23 @@ void tern_core_buf_write(struct tern_dma_buf *buf, size_t offset,
 
 /**
  * struct tern_core_req - an admin command submitted without waiting
- * @done: fires when the firmware answered or the queue went away
- * @cpl: the completion entry, valid once @done fired with @err 0
- * @err: 0, or -ENODEV when the queue was torn down under the command
- * @core: the PF the command went to
- * @buf: its data buffer, or NULL
- * @start: when it was submitted
- * @len: bytes of @buf it uses
- * @cid: its command id (slot and generation) while outstanding
- * @opcode: its opcode
- * @vf: its VF index
+ * @done: private: fires when the firmware answered or the queue went away
+ * @cpl: private: the completion entry
+ * @err: private: 0, or -ENODEV when the queue was torn down under it
+ * @core: private: the PF the command went to
+ * @buf: private: its data buffer, or NULL
+ * @start: private: when it was submitted
+ * @len: private: bytes of @buf it uses
+ * @cid: private: its command id (slot and generation) while outstanding
+ * @opcode: private: its opcode
+ * @vf: private: its VF index
  * @wake: the submitter's, NULL or a wait queue woken (interruptible) when
  *	the answer comes: poll() of a file whose readiness is that answer
  *
- * Owned by the submitter from tern_core_submit() until tern_core_wait()
- * or tern_core_abandon(); the PF core writes @done, @cpl and @err, and
- * leaves @wake as the submitter set it.
+ * The submitter embeds it and sets only @wake; every other field is the
+ * PF core's. The request is the PF core's from tern_core_submit() until
+ * tern_core_wait() returned or tern_core_abandon(); tern_core_req_done()
+ * may be asked meanwhile.
  */
 struct tern_core_req {
 	struct completion done;
@@ -107,6 +115,11 @@ struct tern_core_req {
 	struct wait_queue_head *wake;
 };
 
+/*
+ * Admin commands. exec, submit and wait sleep (a free slot, the answer:
+ * at most the cmd_timeout_ms module parameter each); abandon and
+ * tern_core_req_done() are any context.
+ */
 int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,
 		   struct tern_dma_buf *buf, size_t len, u64 *result);
 int tern_core_submit(struct tern_core *core, struct tern_core_req *req,

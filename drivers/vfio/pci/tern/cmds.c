@@ -95,8 +95,8 @@ int tern_vf_submit_save_read(struct tern_vf *tvf, struct tern_core_req *req,
 	return tern_vf_submit(tvf, req, TERN_OP_SAVE_READ, buf, len);
 }
 
-int tern_vf_wait_save_read(struct tern_core_req *req, size_t *filled,
-			   u32 *flags, u64 *stream_end)
+int tern_vf_wait_save_read(struct tern_core_req *req, size_t asked,
+			   size_t *filled, u32 *flags, u64 *stream_end)
 {
 	u64 result[3];
 	int ret;
@@ -104,7 +104,7 @@ int tern_vf_wait_save_read(struct tern_core_req *req, size_t *filled,
 	ret = tern_core_wait(req, result);
 	if (ret)
 		return ret;
-	if (result[0] > req->len)
+	if (result[0] > asked)
 		return -EPROTO;
 	*filled = result[0];
 	*flags = result[1];

@@ -30,8 +30,8 @@ int tern_vf_cmd_save_begin(struct tern_vf *tvf, u32 mode, u64 *initial_bytes);
 int tern_vf_cmd_save_query(struct tern_vf *tvf, struct tern_save_sizes *sizes);
 int tern_vf_submit_save_read(struct tern_vf *tvf, struct tern_core_req *req,
 			     struct tern_dma_buf *buf, size_t len);
-int tern_vf_wait_save_read(struct tern_core_req *req, size_t *filled,
-			   u32 *flags, u64 *stream_end);
+int tern_vf_wait_save_read(struct tern_core_req *req, size_t asked,
+			   size_t *filled, u32 *flags, u64 *stream_end);
 int tern_vf_cmd_save_end(struct tern_vf *tvf);
 
 int tern_vf_cmd_load_begin(struct tern_vf *tvf);

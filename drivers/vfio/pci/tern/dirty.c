@@ -24,7 +24,6 @@
  * runs under state_mutex.
  */
 #include <linux/debugfs.h>
-#include <linux/highmem.h>
 #include <linux/interval_tree.h>
 #include <linux/iova_bitmap.h>
 #include <linux/vfio.h>
@@ -189,7 +188,7 @@ static int tern_dirty_begin(struct tern_vf *tvf, struct rb_root_cached *ranges,
 	d->bitmap = buf;
 	d->active = true;
 	d->broken = false;
-	d->stats.bitmap_bytes = (u64)buf->npages << PAGE_SHIFT;
+	d->stats.bitmap_bytes = PAGE_ALIGN(tern_core_buf_size(buf));
 	*page_size = BIT_ULL(shift);
 	return 0;
 }
@@ -316,6 +315,7 @@ static int tern_dirty_read_chunk(struct tern_dirty_report *rep, u64 iova,
 	struct tern_dirty *d = &tvf->dirty;
 	size_t bytes = DIV_ROUND_UP_ULL(npages, 64) * sizeof(u64);
 	u64 ndirty = 0, found = 0;
+	__le64 words[64];
 	size_t off;
 	int ret;
 
@@ -329,12 +329,11 @@ static int tern_dirty_read_chunk(struct tern_dirty_report *rep, u64 iova,
 			d->broken = true;
 		return ret;
 	}
-	for (off = 0; off < bytes && !ret; off += PAGE_SIZE) {
-		size_t i, nwords = min_t(size_t, bytes - off, PAGE_SIZE) /
+	for (off = 0; off < bytes && !ret; off += sizeof(words)) {
+		size_t i, nwords = min_t(size_t, bytes - off, sizeof(words)) /
 				   sizeof(u64);
-		__le64 *words = kmap_local_page(d->bitmap->pages[off >>
-								 PAGE_SHIFT]);
 
+		tern_core_buf_read(d->bitmap, off, words, nwords * sizeof(u64));
 		for (i = 0; i < nwords && !ret; i++) {
 			u64 w = le64_to_cpu(words[i]);
 			u64 first = (off / sizeof(u64) + i) * 64;
@@ -350,7 +349,6 @@ static int tern_dirty_read_chunk(struct tern_dirty_report *rep, u64 iova,
 						     iova + (page << d->page_shift));
 			}
 		}
-		kunmap_local(words);
 	}
 	if (!ret)
 		ret = tern_dirty_flush(rep);
@@ -378,7 +376,7 @@ static int tern_dirty_report_range(struct tern_dirty_report *rep,
 	/* whole tracking pages; r->end is aligned and bounds rep->end */
 	lo = max(ALIGN_DOWN(rep->start, psz), r->start);
 	hi = min(ALIGN(rep->end, psz), r->end);
-	cap = d->bitmap->size / sizeof(u64) * 64;
+	cap = tern_core_buf_size(d->bitmap) / sizeof(u64) * 64;
 	for (pos = lo; pos < hi && !ret; ) {
 		u64 n = min((hi - pos) >> shift, cap);
 

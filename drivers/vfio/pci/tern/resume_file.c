@@ -132,7 +132,7 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 			}
 			continue;
 		}
-		n = min_t(size_t, len - done, c->buf->size - c->len);
+		n = min_t(size_t, len - done, tern_core_buf_size(c->buf) - c->len);
 		ret = tern_core_buf_from_user(c->buf, c->len, ubuf + done, n);
 		if (ret) {
 			/*
@@ -148,7 +148,7 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 		c->len += n;
 		done += n;
 		/* full: to the firmware, while the next chunk fills */
-		if (c->len == c->buf->size)
+		if (c->len == tern_core_buf_size(c->buf))
 			ret = tern_resume_flush(migf, false, nonblock);
 	}
 	/*

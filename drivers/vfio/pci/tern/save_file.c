@@ -51,7 +51,7 @@ static void tern_save_submit(struct tern_mig_file *migf)
 		c->flags = 0;
 		c->frozen = migf->frozen;
 		c->err = tern_vf_submit_save_read(migf->tvf, &c->req, c->buf,
-						  c->buf->size);
+						  tern_core_buf_size(c->buf));
 		c->pending = !c->err;
 		if (c->err)
 			break;
@@ -68,7 +68,8 @@ static void tern_save_collect(struct tern_mig_file *migf)
 	if (!c->pending)
 		return;
 	c->pending = false;
-	ret = tern_vf_wait_save_read(&c->req, &c->len, &c->flags, &stream_end);
+	ret = tern_vf_wait_save_read(&c->req, tern_core_buf_size(c->buf),
+				     &c->len, &c->flags, &stream_end);
 	if (ret) {
 		c->len = 0;
 		c->err = ret;
