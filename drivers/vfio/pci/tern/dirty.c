@@ -233,6 +233,28 @@ bool tern_vf_dirty_lost(struct tern_vf *tvf)
 	return was_active;
 }
 
+/**
+ * tern_vf_dirty_forgotten() - the firmware forgot the session, the VF runs on
+ * @tvf: the VF; caller holds state_mutex
+ *
+ * After a firmware-only reset the VF keeps running and writing guest
+ * memory, untracked: the session stays, but every report fails with -EIO
+ * (never a false negative) until userspace stops logging. No DIRTY_STOP
+ * is owed; the one log_stop sends is harmless.
+ *
+ * Return: whether a session was on.
+ */
+bool tern_vf_dirty_forgotten(struct tern_vf *tvf)
+{
+	struct tern_dirty *d = &tvf->dirty;
+
+	d->stop_owed = false;
+	if (!d->active)
+		return false;
+	d->broken = true;
+	return true;
+}
+
 static int tern_dirty_pay_stop(struct tern_vf *tvf)
 {
 	struct tern_dirty *d = &tvf->dirty;

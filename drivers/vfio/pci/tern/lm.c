@@ -214,19 +214,24 @@ static int tern_vf_get_data_size(struct vfio_device *vdev,
 		ret = 0;
 		goto out;
 	}
-	/* no session open: a throw-away one asks the firmware */
-	ret = tern_vf_pay_save_end(tvf);
+	/*
+	 * No session open: a throw-away one asks the firmware. No I/O of a
+	 * file a reset ended may run into it, and nothing owed may be ahead.
+	 */
+	tern_vf_reap_orphans(tvf);
+	ret = tern_vf_pay_owed(tvf);
 	if (ret)
 		goto out;
 	ret = tern_vf_cmd_save_begin(tvf, mode, NULL);
 	if (ret) {
 		/* a SAVE_BEGIN that timed out may run late */
-		tvf->save_end_owed = ret == -ETIMEDOUT;
+		if (ret == -ETIMEDOUT)
+			tern_vf_owe(tvf, TERN_OWE_SAVE_END);
 		goto out;
 	}
 	ret = tern_vf_cmd_save_query(tvf, &sizes);
-	tvf->save_end_owed = true;
-	tern_vf_pay_save_end(tvf);
+	tern_vf_owe(tvf, TERN_OWE_SAVE_END);
+	tern_vf_pay_owed(tvf);
 out:
 	if (!ret)
 		*stop_copy_length = sizes.total_bytes;
@@ -251,9 +256,8 @@ void tern_vf_mig_reset(struct tern_vf *tvf)
 {
 	tern_vf_state_mutex_lock(tvf);
 	if (tvf->mig_state != VFIO_DEVICE_STATE_RUNNING || tvf->save_file ||
-	    tvf->resume_file || tvf->save_end_owed)
-		tern_vf_cmd_reset(tvf);
-	tvf->save_end_owed = false;
+	    tvf->resume_file || tvf->owed)
+		tern_vf_pay_by_reset(tvf);
 	tern_vf_disable_files(tvf);
 	tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	tern_vf_state_mutex_unlock(tvf);
@@ -295,9 +299,7 @@ void tern_vf_mig_init(struct tern_vf *tvf)
 {
 	struct vfio_device *vdev = &tvf->core_device.vdev;
 
-	mutex_init(&tvf->state_mutex);
-	spin_lock_init(&tvf->reset_lock);
-	INIT_LIST_HEAD(&tvf->orphans);
+	tern_vf_state_init(tvf);
 	tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	vdev->migration_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
 				VFIO_MIGRATION_PRE_COPY;
@@ -306,5 +308,5 @@ void tern_vf_mig_init(struct tern_vf *tvf)
 
 void tern_vf_mig_release(struct tern_vf *tvf)
 {
-	mutex_destroy(&tvf->state_mutex);
+	tern_vf_state_release(tvf);
 }

@@ -67,6 +67,7 @@ static int tern_vf_open_device(struct vfio_device *vdev)
 	}
 	tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	tvf->fw_epoch = tern_core_epoch(tvf->core);
+	tvf->fw_vf_epoch = tern_core_vf_epoch(tvf->core);
 	vfio_pci_core_finish_enable(&tvf->core_device);
 	return 0;
 }
@@ -158,130 +159,32 @@ static void tern_vf_remove(struct pci_dev *pdev)
 	debugfs_remove_recursive(tvf->debugfs);
 	tvf->debugfs = NULL;
 	vfio_pci_core_unregister_device(vdev);
+	/* a data file may outlive the VF: it must not reach the PF */
+	tern_vf_state_detach(tvf);
 	vfio_put_device(&vdev->vdev);
 }
 
-/*
- * A reset came while state_mutex was held: arcs that ran after it (during
- * the FLR wait, or in later steps of a multi-step transition) may have
- * quiesced or frozen the fresh VF, or opened a save or load session on
- * it. Bring the firmware back to what the reset left, RUNNING with no
- * session, without clearing the function state again. A VF that cannot
- * be run is in ERROR.
- */
-static void tern_vf_undo_after_reset(struct tern_vf *tvf)
+static void tern_vf_pci_reset_prepare(struct pci_dev *pdev)
 {
-	if (tern_vf_cmd_save_end(tvf))
-		tvf->save_end_owed = true;
-	tern_vf_cmd_load_abort(tvf);
-	if (tern_vf_cmd_run(tvf))
-		tvf->mig_state = VFIO_DEVICE_STATE_ERROR;
-}
+	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
 
-/*
- * Drop state_mutex, applying the resets that found it taken. @undo: the
- * holder may have run arcs after such a reset (anyone but reset_done,
- * which takes the mutex only when nobody holds it, and may not send
- * commands: it runs under vfio-pci-core's memory_lock).
- */
-static void tern_vf_unlock_applying_resets(struct tern_vf *tvf, bool undo)
-{
-again:
-	spin_lock(&tvf->reset_lock);
-	if (tvf->deferred_reset) {
-		tvf->deferred_reset = false;
-		spin_unlock(&tvf->reset_lock);
-		tvf->mig_state = VFIO_DEVICE_STATE_RUNNING;
-		/*
-		 * The reset ended the VF's save and load sessions; its DMA
-		 * dirty tracking goes on (the host's, not the function's).
-		 */
-		tvf->save_end_owed = false;
-		tern_mig_file_orphan(tvf, &tvf->save_file);
-		tern_mig_file_orphan(tvf, &tvf->resume_file);
-		if (undo)
-			tern_vf_undo_after_reset(tvf);
-		goto again;
-	}
-	mutex_unlock(&tvf->state_mutex);
-	spin_unlock(&tvf->reset_lock);
-}
-
-/**
- * tern_vf_state_mutex_lock() - take state_mutex, noticing PF resets
- * @tvf: the VF
- *
- * A PF reset (FLR, AER recovery, a fatal queue error) reset the firmware
- * under the VF, and the VF function with it: its save, load and DMA
- * logging sessions are gone, and no DIRTY_STOP or SAVE_END is owed. A VF
- * that had any session is in ERROR, which VFIO_DEVICE_RESET leaves, and
- * its data files fail; a VF with none has nothing to lose to migration.
- * Every holder of state_mutex takes it through here.
- */
-void tern_vf_state_mutex_lock(struct tern_vf *tvf)
-{
-	u32 epoch;
-	bool had_session;
-
-	mutex_lock(&tvf->state_mutex);
-	epoch = tern_core_epoch(tvf->core);
-	if (epoch == tvf->fw_epoch)
-		return;
-	tvf->fw_epoch = epoch;
-	had_session = tvf->mig_state != VFIO_DEVICE_STATE_RUNNING ||
-		      tvf->save_file || tvf->resume_file;
-	if (tern_vf_dirty_lost(tvf))
-		had_session = true;
-	tvf->save_end_owed = false;
-	if (!had_session)
-		return;
-	dev_warn(tern_vf_dev(tvf),
-		 "PF reset ended the migration sessions: ERROR until VFIO_DEVICE_RESET\n");
-	tern_vf_disable_files(tvf);
-	tvf->mig_state = VFIO_DEVICE_STATE_ERROR;
-}
-
-/**
- * tern_vf_state_mutex_unlock() - drop state_mutex, applying deferred resets
- * @tvf: the VF
- *
- * A reset that found state_mutex taken left its work here: the device
- * already ended its firmware sessions, so the driver's view follows, and
- * what the holder did on the VF after the reset is undone. Every holder
- * of state_mutex (lm.c, mig_file.c, dirty.c) unlocks through here; it
- * lives with tern_vf_reset_done(), the other half of the protocol.
- */
-void tern_vf_state_mutex_unlock(struct tern_vf *tvf)
-{
-	tern_vf_unlock_applying_resets(tvf, true);
+	tern_vf_reset_prepare(tern_vf_from_vdev(&vdev->vdev));
 }
 
 /*
  * Called after any reset of the VF, including VFIO_DEVICE_RESET and FLRs
- * from outside. The device ended its firmware sessions; the migration
- * state follows under the deferred-reset protocol (above).
+ * from outside: the migration state follows (state.c).
  */
-static void tern_vf_reset_done(struct pci_dev *pdev)
+static void tern_vf_pci_reset_done(struct pci_dev *pdev)
 {
 	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
-	struct tern_vf *tvf = tern_vf_from_vdev(&vdev->vdev);
 
-	spin_lock(&tvf->reset_lock);
-	tvf->deferred_reset = true;
-	/*
-	 * If the state mutex is taken, its holder sees deferred_reset when it
-	 * unlocks; never sleep on it here, the reset path may hold it.
-	 */
-	if (!mutex_trylock(&tvf->state_mutex)) {
-		spin_unlock(&tvf->reset_lock);
-		return;
-	}
-	spin_unlock(&tvf->reset_lock);
-	tern_vf_unlock_applying_resets(tvf, false);
+	tern_vf_reset_done(tern_vf_from_vdev(&vdev->vdev));
 }
 
 static const struct pci_error_handlers tern_vf_err_handlers = {
-	.reset_done = tern_vf_reset_done,
+	.reset_prepare = tern_vf_pci_reset_prepare,
+	.reset_done = tern_vf_pci_reset_done,
 	.error_detected = vfio_pci_core_aer_err_detected,
 };
 

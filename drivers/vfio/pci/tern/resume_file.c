@@ -53,6 +53,9 @@ static int tern_resume_flush(struct tern_mig_file *migf, bool sync,
 
 	if (migf->error)
 		return migf->error;
+	/* a reset ended the session: a new one may be open */
+	if (tern_mig_file_gone(migf))
+		return -ENODEV;
 	/* a full ring (O_NONBLOCK) has no chunk being filled */
 	if (migf->tail - migf->head < migf->depth && c->len) {
 		ret = tern_vf_submit_load_write(migf->tvf, &c->req, c->buf,

@@ -38,12 +38,13 @@ static bool tern_save_answer_ok(struct tern_mig_file *migf,
 /*
  * Queue SAVE_READs into the free chunks, in ring order, until the ring is
  * full. A command that cannot be sent becomes that chunk's error, read()
- * reports it in turn, and nothing is queued behind it.
+ * reports it in turn, and nothing is queued behind it. A file whose
+ * session a reset ended sends nothing: a new session may be open.
  */
 static void tern_save_submit(struct tern_mig_file *migf)
 {
 	while (migf->tail - migf->head < migf->depth && !migf->end_seen &&
-	       !migf->error) {
+	       !migf->error && !tern_mig_file_gone(migf)) {
 		struct tern_mig_chunk *c = tern_chunk(migf, migf->tail++);
 
 		c->len = 0;
@@ -299,6 +300,11 @@ static long tern_save_ioctl(struct file *filp, unsigned int cmd,
 	info.flags = 0;
 
 	tern_vf_state_mutex_lock(tvf);
+	/* the VF left its PF (unbound): no device, no state to report */
+	if (!tvf->core) {
+		ret = -ENODEV;
+		goto out_state;
+	}
 	if (tvf->mig_state != VFIO_DEVICE_STATE_PRE_COPY &&
 	    tvf->mig_state != VFIO_DEVICE_STATE_PRE_COPY_P2P) {
 		ret = -EINVAL;
@@ -346,31 +352,14 @@ static const struct file_operations tern_save_fops = {
 	.release = tern_mig_file_release,
 };
 
-/**
- * tern_vf_pay_save_end() - end a throw-away save session the firmware may hold
- * @tvf: the VF, with state_mutex held
- *
- * Return: 0, or the error of the SAVE_END (still owed then).
- */
-int tern_vf_pay_save_end(struct tern_vf *tvf)
-{
-	int ret;
-
-	if (!tvf->save_end_owed)
-		return 0;
-	ret = tern_vf_cmd_save_end(tvf);
-	if (!ret)
-		tvf->save_end_owed = false;
-	return ret;
-}
-
 struct file *tern_save_start(struct tern_vf *tvf, u32 mode)
 {
 	struct tern_mig_file *migf;
 	u64 initial = 0;
 	int ret;
 
-	ret = tern_vf_pay_save_end(tvf);
+	/* a save session the firmware may still hold would refuse this one */
+	ret = tern_vf_pay_owed(tvf);
 	if (ret)
 		return ERR_PTR(ret);
 	migf = tern_mig_file_create(tvf, true, &tern_save_fops);

@@ -2,7 +2,8 @@
 /*
  * tern-vfio-pci: the VF device state shared by the driver's files.
  *
- * main.c        vfio glue, probe/remove, open/close, reset_done
+ * main.c        vfio glue, probe/remove, open/close, PCI reset hooks
+ * state.c       the reset protocol: state_mutex, resets, owed commands
  * lm.c          migration state machine
  * mig_file.c    the migration data files' life and ring of chunk buffers
  * save_file.c   the save file: read(), poll(), PRECOPY_INFO
@@ -15,6 +16,7 @@
 
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <linux/vfio_pci_core.h>
 #include <linux/tern/tern_core.h>
@@ -76,8 +78,9 @@ struct tern_dirty_span {
  * struct tern_dirty - DMA dirty-page logging state
  * @active: a logging session is on (DIRTY_START succeeded; no log_stop,
  *	reset, close or ERROR since)
- * @broken: a DIRTY_READ_CLEAR ended without an answer: bits may be lost,
- *	so reports fail until logging is restarted
+ * @broken: a DIRTY_READ_CLEAR ended without an answer, or a firmware
+ *	reset forgot the session while the VF ran on: bits may be lost, so
+ *	reports fail until logging is restarted
  * @stop_owed: the firmware may still be tracking (a reset ended the
  *	session, or DIRTY_STOP failed): DIRTY_STOP goes out at the next log
  *	operation or at close
@@ -108,17 +111,26 @@ struct tern_dirty {
  * @core_device: vfio-pci core state (must be first for container_of)
  * @core: the PF, which executes firmware commands for this VF
  * @vf_index: this VF's index on the PF
- * @state_mutex: serialises migration state changes; protects @mig_state,
- *	@save_file, @resume_file, @save_end_owed, @dirty and @stats
+ * @state_mutex: serialises migration state changes; protects @core (set
+ *	to NULL when the VF leaves its PF), @mig_state, @save_file,
+ *	@resume_file, @owed, @fw_epoch, @dirty and @stats
  * @mig_state: the current VFIO migration state
  * @save_file: the open save file, if any (holds a file reference)
  * @resume_file: the open resume file, if any (holds a file reference)
- * @save_end_owed: a throw-away save session (MIG_DATA_SIZE) may still be
- *	open in the firmware: its SAVE_BEGIN timed out or its SAVE_END failed
+ * @owed: TERN_OWE_* firmware commands to send before anything else
+ *	(state.c): what a reset or a timed-out command may have left behind
+ * @owed_after_late: TERN_OWE_* paid while a command the driver gave up
+ *	on was still out (it may run after them): owed again once it is not
  * @fw_epoch: tern_core_epoch() when the VF's firmware sessions were last
- *	known to the driver (under @state_mutex; see tern_vf_state_mutex_lock())
- * @reset_lock: protects @deferred_reset
+ *	known to the driver (see tern_vf_state_mutex_lock())
+ * @fw_vf_epoch: tern_core_vf_epoch() at the same time
+ * @reset_lock: protects @in_reset, @acted_in_reset, @deferred_reset and
+ *	@orphans
+ * @in_reset: between reset_prepare and reset_done
+ * @acted_in_reset: state_mutex was held or taken while @in_reset
  * @deferred_reset: a reset happened while @state_mutex was held elsewhere
+ * @orphans: files a reset ended, not yet reaped
+ * @owed_work: pays @owed when only reset_done saw the debt
  * @dirty: DMA logging state
  * @stats: migration counters
  * @debugfs: this VF's debugfs directory, <debugfs>/vfio/<VF>/migration/tern
@@ -133,12 +145,17 @@ struct tern_vf {
 	enum vfio_device_mig_state mig_state;
 	struct tern_mig_file *save_file;
 	struct tern_mig_file *resume_file;
-	bool save_end_owed;
+	unsigned int owed;
+	unsigned int owed_after_late;
 	u32 fw_epoch;
+	u32 fw_vf_epoch;
 
-	spinlock_t reset_lock;		/* deferred_reset, orphans */
+	spinlock_t reset_lock;		/* see above */
+	bool in_reset;
+	bool acted_in_reset;
 	bool deferred_reset;
-	struct list_head orphans;	/* files a reset ended, not yet reaped */
+	struct list_head orphans;
+	struct work_struct owed_work;
 
 	struct tern_dirty dirty;
 	struct tern_mig_stats stats;
@@ -162,9 +179,21 @@ void tern_vf_mig_release(struct tern_vf *tvf);
 void tern_vf_mig_debugfs_init(struct tern_vf *tvf);
 void tern_vf_mig_reset(struct tern_vf *tvf);
 
-/* main.c: taking state_mutex notices PF resets, unlocking applies VF ones */
+/* state.c: the reset protocol */
+#define TERN_OWE_SAVE_END	BIT(0)	/* a save session may be open */
+#define TERN_OWE_LOAD_ABORT	BIT(1)	/* a load session may be open */
+#define TERN_OWE_RUN		BIT(2)	/* the VF may be quiesced or frozen */
+void tern_vf_state_init(struct tern_vf *tvf);
+void tern_vf_state_detach(struct tern_vf *tvf);
+void tern_vf_state_release(struct tern_vf *tvf);
 void tern_vf_state_mutex_lock(struct tern_vf *tvf);
 void tern_vf_state_mutex_unlock(struct tern_vf *tvf);
+void tern_vf_reset_prepare(struct tern_vf *tvf);
+void tern_vf_reset_done(struct tern_vf *tvf);
+bool tern_vf_reset_pending(struct tern_vf *tvf);
+void tern_vf_owe(struct tern_vf *tvf, unsigned int cmds);
+int tern_vf_pay_owed(struct tern_vf *tvf);
+int tern_vf_pay_by_reset(struct tern_vf *tvf);
 
 /* mig_file.c: the save and resume files (callers hold state_mutex) */
 struct file *tern_save_start(struct tern_vf *tvf, u32 mode);
@@ -174,7 +203,6 @@ int tern_save_query_sizes(struct tern_vf *tvf, struct tern_save_sizes *sizes);
 struct file *tern_resume_start(struct tern_vf *tvf);
 int tern_resume_commit(struct tern_vf *tvf);
 void tern_vf_disable_files(struct tern_vf *tvf);
-int tern_vf_pay_save_end(struct tern_vf *tvf);
 void tern_mig_file_orphan(struct tern_vf *tvf, struct tern_mig_file **slot);
 void tern_vf_reap_orphans(struct tern_vf *tvf);
 
@@ -184,5 +212,6 @@ void tern_vf_dirty_init(struct tern_vf *tvf);
 void tern_vf_dirty_debugfs_init(struct tern_vf *tvf);
 void tern_vf_dirty_close(struct tern_vf *tvf);
 bool tern_vf_dirty_lost(struct tern_vf *tvf);
+bool tern_vf_dirty_forgotten(struct tern_vf *tvf);
 
 #endif /* _TERN_VFIO_H */

@@ -414,6 +414,111 @@ TEST_F(core, timed_out_data_size_session_is_ended)
 }
 
 /*
+ * The same with a VF reset before the late SAVE_BEGIN runs: a VF reset
+ * does not drop a command the firmware holds, so the session it opens
+ * after the reset is still owed its SAVE_END.
+ */
+TEST_F(core, timed_out_data_size_session_survives_a_reset)
+{
+	struct vfio_device_feature_mig_data_size size = {};
+
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x10 1"));
+	ASSERT_EQ(-ETIMEDOUT, vfio_device_feature(&self->dev,
+			VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
+			&size, sizeof(size)));
+	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "release"));
+	/* answered after the late SAVE_BEGIN's answer */
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
+	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
+}
+
+/*
+ * An arc whose VF_FREEZE times out leaves ERROR; the VMM resets the VF,
+ * and the firmware runs the late VF_FREEZE after the reset. RUNNING must
+ * still be true of the VF: the driver undoes the late command once it
+ * was answered, before anything else reaches the VF.
+ */
+TEST_F(core, late_freeze_after_a_reset_is_undone)
+{
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x03 1"));
+	ASSERT_EQ(-ETIMEDOUT, vfio_mig_set_state(&self->dev,
+						 VFIO_DEVICE_STATE_STOP, NULL));
+	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(&self->dev));
+	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "release"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
+	/* SAVE_BEGIN(PRECOPY) is refused on a frozen VF */
+	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
+}
+
+struct reset_arg {
+	struct vfio_dev *dev;
+	double done;
+	int ret;
+};
+
+static void *reset_thread(void *p)
+{
+	struct reset_arg *arg = p;
+
+	arg->ret = ioctl(arg->dev->device_fd, VFIO_DEVICE_RESET) ? -errno : 0;
+	arg->done = monotonic_s();
+	return NULL;
+}
+
+/*
+ * A VMM with two threads: one resets the VF, the other changes its state
+ * while the reset waits out the FLR (about 100 ms). An arc that runs on
+ * the fresh VF between the FLR and the end of the reset is undone with
+ * the reset: whatever GET_STATE says afterwards is true of the VF, so
+ * the VMM can go to RUNNING and migrate again. The delays only place the
+ * arc at different points of the reset; every outcome is checked alike.
+ */
+TEST_F(core, arc_during_the_flr_wait_is_undone)
+{
+	static const int delay_ms[] = { 5, 20, 40, 60, 80 };
+	int inside = 0;
+	size_t k;
+
+	for (k = 0; k < ARRAY_SIZE(delay_ms); k++) {
+		struct reset_arg arg = { .dev = &self->dev, .ret = 1 };
+		enum vfio_device_mig_state state;
+		struct timespec ts = {
+			.tv_nsec = delay_ms[k] * 1000000L,
+		};
+		pthread_t t;
+		double stopped;
+		int ret;
+
+		ASSERT_EQ(0, pthread_create(&t, NULL, reset_thread, &arg));
+		nanosleep(&ts, NULL);
+		ret = vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
+					 NULL);
+		stopped = monotonic_s();
+		ASSERT_EQ(0, pthread_join(t, NULL));
+		ASSERT_EQ(0, arg.ret);
+		ASSERT_EQ(0, ret);
+		if (stopped < arg.done)
+			inside++;
+		state = tern_mig_state(&self->dev);
+		TH_LOG("STOP %d ms after the reset began, %s it ended: %s",
+		       delay_ms[k], stopped < arg.done ? "before" : "after",
+		       state == VFIO_DEVICE_STATE_RUNNING ? "RUNNING" : "STOP");
+		ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
+						VFIO_DEVICE_STATE_RUNNING,
+						NULL));
+		ASSERT_EQ(0, tern_new_save_reads(&self->dev));
+	}
+	/* the race was run, not only its edges */
+	ASSERT_LT(0, inside);
+}
+
+/*
  * A reset ends the sessions of the files it finds, which userspace may
  * keep open for good: {PRE_COPY; reset} in a loop with every save file
  * kept open must not pile up their PF-owned buffers. The next state

@@ -157,13 +157,15 @@ TEST_F_TIMEOUT(cycle, forced_removal_fails_outstanding_commands, 120)
 /*
  * A save file a reset orphaned, kept open while its VF is closed and its
  * PF unbound: closing the VF ended it (no PF buffer left: buf_bytes 0),
- * so the unbind completes and the file, read or closed afterwards, fails
- * cleanly without touching the PF that is gone (the rig fails the run on
- * any kernel splat, and tern_core warns if a buffer outlives the PF).
+ * so the unbind completes and the file, read, asked for PRECOPY_INFO or
+ * closed afterwards, fails cleanly without touching the PF that is gone
+ * (the rig fails the run on any kernel splat, KASAN's included, and
+ * tern_core warns if a buffer outlives the PF).
  */
 TEST_F_TIMEOUT(cycle, orphaned_file_outlives_its_pf, 120)
 {
 	char bdf[1][16], pf[16], sysfs[64], path[128], val[32];
+	struct vfio_precopy_info info = { .argsz = sizeof(info) };
 	struct vfio_dev dev;
 	char buf[64];
 	int fd;
@@ -183,6 +185,9 @@ TEST_F_TIMEOUT(cycle, orphaned_file_outlives_its_pf, 120)
 
 	ASSERT_EQ(0, sysfs_write("/sys/bus/pci/drivers/tern_core/unbind", pf));
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(ENODEV, errno);
+	/* the VF is gone with its PF: no state to report, no PF to ask */
+	ASSERT_EQ(-1, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
 	ASSERT_EQ(ENODEV, errno);
 	ASSERT_EQ(0, close(fd));
 	ASSERT_EQ(1, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 1, bdf,

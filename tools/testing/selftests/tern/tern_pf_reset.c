@@ -5,9 +5,12 @@
  * firmware's admin queue stopping on a DMA error (STATUS.FATAL, the
  * model's "fatal" rule). Each time the firmware is reset under the VFs'
  * users: commands in flight fail at once rather than at their timeout,
- * data files end, a VF that had a migration or logging session reports
- * ERROR, one that had none stays RUNNING, and after VFIO_DEVICE_RESET the
- * VF's engine and migration work again.
+ * data files end, and after VFIO_DEVICE_RESET the VF's engine and
+ * migration work again. Where the VFs were reset too (an FLR, a fatal
+ * error's link reset) a VF that had a migration or logging session
+ * reports ERROR; where only the firmware was (a non-fatal error, a fatal
+ * queue error) a VF its VMM had running stays RUNNING, untouched. One
+ * that had no session stays RUNNING either way.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -325,8 +328,9 @@ TEST_F_TIMEOUT(pf_reset_aer, recovery_resets_the_firmware, 60)
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(ENODEV, errno);
 	close(fd);
+	/* a non-fatal error resets the firmware alone: the VF runs on */
 	if (variant->uncor_status == PCI_ERR_UNC_COMP_ABORT)
-		ASSERT_EQ(VFIO_DEVICE_STATE_ERROR,
+		ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING,
 			  tern_mig_state(&self->a.dev));
 	ASSERT_EQ(0, vf_recovers(&self->a));
 }
@@ -351,6 +355,50 @@ TEST_F_TIMEOUT(pf_reset, fatal_queue_error_recovers, 60)
 	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->b.dev));
 	ASSERT_EQ(0, vf_recovers(&self->a));
 	ASSERT_EQ(0, tern_new_save_reads(&self->b.dev));
+}
+
+/*
+ * A reset of the firmware alone (STATUS.FATAL, found here by the SAVE_QUERY
+ * of a PRECOPY_INFO, which changes no state) does not touch the VF
+ * functions: a VF its VMM had in PRE_COPY runs on as it was. It stays
+ * RUNNING rather than going to ERROR, which QEMU answers with an FLR that
+ * would wipe it: its save file fails, its device memory and engine work
+ * on without any reset, and a new migration starts.
+ */
+TEST_F_TIMEOUT(pf_reset, firmware_reset_spares_running_vfs, 60)
+{
+	struct vfio_precopy_info info = { .argsz = sizeof(info) };
+	uint8_t *src = tern_dma_alloc(&self->a, 4096, 4096);
+	long resets = pf_resets(self->pf);
+	uint32_t result;
+	char buf[64];
+	int fd;
+
+	ASSERT_LE(0, resets);
+	ASSERT_NE(NULL, src);
+	memset(src, 0x3c, 4096);
+	memset(self->a.devmem, 0xa5, 4096);
+	ASSERT_EQ(0, tern_engine_start(&self->a, 16));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->a.dev,
+					VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "1000"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "fatal"));
+	ASSERT_EQ(-1, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
+	ASSERT_EQ(ETIMEDOUT, errno);
+	ASSERT_EQ(resets + 1, wait_pf_resets(self->pf, resets));
+
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->a.dev));
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(ENODEV, errno);
+	close(fd);
+	/* no reset: device memory as the guest left it, the engine runs */
+	ASSERT_EQ(0xa5, self->a.devmem[4095]);
+	ASSERT_EQ(TERN_DESC_ST_OK, tern_run(&self->a, TERN_DESC_OP_CHECKSUM, 0,
+					    4096, tern_iova(&self->a, src), 0,
+					    &result));
+	ASSERT_EQ(tern_crc32c(src, 4096), result);
+	ASSERT_EQ(0, tern_new_save_reads(&self->a.dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->b.dev));
 }
 
 TERN_TEST_HARNESS_MAIN
