@@ -191,8 +191,10 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
  * SAVE_QUERY for an open save file (@migf->lock held). The firmware ran
  * the SAVE_READs in flight before it (submission order), so their answers
  * are there: collect them, and the sizes plus what the ring holds are the
- * whole picture. A re-init is reported once by the firmware: remember it
- * for PRECOPY_INFO, and where the new first pass ends.
+ * whole picture. A re-init is reported once by the firmware: for a caller
+ * that opted in to PRECOPY_INFOv2, remember it for PRECOPY_INFO and where
+ * the new first pass ends. The uAPI lets initial_bytes grow again only
+ * after that opt-in: for anyone else the new pass is dirty data.
  */
 static int tern_save_file_query(struct tern_mig_file *migf,
 				struct tern_save_sizes *sizes)
@@ -201,7 +203,8 @@ static int tern_save_file_query(struct tern_mig_file *migf,
 
 	ret = tern_vf_cmd_save_query(migf->tvf, sizes);
 	tern_save_collect_all(migf);
-	if (ret || !sizes->reinit)
+	if (ret || !sizes->reinit ||
+	    !tern_precopy_info_v2(&migf->tvf->core_device.vdev))
 		return ret;
 	migf->initial_end = migf->fw_end + sizes->initial_bytes;
 	migf->reinit = true;
@@ -228,7 +231,9 @@ static bool tern_save_has_answer(struct tern_mig_file *migf)
 /**
  * tern_save_query_sizes() - SAVE_QUERY on the VF's open save file
  * @tvf: the VF, with state_mutex held and a save file open
- * @sizes: the firmware's answer
+ * @sizes: the firmware's answer; @sizes->total_bytes also counts what the
+ *	file's ring holds that userspace has not read (the firmware counts
+ *	only what SAVE_READ has not returned)
  *
  * Return: 0, or the errno of the failed command.
  */
@@ -240,6 +245,8 @@ int tern_save_query_sizes(struct tern_vf *tvf, struct tern_save_sizes *sizes)
 	lockdep_assert_held(&tvf->state_mutex);
 	mutex_lock(&migf->lock);
 	ret = tern_save_file_query(migf, sizes);
+	if (!ret)
+		sizes->total_bytes += migf->fw_end - migf->offset;
 	mutex_unlock(&migf->lock);
 	return ret;
 }
@@ -290,7 +297,7 @@ static long tern_save_ioctl(struct file *filp, unsigned int cmd,
 	unsigned long minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
 	struct vfio_precopy_info info;
 	struct tern_save_sizes sizes;
-	u64 buffered_end, dirty_from;
+	u64 pending_end, dirty_from;
 	int ret;
 
 	ret = tern_check_precopy_ioctl(&tvf->core_device.vdev, cmd, arg, &info);
@@ -320,20 +327,22 @@ static long tern_save_ioctl(struct file *filp, unsigned int cmd,
 		goto out;
 	/*
 	 * Stream bytes up to initial_end are initial data: the first pass,
-	 * or after a re-init what is left before the new first pass ends.
-	 * Bytes the driver holds but userspace has not read count where they
-	 * belong. REINIT goes only to a caller that opted in to the v2 flags;
-	 * either way each re-init is reported once.
+	 * or (v2 callers) after a re-init what is left before the new first
+	 * pass ends. Bytes the driver holds but userspace has not read count
+	 * where they belong, and so does what is left of a first pass the
+	 * firmware sends again (initial_bytes) past initial_end: the new
+	 * pass of a re-init a v1 caller was not told of. So initial_bytes
+	 * never grows without REINIT, which is reported once per event.
 	 */
 	info.initial_bytes = migf->initial_end > migf->offset ?
 			     migf->initial_end - migf->offset : 0;
-	if (migf->reinit && tern_precopy_info_v2(&tvf->core_device.vdev))
+	if (migf->reinit)
 		info.flags |= VFIO_PRECOPY_INFO_REINIT;
 	migf->reinit = false;
-	buffered_end = migf->fw_end;
+	pending_end = migf->fw_end + sizes.initial_bytes;
 	dirty_from = max(migf->offset, migf->initial_end);
 	info.dirty_bytes = sizes.dirty_bytes +
-			   (buffered_end > dirty_from ? buffered_end - dirty_from : 0);
+			   (pending_end > dirty_from ? pending_end - dirty_from : 0);
 out:
 	mutex_unlock(&migf->lock);
 out_state:

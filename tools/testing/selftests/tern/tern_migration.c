@@ -517,6 +517,38 @@ TEST_F(mig, pre_copy_ring_shapes)
 	}
 }
 
+/*
+ * MIG_DATA_SIZE is what QEMU plans its switchover with: in STOP_COPY it
+ * must cover everything read() still returns, including what the file's
+ * ring read ahead during pre-copy (the firmware no longer counts that).
+ */
+TEST_F(mig, data_size_counts_what_the_ring_holds)
+{
+	struct vfio_device_feature_mig_data_size size = {};
+	struct vf *a = &self->vf[0];
+	struct mig_stream s = {};
+	char first[4096];
+	int fd;
+
+	fill_devmem(a, 11);
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	/* one small read: the ring asks for its depth of chunks behind it */
+	ASSERT_EQ(sizeof(first), read(fd, first, sizeof(first)));
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_STOP_COPY,
+					NULL));
+	ASSERT_EQ(0, vfio_device_feature(&a->dev, VFIO_DEVICE_FEATURE_GET |
+					 VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
+					 &size, sizeof(size)));
+	ASSERT_EQ(0, mig_stream_read(fd, &s, 1 << 20));
+	TH_LOG("MIG_DATA_SIZE %llu, read to the end %zu",
+	       (unsigned long long)size.stop_copy_length, s.len);
+	ASSERT_LE(s.len, size.stop_copy_length);
+	ASSERT_EQ(0, vfio_mig_set_state(&a->dev, VFIO_DEVICE_STATE_STOP, NULL));
+	close(fd);
+	mig_stream_free(&s);
+}
+
 struct poll_arg {
 	int fd;
 	int revents;
