@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The whole `make check`: install what is missing, build (or reuse) the
-# cached QEMU and kernels, run checkpatch and the model tests, build the
+# cached QEMU and kernels, run checkpatch, the version check, build the
+# tern-dkms package (lintian) and run the model tests, build the
 # selftests, then for each kernel build the modules with W=1, run sparse,
+# build them with DKMS from the package where the kernel asks for it,
 # build the initramfs, boot the VM, run the suite and judge the logs. Ends
 # with one "kernel K: N passed, N failed, N skipped" line per kernel and
 # the total "N passed, N failed, N skipped" as the last line.
@@ -63,6 +65,26 @@ host_checks() {
 		cat "$out/checkpatch.log" >&2
 	fi
 
+	step "version in every place"
+	local vline
+	if vline=$("$RIG_TOP/tools/rig/version-check.sh" 2>&1); then
+		echo "PASS static: $vline" >> "$results"
+	else
+		echo "FAIL static: $vline" >> "$results"
+		echo "$vline" >&2
+	fi
+
+	step "tern-dkms package (dpkg-buildpackage, lintian)"
+	# the .deb's path also when only lintian failed: DKMS builds its sources
+	if tern_deb=$("$RIG_TOP/tools/rig/deb.sh" "$out/deb" 2>"$out/deb.log"); then
+		echo "PASS static: tern-dkms package, lintian clean" >> "$results"
+	else
+		echo "FAIL static: tern-dkms package, lintian clean (see $out/deb.log)" \
+			>> "$results"
+		cat "$out/deb.log" >&2
+	fi
+	[ -f "$tern_deb" ] || tern_deb=
+
 	step "device model tests (qtest, no guest)"
 	python3 "$RIG_TOP/tools/qemu/tern-qtest/tern_qtest.py" "$qemu" \
 		> "$out/qtest.log" 2>&1 || true
@@ -73,6 +95,8 @@ host_checks() {
 		"$(sed -n 's/^1\.\.//p' "$out/qtest.log")" ] ||
 		echo "FAIL model: qtest run incomplete (see $out/qtest.log)" >> "$results"
 }
+# the tern-dkms package (full check only): what DKMS builds, if there is one
+tern_deb=
 [ $full = 0 ] || host_checks
 
 step "selftests"
@@ -148,9 +172,10 @@ for k in $kernels; do
 	fi
 	modules=()
 	if [ "$K_DKMS" = 1 ] && [ $full = 1 ]; then
-		step "$k: dkms build and install"
+		step "$k: dkms build and install${tern_deb:+, sources of the tern-dkms package}"
 		if "$RIG_TOP/tools/rig/dkms.sh" "$K_RELEASE" "$K_KDIR" \
-			"$RIG_CACHE/dkms/$k" > "$kout/dkms.modules" 2> "$kout/dkms.log"; then
+			"$RIG_CACHE/dkms/$k" ${tern_deb:+"$tern_deb"} \
+			> "$kout/dkms.modules" 2> "$kout/dkms.log"; then
 			echo "PASS static($k): dkms build and install" >> "$kout/static.results"
 		else
 			echo "FAIL static($k): dkms build and install (see $kout/dkms.log)" \

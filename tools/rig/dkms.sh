@@ -2,27 +2,51 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build and install the tern modules with DKMS (Debian's dkms, the way a
-# host installs them: dkms.conf at the top of the repository) for one
-# kernel, with DKMS's source, build and install trees in the cache instead
-# of /usr/src, /var/lib/dkms and /lib/modules. Prints the installed module
-# files, which the VM then loads.
+# host installs them) for one kernel, with DKMS's source, build and install
+# trees in TREE instead of /usr/src, /var/lib/dkms and /lib/modules. Prints
+# the installed module files, which the VM then loads.
 #
-# usage: dkms.sh KERNEL_RELEASE KDIR TREE
+# With DEB, the tern-dkms package (tools/rig/deb.sh), DKMS builds what the
+# package ships: its /usr/src/tern-<version>, dkms.conf included, unpacked
+# with dpkg-deb -x, as its postinst has DKMS build it on a host. Without
+# (a run by hand), what `dkms add .` would copy from this tree.
+#
+# usage: dkms.sh KERNEL_RELEASE KDIR TREE [DEB]
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-kver=$1 kdir=$2 tree=$3
-name=$(sed -n 's/^PACKAGE_NAME="\(.*\)"/\1/p' "$RIG_TOP/dkms.conf")
-ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$RIG_TOP/dkms.conf")
-opts=(--sourcetree "$tree/src" --dkmstree "$tree/dkms"
+kver=$1 kdir=$2 tree=$3 deb=${4:-}
+rm -rf "$tree"
+if [ -n "$deb" ]; then
+	mkdir -p "$tree/pkg"
+	dpkg-deb -x "$deb" "$tree/pkg"
+	srcroot="$tree/pkg/usr/src"
+	confs=("$srcroot"/*/dkms.conf)
+	[ ${#confs[@]} = 1 ] && [ -f "${confs[0]}" ] ||
+		die "$deb: expected one /usr/src/*/dkms.conf"
+	conf=${confs[0]}
+else
+	srcroot="$tree/src"
+	conf="$RIG_TOP/dkms.conf"
+fi
+name=$(sed -n 's/^PACKAGE_NAME="\(.*\)"/\1/p' "$conf")
+ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$conf")
+opts=(--sourcetree "$srcroot" --dkmstree "$tree/dkms"
       --installtree "$tree/install" -k "$kver" --kernelsourcedir "$kdir")
 
-# what `dkms add` would copy to /usr/src/tern-<version>
-rm -rf "$tree"
-mkdir -p "$tree/src/$name-$ver" "$tree/dkms" "$tree/install/$kver"
-(cd "$RIG_TOP" && git ls-files -co --exclude-standard -- dkms.conf Makefile \
-	Kbuild Kconfig drivers include | rsync -a --files-from=- . \
-	"$tree/src/$name-$ver/")
+mkdir -p "$tree/dkms" "$tree/install/$kver"
+if [ -n "$deb" ]; then
+	[ "$(dirname "$conf")" = "$srcroot/$name-$ver" ] ||
+		die "$deb: dkms.conf names $name $ver, but is in $(dirname "$conf")"
+	log "dkms: the sources of $(basename "$deb")"
+else
+	# what `dkms add` would copy to /usr/src/tern-<version>
+	mkdir -p "$srcroot/$name-$ver"
+	(cd "$RIG_TOP" && git ls-files -co --exclude-standard -- dkms.conf Makefile \
+		Kbuild Kconfig drivers include | rsync -a --files-from=- . \
+		"$srcroot/$name-$ver/")
+	log "dkms: the sources of $RIG_TOP"
+fi
 dkms add "$name/$ver" "${opts[@]}" >&2
 dkms build "$name/$ver" "${opts[@]}" >&2 ||
 	{ cat "$tree/dkms/$name/$ver/build/make.log" >&2 || true

@@ -40,10 +40,13 @@ EOT
 }
 
 # python3-matplotlib: make bench's plots (tools/tern-bench/plots.py)
+# debhelper, dh-dkms, lintian (with dpkg-dev): the tern-dkms package
+# (tools/rig/deb.sh; debian/rules needs no root, so no fakeroot)
 PKGS="linux-source-6.12 build-essential bc flex bison libelf-dev libssl-dev
       sparse ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev
       dpkg-dev busybox-static cpio rsync seabios qemu-system-data python3
-      python3-venv python3-matplotlib xz-utils kmod git dwarves dkms"
+      python3-venv python3-matplotlib xz-utils kmod git dwarves dkms
+      debhelper dh-dkms lintian"
 BPO_PKGS="meson python3-pycotap"
 
 missing_pkgs() {

@@ -9,6 +9,7 @@
  */
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/tern/tern_version.h>
 
 #include "core.h"
 
@@ -341,3 +342,4 @@ module_exit(tern_core_exit);
 MODULE_AUTHOR("tern developers <dev@tern.invalid>");
 MODULE_DESCRIPTION("tern PF core driver: firmware admin queue and SR-IOV");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(TERN_VERSION);

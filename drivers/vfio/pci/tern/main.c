@@ -13,6 +13,7 @@
 #include <linux/debugfs.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/tern/tern_version.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
 
@@ -229,4 +230,5 @@ module_exit(tern_vf_exit);
 MODULE_AUTHOR("tern developers <dev@tern.invalid>");
 MODULE_DESCRIPTION("VFIO variant driver for tern SR-IOV VFs (live migration)");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(TERN_VERSION);
 TERN_IMPORT_NS_IOMMUFD();
