@@ -14,9 +14,21 @@
 #include "core.h"
 
 unsigned int tern_cmd_timeout_ms = 10000;
-module_param_named(cmd_timeout_ms, tern_cmd_timeout_ms, uint, 0644);
+
+/* 0 would fail every command that is not answered at once */
+static int tern_cmd_timeout_set(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, 3600 * MSEC_PER_SEC);
+}
+
+static const struct kernel_param_ops tern_cmd_timeout_ops = {
+	.set = tern_cmd_timeout_set,
+	.get = param_get_uint,
+};
+module_param_cb(cmd_timeout_ms, &tern_cmd_timeout_ops, &tern_cmd_timeout_ms,
+		0644);
 MODULE_PARM_DESC(cmd_timeout_ms,
-		 "How long to wait for a firmware command, in ms (default 10000)");
+		 "How long to wait for a firmware command, in ms (1..3600000, default 10000)");
 
 static struct pci_driver tern_core_driver;
 

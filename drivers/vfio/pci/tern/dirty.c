@@ -374,6 +374,13 @@ static int tern_dirty_read_chunk(struct tern_dirty_report *rep, u64 iova,
 	}
 	if (!ret)
 		ret = tern_dirty_flush(rep);
+	/*
+	 * The device cleared what it reported: bits not handed on now are
+	 * lost, so a later report would have holes. Fail them all until
+	 * logging is restarted.
+	 */
+	if (ret)
+		d->broken = true;
 	d->stats.pages_reported += found;
 	if (!ret && found != ndirty)
 		dev_warn_ratelimited(&tvf->core_device.pdev->dev,

@@ -400,6 +400,10 @@ int tern_save_freeze(struct tern_vf *tvf)
 	struct tern_mig_file *migf = tvf->save_file;
 	int ret;
 
+	lockdep_assert_held(&tvf->state_mutex);
+	/* every arc into PRE_COPY_P2P opened one; a reset left RUNNING */
+	if (WARN_ON_ONCE(!migf))
+		return -EIO;
 	/* a background SAVE_READ may see the stream end before we do */
 	mutex_lock(&migf->lock);
 	migf->freezing = true;

@@ -210,6 +210,19 @@ TEST_F(core, firmware_stall_times_out)
 					VFIO_DEVICE_STATE_RUNNING, NULL));
 }
 
+/* A timeout of 0 would fail every command: refused, and so are > 1 h. */
+TEST_F(core, command_timeout_has_bounds)
+{
+	char val[32];
+
+	ASSERT_EQ(-EINVAL, sysfs_write(TIMEOUT_PARAM, "0"));
+	ASSERT_EQ(-EINVAL, sysfs_write(TIMEOUT_PARAM, "3600001"));
+	ASSERT_EQ(0, sysfs_read(TIMEOUT_PARAM, val, sizeof(val)));
+	ASSERT_EQ(strtoul(self->timeout, NULL, 0), strtoul(val, NULL, 0));
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "1"));
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, self->timeout));
+}
+
 /* The kernel fault-injection attribute fails commands before the queue. */
 TEST_F(core, kernel_fault_injection)
 {
