@@ -165,6 +165,9 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 	 */
 	if (!ret && migf->offset == migf->rec_end && !migf->rec_hdr_len)
 		ret = tern_resume_flush(migf, true, nonblock);
+	/* whatever the firmware said of a session a reset ended */
+	if (ret && ret != -EAGAIN && tern_mig_file_gone(migf))
+		ret = -ENODEV;
 	mutex_unlock(&migf->lock);
 	/* a rejected stream is reported at once, not as a short write */
 	return ret ? ret : done;

@@ -183,6 +183,9 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 		migf->precopy_passes++;
 		ret = -ENOMSG;
 	}
+	/* whatever the firmware said of a session a reset ended */
+	if (ret && ret != -EAGAIN && tern_mig_file_gone(migf))
+		ret = -ENODEV;
 	mutex_unlock(&migf->lock);
 	return done ? done : ret;
 }
@@ -323,6 +326,9 @@ static long tern_save_ioctl(struct file *filp, unsigned int cmd,
 		goto out;
 	}
 	ret = tern_save_file_query(migf, &sizes);
+	/* a reset meanwhile (applied at unlock) ended the session */
+	if (ret && tern_vf_reset_pending(tvf))
+		ret = -ENODEV;
 	if (ret)
 		goto out;
 	/*

@@ -295,6 +295,27 @@ static void tern_vf_owed_work(struct work_struct *work)
 }
 
 /**
+ * tern_vf_reset_pending() - a reset came that the state mutex's holder
+ *	has not applied yet
+ * @tvf: the VF, with state_mutex held
+ *
+ * It ended the VF's sessions already: a command of theirs that failed
+ * meanwhile failed for that reason.
+ *
+ * Return: whether tern_vf_state_mutex_unlock() will apply a reset.
+ */
+bool tern_vf_reset_pending(struct tern_vf *tvf)
+{
+	bool pending;
+
+	lockdep_assert_held(&tvf->state_mutex);
+	spin_lock(&tvf->reset_lock);
+	pending = tvf->deferred_reset;
+	spin_unlock(&tvf->reset_lock);
+	return pending;
+}
+
+/**
  * tern_vf_reset_prepare() - a reset of the VF is about to happen
  * @tvf: the VF
  *
