@@ -67,15 +67,9 @@ FIXTURE_TEARDOWN(core)
 	vfio_dev_close(&self->dev);
 }
 
-/* <pf>/buf_bytes: command data buffers mapped for the PF; -1 if unreadable */
 static long long mapped_bytes(const char *pf)
 {
-	char path[128], buf[32];
-
-	snprintf(path, sizeof(path), DEBUGFS "/%s/buf_bytes", pf);
-	if (sysfs_read(path, buf, sizeof(buf)))
-		return -1;
-	return strtoll(buf, NULL, 0);
+	return tern_pf_value(pf, "buf_bytes");
 }
 
 /*
@@ -407,7 +401,9 @@ TEST_F(core, late_save_read_breaks_the_stream)
  * owes it a SAVE_END and pays before the next SAVE_BEGIN: PRE_COPY works
  * (without it the firmware answers BUSY).
  */
-TEST_F(core, timed_out_data_size_session_is_ended)
+/* MIG_DATA_SIZE whose throw-away SAVE_BEGIN is stalled past its timeout */
+static void data_size_times_out(struct __test_metadata *_metadata,
+				FIXTURE_DATA(core) *self)
 {
 	struct vfio_device_feature_mig_data_size size = {};
 
@@ -416,6 +412,13 @@ TEST_F(core, timed_out_data_size_session_is_ended)
 	ASSERT_EQ(-ETIMEDOUT, vfio_device_feature(&self->dev,
 			VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
 			&size, sizeof(size)));
+}
+
+TEST_F(core, timed_out_data_size_session_is_ended)
+{
+	struct vfio_device_feature_mig_data_size size = {};
+
+	data_size_times_out(_metadata, self);
 	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "release"));
 	/* commands are answered in order: this one after the late one */
 	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
@@ -433,13 +436,7 @@ TEST_F(core, timed_out_data_size_session_is_ended)
  */
 TEST_F(core, timed_out_data_size_session_survives_a_reset)
 {
-	struct vfio_device_feature_mig_data_size size = {};
-
-	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x10 1"));
-	ASSERT_EQ(-ETIMEDOUT, vfio_device_feature(&self->dev,
-			VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
-			&size, sizeof(size)));
+	data_size_times_out(_metadata, self);
 	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
 	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "release"));
 	/* answered after the late SAVE_BEGIN's answer */

@@ -12,13 +12,13 @@
  * migration works. The rig fails the run on any kernel splat.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/pci_regs.h>
 #include <sys/ioctl.h>
 
 #include "kselftest_harness.h"
@@ -100,22 +100,12 @@ FIXTURE_VARIANT_ADD(matrix, log_report)
 
 static long buf_bytes(const char *pf)
 {
-	char path[128], val[32];
-
-	snprintf(path, sizeof(path), DEBUGFS "/%s/buf_bytes", pf);
-	if (sysfs_read(path, val, sizeof(val)))
-		return -1;
-	return strtol(val, NULL, 0);
+	return tern_pf_value(pf, "buf_bytes");
 }
 
 static long pf_resets(const char *pf)
 {
-	char path[128], val[32];
-
-	snprintf(path, sizeof(path), DEBUGFS "/%s/resets", pf);
-	if (sysfs_read(path, val, sizeof(val)))
-		return -1;
-	return strtol(val, NULL, 0);
+	return tern_pf_value(pf, "resets");
 }
 
 static int open_vf(FIXTURE_DATA(matrix) *self)
@@ -389,43 +379,18 @@ TEST_F_TIMEOUT(matrix, pf_flr, 120)
 	check_recovered(_metadata, self, variant);
 }
 
-/* drivers/pci/pcie/aer_inject.c's write() format */
-struct aer_error_inj {
-	uint8_t bus;
-	uint8_t dev;
-	uint8_t fn;
-	uint32_t uncor_status;
-	uint32_t cor_status;
-	uint32_t header_log0;
-	uint32_t header_log1;
-	uint32_t header_log2;
-	uint32_t header_log3;
-	uint32_t domain;
-};
-
 /*
  * A fatal PCI error (Malformed TLP) reported by the PF: the PCI core's
  * recovery resets the link, the call fails with -ENODEV.
  */
 TEST_F_TIMEOUT(matrix, fatal_aer, 120)
 {
-	struct aer_error_inj einj = { .uncor_status = 1u << 18 };
-	unsigned int dom, bus, dev, fn;
 	long resets = pf_resets(self->pf), ret;
-	int fd;
 
 	SKIP_UNLESS_KERNEL_HAS(!access(AER_INJECT, W_OK), "aer_inject");
-	ASSERT_EQ(4, sscanf(self->pf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn));
-	einj.domain = dom;
-	einj.bus = bus;
-	einj.dev = dev;
-	einj.fn = fn;
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "60000"));
 	start_call(_metadata, self, variant);
-	fd = open(AER_INJECT, O_WRONLY);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(sizeof(einj), write(fd, &einj, sizeof(einj)));
-	close(fd);
+	ASSERT_EQ(0, tern_aer_inject(self->pf, PCI_ERR_UNC_MALF_TLP));
 	ret = end_call(_metadata, self);
 	ASSERT_RESULT(ret, R_ENODEV);
 	/* the recovery finishes in the background */

@@ -30,20 +30,6 @@
 #define TIMEOUT_PARAM	"/sys/module/tern_core/parameters/cmd_timeout_ms"
 #define AER_INJECT	"/dev/aer_inject"
 
-/* drivers/pci/pcie/aer_inject.c's write() format */
-struct aer_error_inj {
-	uint8_t bus;
-	uint8_t dev;
-	uint8_t fn;
-	uint32_t uncor_status;
-	uint32_t cor_status;
-	uint32_t header_log0;
-	uint32_t header_log1;
-	uint32_t header_log2;
-	uint32_t header_log3;
-	uint32_t domain;
-};
-
 FIXTURE(pf_reset)
 {
 	struct tern_vf a;	/* has a migration session when the PF resets */
@@ -79,16 +65,9 @@ FIXTURE_TEARDOWN(pf_reset)
 		tern_vf_close(&self->a);
 }
 
-/* tern_core's <debugfs>/<pf>/resets; -1 if unreadable */
 static long pf_resets(const char *pf)
 {
-	char path[128], val[32];
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/tern_core/%s/resets",
-		 pf);
-	if (sysfs_read(path, val, sizeof(val)))
-		return -1;
-	return strtol(val, NULL, 0);
+	return tern_pf_value(pf, "resets");
 }
 
 /*
@@ -240,30 +219,6 @@ TEST_F(pf_reset, flr_ends_dma_logging)
 	ASSERT_EQ(0, vfio_dma_log_stop(&self->a.dev));
 }
 
-/* Inject an uncorrectable error reported by the PF; 0 or -errno. */
-static int aer_inject(const char *pf, uint32_t uncor_status)
-{
-	struct aer_error_inj einj = { .uncor_status = uncor_status };
-	unsigned int domain, bus, dev, fn;
-	ssize_t n;
-	int fd;
-
-	if (sscanf(pf, "%x:%x:%x.%x", &domain, &bus, &dev, &fn) != 4)
-		return -EINVAL;
-	einj.domain = domain;
-	einj.bus = bus;
-	einj.dev = dev;
-	einj.fn = fn;
-	fd = open(AER_INJECT, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, &einj, sizeof(einj));
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	return n == sizeof(einj) ? 0 : (n < 0 ? n : -EIO);
-}
-
 FIXTURE(pf_reset_aer)
 {
 	struct tern_vf a;
@@ -323,7 +278,7 @@ TEST_F_TIMEOUT(pf_reset_aer, recovery_resets_the_firmware, 60)
 					VFIO_DEVICE_STATE_PRE_COPY, &fd));
 	resets = pf_resets(self->pf);
 	ASSERT_LE(0, resets);
-	ASSERT_EQ(0, aer_inject(self->pf, variant->uncor_status));
+	ASSERT_EQ(0, tern_aer_inject(self->pf, variant->uncor_status));
 	ASSERT_EQ(resets + 1, wait_pf_resets(self->pf, resets));
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(ENODEV, errno);

@@ -5,6 +5,7 @@
  * setup makes is behind tern_selftests_destructive().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -162,6 +163,54 @@ int tern_pf_fw_fault(const char *pf, const char *rule)
 	snprintf(path, sizeof(path), "/sys/kernel/debug/tern_core/%s/fw_fault",
 		 pf);
 	return sysfs_write(path, rule);
+}
+
+long tern_pf_value(const char *pf, const char *name)
+{
+	char path[128], val[32];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tern_core/%s/%s", pf,
+		 name);
+	if (sysfs_read(path, val, sizeof(val)))
+		return -1;
+	return strtol(val, NULL, 0);
+}
+
+/* drivers/pci/pcie/aer_inject.c's write() format */
+struct aer_error_inj {
+	uint8_t bus;
+	uint8_t dev;
+	uint8_t fn;
+	uint32_t uncor_status;
+	uint32_t cor_status;
+	uint32_t header_log0;
+	uint32_t header_log1;
+	uint32_t header_log2;
+	uint32_t header_log3;
+	uint32_t domain;
+};
+
+int tern_aer_inject(const char *pf, uint32_t uncor_status)
+{
+	struct aer_error_inj einj = { .uncor_status = uncor_status };
+	unsigned int domain, bus, dev, fn;
+	ssize_t n;
+	int fd;
+
+	if (sscanf(pf, "%x:%x:%x.%x", &domain, &bus, &dev, &fn) != 4)
+		return -EINVAL;
+	einj.domain = domain;
+	einj.bus = bus;
+	einj.dev = dev;
+	einj.fn = fn;
+	fd = open("/dev/aer_inject", O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, &einj, sizeof(einj));
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n == sizeof(einj) ? 0 : (n < 0 ? n : -EIO);
 }
 
 enum vfio_device_mig_state tern_mig_state(struct vfio_dev *dev)

@@ -24,6 +24,7 @@
 #define TERN_SELFTEST_SETUP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "tern_if.h"
 #include "vfio_util.h"
@@ -71,6 +72,19 @@ long tern_pf_op_stat(const char *pf, const char *opcode, int column);
 
 /* Write a firmware fault rule to tern_core's <debugfs>/<pf>/fw_fault. */
 int tern_pf_fw_fault(const char *pf, const char *rule);
+
+/*
+ * A number in tern_core's <debugfs>/<pf>/@name: "buf_bytes" (command data
+ * buffers mapped for the PF), "resets" (firmware resets under the VFs'
+ * users), "vf_users"; -1 if it cannot be read.
+ */
+long tern_pf_value(const char *pf, const char *name);
+
+/*
+ * Have the PF report an uncorrectable PCI error (PCI_ERR_UNC_* bits of
+ * @uncor_status) through the kernel's aer_inject: 0 or -errno.
+ */
+int tern_aer_inject(const char *pf, uint32_t uncor_status);
 
 /* The VF's migration state; ERROR if it cannot be read. */
 enum vfio_device_mig_state tern_mig_state(struct vfio_dev *dev);
