@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The whole `make check`: install what is missing, build (or reuse) the
-# cached QEMU and kernels, run checkpatch, the version check, build the
-# tern-dkms package (lintian) and run the model tests, build the
-# selftests, then for each kernel build the modules with W=1, run sparse,
+# cached QEMU and kernels, run checkpatch, kernel-doc -Wall (6.12 and
+# 7.3) and the version check, build the tern-dkms package (lintian), run
+# the model tests, build the selftests, then for each kernel build the modules with W=1, run sparse,
 # build them with DKMS from the package where the kernel asks for it,
 # build the initramfs, boot the VM, run the suite and judge the logs. Ends
 # with one "kernel K: N passed, N failed, N skipped" line per kernel and
@@ -63,6 +63,21 @@ host_checks() {
 	else
 		echo "FAIL static: checkpatch --strict (see $out/checkpatch.log)" >> "$results"
 		cat "$out/checkpatch.log" >&2
+	fi
+
+	step "kernel-doc -Wall"
+	# both kernels' kernel-doc: 6.12's perl one and 7.3's python one
+	local kd kdfail=
+	for kd in "$RIG_CACHE/src/linux-source-6.12/scripts/kernel-doc" \
+		  "$RIG_CACHE/src/linux-source-7.3/scripts/kernel-doc"; do
+		(cd "$RIG_TOP" && "$kd" -Wall -none "${ksources[@]}") \
+			>> "$out/kernel-doc.log" 2>&1 || kdfail=1
+	done
+	if [ -z "$kdfail" ] && ! grep -qi 'warning\|error' "$out/kernel-doc.log"; then
+		echo "PASS static: kernel-doc -Wall (6.12 and 7.3)" >> "$results"
+	else
+		echo "FAIL static: kernel-doc -Wall (see $out/kernel-doc.log)" >> "$results"
+		cat "$out/kernel-doc.log" >&2
 	fi
 
 	step "version in every place"
