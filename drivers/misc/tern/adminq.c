@@ -224,12 +224,14 @@ static struct tern_op_stats *tern_op_stats(struct tern_core *core, u8 opcode)
  * @len: bytes of @buf the command uses (data_len), at most @buf->size
  *
  * The firmware runs commands in submission order (Documentation/tern/
- * device.rst), so a caller may queue several and collect them in turn.
- * Sleeps while every slot is in use (at most the cmd_timeout_ms module
- * parameter); process context only.
+ * device.rst; a stalled one excepted), so a caller may queue several and
+ * collect them in turn. Sleeps while every slot is in use (at most the
+ * cmd_timeout_ms module parameter), unless @req->nowait; process context
+ * only.
  *
  * Return: 0 if the command is on its way; -EINVAL for a bad @len; -EIO
  * for an injected failure; -ETIMEDOUT if no slot freed up in time;
+ * -EAGAIN if none was free and @req->nowait;
  * -ENODEV if the PF is going away; -EBUSY if @buf still belongs to an
  * earlier command. Nothing was sent on error.
  */
@@ -252,8 +254,14 @@ int tern_core_submit(struct tern_core *core, struct tern_core_req *req,
 		spin_unlock_irqrestore(&core->lock, flags);
 		return -EIO;
 	}
-	if (down_timeout(&core->slot_sem, msecs_to_jiffies(tern_cmd_timeout_ms)))
+	/* the 32 slots are shared by every VF: O_NONBLOCK does not queue */
+	if (req->nowait) {
+		if (down_trylock(&core->slot_sem))
+			return -EAGAIN;
+	} else if (down_timeout(&core->slot_sem,
+				msecs_to_jiffies(tern_cmd_timeout_ms))) {
 		return -ETIMEDOUT;
+	}
 
 	spin_lock_irqsave(&core->lock, flags);
 	if (core->dead || (buf && buf->inflight)) {

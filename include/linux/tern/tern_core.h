@@ -95,9 +95,11 @@ void tern_core_buf_write(struct tern_dma_buf *buf, size_t offset,
  * @vf: private: its VF index
  * @wake: the submitter's, NULL or a wait queue woken (interruptible) when
  *	the answer comes: poll() of a file whose readiness is that answer
+ * @nowait: the submitter's: tern_core_submit() fails with -EAGAIN rather
+ *	than sleep for a free slot (O_NONBLOCK)
  *
- * The submitter embeds it and sets only @wake; every other field is the
- * PF core's. The request is the PF core's from tern_core_submit() until
+ * The submitter embeds it and sets only @wake and @nowait; every other
+ * field is the PF core's. The request is the PF core's from tern_core_submit() until
  * tern_core_wait() returned or tern_core_abandon(); tern_core_req_done()
  * may be asked meanwhile.
  */
@@ -113,11 +115,13 @@ struct tern_core_req {
 	u8 opcode;
 	u16 vf;
 	struct wait_queue_head *wake;
+	bool nowait;
 };
 
 /*
  * Admin commands. exec, submit and wait sleep (a free slot, the answer:
- * at most the cmd_timeout_ms module parameter each); abandon and
+ * at most the cmd_timeout_ms module parameter each; submit does not wait
+ * for a slot with tern_core_req.nowait); abandon and
  * tern_core_req_done() are any context.
  */
 int tern_core_exec(struct tern_core *core, struct tern_admin_cmd *cmd,

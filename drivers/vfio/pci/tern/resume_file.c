@@ -58,8 +58,12 @@ static int tern_resume_flush(struct tern_mig_file *migf, bool sync,
 		return -ENODEV;
 	/* a full ring (O_NONBLOCK) has no chunk being filled */
 	if (migf->tail - migf->head < migf->depth && c->len) {
+		c->req.nowait = nonblock;
 		ret = tern_vf_submit_load_write(migf->tvf, &c->req, c->buf,
 						c->len);
+		/* no free slot on the PF (O_NONBLOCK): the chunk waits */
+		if (ret == -EAGAIN)
+			return ret;
 		if (ret) {
 			migf->error = ret;
 			return ret;
@@ -169,6 +173,9 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 	if (ret && ret != -EAGAIN && tern_mig_file_gone(migf))
 		ret = -ENODEV;
 	mutex_unlock(&migf->lock);
+	/* O_NONBLOCK: what was taken, if anything; else -EAGAIN */
+	if (ret == -EAGAIN && done)
+		return done;
 	/* a rejected stream is reported at once, not as a short write */
 	return ret ? ret : done;
 }

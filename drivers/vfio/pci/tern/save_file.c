@@ -38,10 +38,11 @@ static bool tern_save_answer_ok(struct tern_mig_file *migf,
 /*
  * Queue SAVE_READs into the free chunks, in ring order, until the ring is
  * full. A command that cannot be sent becomes that chunk's error, read()
- * reports it in turn, and nothing is queued behind it. A file whose
- * session a reset ended sends nothing: a new session may be open.
+ * reports it in turn, and nothing is queued behind it (with @nonblock,
+ * -EAGAIN when the PF had no free slot). A file whose session a reset
+ * ended sends nothing: a new session may be open.
  */
-static void tern_save_submit(struct tern_mig_file *migf)
+static void tern_save_submit(struct tern_mig_file *migf, bool nonblock)
 {
 	while (migf->tail - migf->head < migf->depth && !migf->end_seen &&
 	       !migf->error && !tern_mig_file_gone(migf)) {
@@ -51,6 +52,7 @@ static void tern_save_submit(struct tern_mig_file *migf)
 		c->off = 0;
 		c->flags = 0;
 		c->frozen = migf->frozen;
+		c->req.nowait = nonblock;
 		c->err = tern_vf_submit_save_read(migf->tvf, &c->req, c->buf,
 						  tern_core_buf_size(c->buf));
 		c->pending = !c->err;
@@ -134,7 +136,7 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 				/* after NO_DATA, only what was already asked */
 				if (no_data)
 					break;
-				tern_save_submit(migf);
+				tern_save_submit(migf, nonblock);
 			}
 			/* O_NONBLOCK: what has not been answered yet */
 			if (nonblock && !tern_save_answered(migf)) {
@@ -177,7 +179,7 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 			no_data = true;
 		/* keep the firmware busy while userspace takes what it got */
 		if (!no_data)
-			tern_save_submit(migf);
+			tern_save_submit(migf, nonblock);
 	}
 	if (!ret && !done && no_data) {
 		migf->precopy_passes++;

@@ -33,6 +33,8 @@ FIXTURE(core)
 	char timeout[32];
 	char depth[16];
 	char chunk_kb[16];
+	/* only a PF reset frees what the test took (teardown does it) */
+	bool pf_reset_needed;
 };
 
 FIXTURE_SETUP(core)
@@ -57,6 +59,11 @@ FIXTURE_TEARDOWN(core)
 {
 	char path[128];
 
+	if (self->pf_reset_needed) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset",
+			 self->pf);
+		sysfs_write(path, "1");
+	}
 	snprintf(path, sizeof(path), DEBUGFS "/%s/fw_fault", self->pf);
 	sysfs_write(path, "clear");
 	sysfs_write(TIMEOUT_PARAM, self->timeout);
@@ -283,6 +290,78 @@ TEST_F(core, nonblocking_read_does_not_wait)
 	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
 					NULL));
 	close(fd);
+}
+
+/* A save fd of @dev read once with O_NONBLOCK: -1, or the fd. */
+static int nonblocking_save_fd(struct vfio_dev *dev)
+{
+	char buf[64];
+	int fd;
+
+	if (vfio_mig_set_state(dev, VFIO_DEVICE_STATE_PRE_COPY, &fd))
+		return -1;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (read(fd, buf, sizeof(buf)) != -1 || errno != EAGAIN) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The PF's 32 command slots are shared by its VFs. With every one of
+ * them taken by another VF's stalled commands (16 SAVE_READs of a save
+ * fd that was closed, which stay the device's, and 16 of the next),
+ * an O_NONBLOCK read() of this VF fails with -EAGAIN at once rather
+ * than wait for a slot (cmd_timeout_ms, 3 s here). Destructive: only a
+ * PF reset gives the slots back.
+ */
+TEST_F(core, nonblocking_read_does_not_wait_for_a_slot)
+{
+	char bdf[2][16], sysfs[64], buf[64];
+	struct vfio_dev b;
+	long before;
+	int fa, fb;
+	double t;
+
+	ASSERT_EQ(2, tern_pf_vfs(bdf, 2));
+	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", bdf[1]);
+	ASSERT_EQ(0, vfio_dev_open(&b, sysfs, VFIO_PATH_LEGACY));
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "3000"));
+	ASSERT_EQ(0, sysfs_write(DEPTH_PARAM, "16"));
+	/* this VF's save fd, opened while there are slots */
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fa));
+	ASSERT_EQ(0, fcntl(fa, F_SETFL, fcntl(fa, F_GETFL) | O_NONBLOCK));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x12 32"));
+	self->pf_reset_needed = true;
+	before = tern_pf_op_stat(self->pf, "SAVE_READ", 1);
+	fb = nonblocking_save_fd(&b);
+	ASSERT_LE(0, fb);
+	ASSERT_EQ(0, vfio_mig_set_state(&b, VFIO_DEVICE_STATE_RUNNING, NULL));
+	close(fb);
+	fb = nonblocking_save_fd(&b);
+	ASSERT_LE(0, fb);
+	ASSERT_EQ(before + 32, tern_pf_op_stat(self->pf, "SAVE_READ", 1));
+
+	t = monotonic_s();
+	ASSERT_EQ(-1, read(fa, buf, sizeof(buf)));
+	ASSERT_EQ(EAGAIN, errno);
+	ASSERT_LT(monotonic_s() - t, 1.0);
+
+	/*
+	 * With every slot taken no command, CLEAR included, gets through:
+	 * a reset of the PF frees them, as it would on a host. Both VFs'
+	 * sessions end with it (ERROR; closing the VFs resets them).
+	 */
+	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s/reset",
+		 self->pf);
+	ASSERT_EQ(0, sysfs_write(sysfs, "1"));
+	self->pf_reset_needed = false;
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
+	close(fb);
+	vfio_dev_close(&b);
+	close(fa);
 }
 
 /*
