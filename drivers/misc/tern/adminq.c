@@ -676,10 +676,10 @@ EXPORT_SYMBOL_GPL(tern_core_vf_epoch);
  * (VF_QUIESCE, VF_FREEZE, SAVE_BEGIN, LOAD_BEGIN, DIRTY_START), were
  * given up on (timed out, or abandoned by their submitter) and that the
  * firmware has neither answered nor dropped (a queue stop or firmware
- * reset drops them). The
- * firmware may still execute each of them, after commands sent later
- * (a stalled command does not hold up the ones behind it), so a caller
- * that undoes their effect does so once this is 0.
+ * reset drops them). The firmware may still execute each of them, after
+ * commands sent later (a stalled command does not hold up the ones
+ * behind it), so a caller that undoes their effect does so once this
+ * is 0.
  *
  * Context: any; takes the PF's queue spinlock.
  * Return: the count.

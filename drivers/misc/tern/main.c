@@ -257,14 +257,22 @@ static void tern_core_reset_prepare(struct pci_dev *pdev)
 	mutex_unlock(&core->recover_lock);
 }
 
-static void tern_core_reset_done(struct pci_dev *pdev)
+static int tern_core_restart(struct pci_dev *pdev, const char *why,
+			     bool vfs_reset)
 {
 	struct tern_core *core = pci_get_drvdata(pdev);
+	int ret;
 
-	/* the FLR cleared VF Enable, which reset every VF */
 	mutex_lock(&core->recover_lock);
-	tern_adminq_restart(core, "a PF reset", true);
+	ret = tern_adminq_restart(core, why, vfs_reset);
 	mutex_unlock(&core->recover_lock);
+	return ret;
+}
+
+static void tern_core_reset_done(struct pci_dev *pdev)
+{
+	/* the FLR cleared VF Enable, which reset every VF */
+	tern_core_restart(pdev, "a PF reset", true);
 }
 
 static pci_ers_result_t tern_core_error_detected(struct pci_dev *pdev,
@@ -287,19 +295,15 @@ static pci_ers_result_t tern_core_error_detected(struct pci_dev *pdev,
 /* after the slot reset, or with none (a non-fatal error): a fresh firmware */
 static pci_ers_result_t tern_core_slot_reset(struct pci_dev *pdev)
 {
+	struct tern_core *core = pci_get_drvdata(pdev);
+
 	/*
 	 * A link or bus reset cleared config space (BARs, MSI-X, SR-IOV):
 	 * what probe saved comes back, VF Enable included; kept for the next.
 	 */
-	struct tern_core *core = pci_get_drvdata(pdev);
-	int ret;
-
 	pci_restore_state(pdev);
 	pci_save_state(pdev);
-	mutex_lock(&core->recover_lock);
-	ret = tern_adminq_restart(core, "a PCI error", core->link_reset);
-	mutex_unlock(&core->recover_lock);
-	if (ret)
+	if (tern_core_restart(pdev, "a PCI error", core->link_reset))
 		return PCI_ERS_RESULT_DISCONNECT;
 	return PCI_ERS_RESULT_RECOVERED;
 }

@@ -136,6 +136,18 @@ static inline bool tern_mig_file_gone(struct tern_mig_file *migf)
 	       migf->epoch != tern_core_epoch(migf->tvf->core);
 }
 
+/*
+ * The result of a read() or write() that failed: whatever the firmware
+ * said of a session a reset ended, the session is gone (-ENODEV, as for
+ * every later call); -EAGAIN stays what it is.
+ */
+static inline int tern_mig_file_error(struct tern_mig_file *migf, int ret)
+{
+	if (ret && ret != -EAGAIN && tern_mig_file_gone(migf))
+		return -ENODEV;
+	return ret;
+}
+
 struct tern_mig_file *tern_mig_file_create(struct tern_vf *tvf, bool saving,
 					   const struct file_operations *fops);
 int tern_mig_file_lock(struct tern_mig_file *migf, loff_t *pos, bool nonblock);

@@ -169,9 +169,7 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 	 */
 	if (!ret && migf->offset == migf->rec_end && !migf->rec_hdr_len)
 		ret = tern_resume_flush(migf, true, nonblock);
-	/* whatever the firmware said of a session a reset ended */
-	if (ret && ret != -EAGAIN && tern_mig_file_gone(migf))
-		ret = -ENODEV;
+	ret = tern_mig_file_error(migf, ret);
 	mutex_unlock(&migf->lock);
 	/* O_NONBLOCK: what was taken, if anything; else -EAGAIN */
 	if (ret == -EAGAIN && done)

@@ -185,9 +185,7 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 		migf->precopy_passes++;
 		ret = -ENOMSG;
 	}
-	/* whatever the firmware said of a session a reset ended */
-	if (ret && ret != -EAGAIN && tern_mig_file_gone(migf))
-		ret = -ENODEV;
+	ret = tern_mig_file_error(migf, ret);
 	mutex_unlock(&migf->lock);
 	return done ? done : ret;
 }

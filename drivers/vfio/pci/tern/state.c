@@ -41,6 +41,17 @@ static bool tern_vf_late_cmds(struct tern_vf *tvf)
 	return tern_core_vf_abandoned(tvf->core, tvf->vf_index);
 }
 
+/*
+ * @paid went out; a command given up on (one out before, @late, or still
+ * out now) may run after it: owe it again once none is out.
+ */
+static void tern_vf_owe_after_late(struct tern_vf *tvf, bool late,
+				   unsigned int paid)
+{
+	if (late || tern_vf_late_cmds(tvf))
+		tvf->owed_after_late |= paid;
+}
+
 /**
  * tern_vf_owe() - remember firmware commands to send before anything else
  * @tvf: the VF, with state_mutex held
@@ -70,7 +81,8 @@ int tern_vf_pay_owed(struct tern_vf *tvf)
 	int ret = 0;
 
 	lockdep_assert_held(&tvf->state_mutex);
-	if (!tvf->core)
+	/* every taking of the mutex comes here: nothing owed, nothing asked */
+	if (!tvf->core || (!tvf->owed && !tvf->owed_after_late))
 		return 0;
 	late = tern_vf_late_cmds(tvf);
 	/* late commands ran since (or were dropped): undo them as well */
@@ -109,9 +121,7 @@ int tern_vf_pay_owed(struct tern_vf *tvf)
 			goto out;
 		tvf->owed &= ~TERN_OWE_RUN;
 	}
-	/* one out when paying began may have run after what was paid */
-	if (late || tern_vf_late_cmds(tvf))
-		tvf->owed_after_late |= paid;
+	tern_vf_owe_after_late(tvf, late, paid);
 	return 0;
 out:
 	/*
@@ -151,8 +161,7 @@ int tern_vf_pay_by_reset(struct tern_vf *tvf)
 	if (ret)
 		return ret;
 	tvf->owed = 0;
-	if (late || tern_vf_late_cmds(tvf))
-		tvf->owed_after_late = TERN_OWE_UNDO;
+	tern_vf_owe_after_late(tvf, late, TERN_OWE_UNDO);
 	return 0;
 }
 
