@@ -278,17 +278,6 @@ static bool allowed(long ret, unsigned int mask)
 		       (ret) < 0 ? strerror(-(ret)) : "bytes or 0");	\
 	}
 
-/* VFIO_DEVICE_RESET, tried again while a recovery holds the VF (-EAGAIN). */
-static int vf_reset(FIXTURE_DATA(matrix) *self)
-{
-	int ret;
-
-	while ((ret = ioctl(self->vf.dev.device_fd, VFIO_DEVICE_RESET)) &&
-	       errno == EAGAIN)
-		sched_yield();
-	return ret ? -errno : 0;
-}
-
 /* Wait (bounded by the test's timeout) for late answers' buffers to go. */
 static void wait_idle_bytes(FIXTURE_DATA(matrix) *self)
 {
@@ -318,7 +307,7 @@ static void check_recovered(struct __test_metadata *_metadata,
 	if (vfio_mig_set_state(&self->vf.dev, VFIO_DEVICE_STATE_RUNNING,
 			       NULL)) {
 		ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(&self->vf.dev));
-		ASSERT_EQ(0, vf_reset(self));
+		ASSERT_EQ(0, tern_device_reset(&self->vf.dev));
 		ASSERT_EQ(0, vfio_mig_set_state(&self->vf.dev,
 						VFIO_DEVICE_STATE_RUNNING,
 						NULL));
@@ -374,7 +363,7 @@ TEST_F_TIMEOUT(matrix, pf_flr, 120)
 	ASSERT_RESULT(ret, R_ENODEV);
 	ASSERT_EQ(resets + 1, pf_resets(self->pf));
 	/* the FLR reset the VF function too: set it up again, as a VMM does */
-	ASSERT_EQ(0, vf_reset(self));
+	ASSERT_EQ(0, tern_device_reset(&self->vf.dev));
 	ASSERT_EQ(0, vfio_pci_enable_master(&self->vf.dev));
 	check_recovered(_metadata, self, variant);
 }
@@ -396,7 +385,7 @@ TEST_F_TIMEOUT(matrix, fatal_aer, 120)
 	/* the recovery finishes in the background */
 	while (pf_resets(self->pf) == resets)
 		ASSERT_EQ(0, sched_yield());
-	ASSERT_EQ(0, vf_reset(self));
+	ASSERT_EQ(0, tern_device_reset(&self->vf.dev));
 	ASSERT_EQ(0, vfio_pci_enable_master(&self->vf.dev));
 	check_recovered(_metadata, self, variant);
 }

@@ -95,11 +95,9 @@ static int vf_recovers(struct tern_vf *vf)
 	uint32_t result;
 	int ret;
 
-	while ((ret = ioctl(vf->dev.device_fd, VFIO_DEVICE_RESET)) &&
-	       errno == EAGAIN)
-		usleep(10000);
+	ret = tern_device_reset(&vf->dev);
 	if (ret)
-		return -errno;
+		return ret;
 	if (tern_mig_state(&vf->dev) != VFIO_DEVICE_STATE_RUNNING)
 		return -EINVAL;
 	ret = vfio_pci_enable_master(&vf->dev);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "tern_setup.h"
@@ -211,6 +212,16 @@ int tern_aer_inject(const char *pf, uint32_t uncor_status)
 		n = -errno;
 	close(fd);
 	return n == sizeof(einj) ? 0 : (n < 0 ? n : -EIO);
+}
+
+int tern_device_reset(struct vfio_dev *dev)
+{
+	int ret;
+
+	while ((ret = ioctl(dev->device_fd, VFIO_DEVICE_RESET)) &&
+	       errno == EAGAIN)
+		usleep(10000);
+	return ret ? -errno : 0;
 }
 
 enum vfio_device_mig_state tern_mig_state(struct vfio_dev *dev)

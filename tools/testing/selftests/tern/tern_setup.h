@@ -89,6 +89,12 @@ int tern_aer_inject(const char *pf, uint32_t uncor_status);
 /* The VF's migration state; ERROR if it cannot be read. */
 enum vfio_device_mig_state tern_mig_state(struct vfio_dev *dev);
 
+/*
+ * VFIO_DEVICE_RESET, tried again every 10 ms while a recovery in the
+ * background holds the VF (-EAGAIN): 0 or -errno.
+ */
+int tern_device_reset(struct vfio_dev *dev);
+
 /* A new pre-copy session starts and its stream reads: 0, or -1. */
 int tern_new_save_reads(struct vfio_dev *dev);
 
