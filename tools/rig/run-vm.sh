@@ -29,18 +29,55 @@ if "$qemu" -device help 2>/dev/null | grep -q '"tern-pf"'; then
 fi
 
 log "booting VM (suite $suite, log $out/console.log)"
+# a human monitor for the post-mortem of a run that times out (a short
+# path: a UNIX socket's is at most 107 bytes)
+mon=$(mktemp -u "${TMPDIR:-/tmp}/tern-monitor.XXXXXX")
+rm -f "$out/postmortem.log" "$out/timed-out"
 start=$(date +%s)
 rc=0
-timeout --foreground "$timeout_s" "$qemu" \
+"$qemu" \
 	-M q35 -accel tcg -cpu "${RIG_CPU:-max}" -smp 2 -m "${RIG_VM_MEM:-3G}" \
 	-nodefaults -display none -no-reboot \
 	-L /usr/share/seabios -L /usr/share/qemu \
 	-device intel-iommu,intremap=on \
 	"${devices[@]}" \
+	-monitor "unix:$mon,server=on,wait=off" \
 	-serial "file:$out/console.log" -serial "file:$out/tap.log" \
 	-kernel "$kernel" -initrd "$initrd" \
 	-append "console=ttyS0 intel_iommu=on panic=-1 oops=panic \
-		 softlockup_panic=1 tern.suite=$suite ${RIG_APPEND:-}" || rc=$?
+		 softlockup_panic=1 tern.suite=$suite ${RIG_APPEND:-}" &
+qemu_pid=$!
+# The suite's deadline: a timer, not a synchronisation. When it fires,
+# record what the VM was doing (vCPU states and addresses, QEMU's threads)
+# before it goes, then end it as `timeout` would.
+(
+	set +e
+	trap 'kill "$timer" 2> /dev/null; exit 0' TERM
+	sleep "$timeout_s" < /dev/null > /dev/null 2>&1 &
+	timer=$!
+	wait "$timer"
+	{
+		echo "suite $suite timed out after ${timeout_s}s"
+		python3 "$RIG_TOP/tools/rig/vm-postmortem.py" "$mon" \
+			"$(dirname "$kernel")/../../../System.map"
+		if command -v gdb > /dev/null; then
+			for p in $(pgrep -f -- "unix:$mon,"); do
+				timeout 60 gdb -p "$p" -batch -nx \
+					-ex 'thread apply all bt' 2>&1
+			done
+		fi
+	} > "$out/postmortem.log" 2>&1
+	touch "$out/timed-out"
+	kill "$qemu_pid"
+) &
+watchdog=$!
+wait "$qemu_pid" || rc=$?
+kill "$watchdog" 2> /dev/null || true
+wait "$watchdog" 2> /dev/null || true
 log "VM exited after $(( $(date +%s) - start ))s (rc=$rc)"
-[ $rc = 124 ] && echo "TERN-RIG: timeout after ${timeout_s}s" >> "$out/tap.log"
+if [ -e "$out/timed-out" ]; then
+	echo "TERN-RIG: timeout after ${timeout_s}s (post-mortem: $out/postmortem.log)" >> "$out/tap.log"
+	log "VM timed out: post-mortem in $out/postmortem.log"
+fi
+rm -f "$mon"
 exit 0

@@ -12,6 +12,34 @@ run_test() {
 	echo "TERN-RIG: exit $name $RIG_LAST_STATUS"
 }
 
+# report_blocked_tasks: every 30 s, the kernel stack of each task found in
+# uninterruptible sleep at two looks in a row, once, to the kernel log. The
+# rig's kernels have no hung-task detector; this is the post-mortem of a
+# run that times out with a test stuck in the kernel (run-vm.sh records
+# the vCPUs' side). A periodic look, never a synchronisation.
+report_blocked_tasks() {
+	seen= reported=
+	while sleep 30; do
+		now=
+		for stat in /proc/[0-9]*/stat; do
+			read -r line < "$stat" 2> /dev/null || continue
+			state=${line##*) }
+			[ "${state%% *}" = D ] || continue
+			pid=${stat#/proc/}
+			pid=${pid%/stat}
+			now="$now $pid"
+			case " $seen " in *" $pid "*) ;; *) continue ;; esac
+			case " $reported " in *" $pid "*) continue ;; esac
+			reported="$reported $pid"
+			echo "tern-rig: task $pid ($(cat "/proc/$pid/comm")) blocked for 30 s or more:" > /dev/kmsg
+			while read -r frame; do
+				echo "tern-rig:   $frame" > /dev/kmsg
+			done < "/proc/$pid/stack"
+		done
+		seen=$now
+	done
+}
+
 # The installed kselftest tree (tools/rig/kselftest-install.sh), when the
 # initramfs has one: the tern selftests it lists run from there, the full
 # ones through its run_kselftest.sh.
