@@ -19,9 +19,10 @@
  *
  * Logging ends on log_stop, on close and when the device is found in
  * ERROR, never on a reset of the VF: the firmware tracks across FLR, as a
- * VMM whose guest reboots mid-migration needs. A DIRTY_STOP that fails
- * stays owed, sent again at the next start or at close. Everything here
- * runs under state_mutex.
+ * VMM whose guest reboots mid-migration needs. A DIRTY_STOP that fails, or
+ * a DIRTY_START that timed out and may run late, leaves a DIRTY_STOP owed
+ * (state.c): it goes out at the next taking of state_mutex, before the
+ * next start, or at close. Everything here runs under state_mutex.
  */
 #include <linux/debugfs.h>
 #include <linux/interval_tree.h>
@@ -181,7 +182,7 @@ static int tern_dirty_begin(struct tern_vf *tvf, struct rb_root_cached *ranges,
 	if (ret) {
 		/* a start that timed out may run late: stop it to be sure */
 		if (ret == -ETIMEDOUT)
-			d->stop_owed = true;
+			tern_vf_owe(tvf, TERN_OWE_DIRTY_STOP);
 		tern_core_buf_free(buf);
 		return ret;
 	}
@@ -193,10 +194,7 @@ static int tern_dirty_begin(struct tern_vf *tvf, struct rb_root_cached *ranges,
 	return 0;
 }
 
-/*
- * Drop the kernel side of the session. Sends no command: the firmware is
- * owed a DIRTY_STOP, which the caller pays when it can.
- */
+/* Drop the kernel side of the session. Sends no command. */
 static void tern_dirty_release(struct tern_vf *tvf, const char *why)
 {
 	struct tern_dirty *d = &tvf->dirty;
@@ -205,7 +203,6 @@ static void tern_dirty_release(struct tern_vf *tvf, const char *why)
 		return;
 	d->active = false;
 	d->broken = false;
-	d->stop_owed = true;
 	tern_core_buf_free(d->bitmap);
 	d->bitmap = NULL;
 	xa_destroy(&d->carry);
@@ -229,7 +226,6 @@ bool tern_vf_dirty_lost(struct tern_vf *tvf)
 	bool was_active = tvf->dirty.active;
 
 	tern_dirty_release(tvf, "firmware reset");
-	tvf->dirty.stop_owed = false;
 	return was_active;
 }
 
@@ -239,8 +235,8 @@ bool tern_vf_dirty_lost(struct tern_vf *tvf)
  *
  * After a firmware-only reset the VF keeps running and writing guest
  * memory, untracked: the session stays, but every report fails with -EIO
- * (never a false negative) until userspace stops logging. No DIRTY_STOP
- * is owed; the one log_stop sends is harmless.
+ * (never a false negative) until userspace stops logging. The DIRTY_STOP
+ * that log_stop then owes is harmless.
  *
  * Return: whether a session was on.
  */
@@ -248,24 +244,24 @@ bool tern_vf_dirty_forgotten(struct tern_vf *tvf)
 {
 	struct tern_dirty *d = &tvf->dirty;
 
-	d->stop_owed = false;
 	if (!d->active)
 		return false;
 	d->broken = true;
 	return true;
 }
 
-static int tern_dirty_pay_stop(struct tern_vf *tvf)
+/*
+ * End the session: the kernel side now, the firmware's by the DIRTY_STOP
+ * this owes. Return: 0, or the error of that DIRTY_STOP (it stays owed).
+ */
+static int tern_dirty_end(struct tern_vf *tvf, const char *why)
 {
-	struct tern_dirty *d = &tvf->dirty;
 	int ret;
 
-	if (!d->stop_owed)
-		return 0;
-	ret = tern_vf_cmd_dirty_stop(tvf);
-	if (!ret)
-		d->stop_owed = false;
-	return ret;
+	tern_dirty_release(tvf, why);
+	tern_vf_owe(tvf, TERN_OWE_DIRTY_STOP);
+	ret = tern_vf_pay_owed(tvf);
+	return tern_vf_owes(tvf, TERN_OWE_DIRTY_STOP) ? ret : 0;
 }
 
 /* Remember a partly reported tracking page for the next reports. */
@@ -446,8 +442,8 @@ static int tern_vf_log_start(struct vfio_device *vdev,
 		ret = -EIO;		/* only a reset leaves ERROR */
 	else if (d->active)
 		ret = -EINVAL;		/* one start, then a stop */
-	else
-		ret = tern_dirty_pay_stop(tvf);
+	else if (tern_vf_owes(tvf, TERN_OWE_DIRTY_STOP))
+		ret = -EBUSY;		/* its stop failed at the lock */
 	if (!ret)
 		ret = tern_dirty_begin(tvf, ranges, nnodes, page_size);
 	trace_tern_vf_dirty_start(tvf->core_device.pdev, nnodes,
@@ -470,8 +466,7 @@ static int tern_vf_log_stop(struct vfio_device *vdev)
 	int ret;
 
 	tern_vf_state_mutex_lock(tvf);
-	tern_dirty_release(tvf, "log_stop");
-	ret = tern_dirty_pay_stop(tvf);
+	ret = tern_dirty_end(tvf, "log_stop");
 	if (ret)
 		tvf->dirty.stats.failures++;
 	tern_vf_state_mutex_unlock(tvf);
@@ -496,8 +491,7 @@ static int tern_vf_log_read_and_clear(struct vfio_device *vdev,
 	tern_vf_state_mutex_lock(tvf);
 	if (tvf->mig_state == VFIO_DEVICE_STATE_ERROR) {
 		/* the device failed: its log is worth nothing */
-		tern_dirty_release(tvf, "error");
-		tern_dirty_pay_stop(tvf);
+		tern_dirty_end(tvf, "error");
 		ret = -EIO;
 	} else if (!d->active) {
 		ret = -EINVAL;
@@ -572,7 +566,6 @@ void tern_vf_dirty_debugfs_init(struct tern_vf *tvf)
 void tern_vf_dirty_close(struct tern_vf *tvf)
 {
 	tern_vf_state_mutex_lock(tvf);
-	tern_dirty_release(tvf, "close");
-	tern_dirty_pay_stop(tvf);
+	tern_dirty_end(tvf, "close");
 	tern_vf_state_mutex_unlock(tvf);
 }

@@ -21,7 +21,10 @@
  *   or commands that timed out and run late) is undone by owed commands:
  *   SAVE_END, LOAD_ABORT and VF_RUN, each harmless when there is nothing
  *   to undo, paid in that order at the next lock (or by a work item when
- *   only reset_done saw them) until the firmware answers them. A command
+ *   only reset_done saw them) until the firmware answers them. A DMA
+ *   logging session the driver ended (or a DIRTY_START that timed out)
+ *   owes a DIRTY_STOP the same way; a VF reset does not, as tracking
+ *   outlives it. A command
  *   the driver gave up on may run after commands sent later (a stalled
  *   command does not hold up the queue), so what was paid while such a
  *   command was still out is owed again once the PF core says it is
@@ -34,6 +37,9 @@
 
 /* what a reset the VF may have missed owes */
 #define TERN_OWE_UNDO	(TERN_OWE_SAVE_END | TERN_OWE_LOAD_ABORT | TERN_OWE_RUN)
+/* what a reset of the firmware ends by itself */
+#define TERN_OWE_FW_SESSIONS \
+	(TERN_OWE_SAVE_END | TERN_OWE_LOAD_ABORT | TERN_OWE_DIRTY_STOP)
 
 /* commands of this VF the driver gave up on that may still run */
 static bool tern_vf_late_cmds(struct tern_vf *tvf)
@@ -64,13 +70,26 @@ void tern_vf_owe(struct tern_vf *tvf, unsigned int cmds)
 }
 
 /**
+ * tern_vf_owes() - whether firmware commands are still owed
+ * @tvf: the VF, with state_mutex held
+ * @cmds: TERN_OWE_* bits
+ *
+ * Return: whether any of @cmds is owed (paying it failed so far).
+ */
+bool tern_vf_owes(struct tern_vf *tvf, unsigned int cmds)
+{
+	lockdep_assert_held(&tvf->state_mutex);
+	return tvf->owed & cmds;
+}
+
+/**
  * tern_vf_pay_owed() - send the owed firmware commands, in order
  * @tvf: the VF, with state_mutex held
  *
  * Stops at the first command that fails (it stays owed, and so do the
  * ones after it). A command given up on before may still run after
  * these: if there was one when paying began, what was paid is owed again
- * once none is left.
+ * once none is left. Order: SAVE_END, LOAD_ABORT, VF_RUN, DIRTY_STOP.
  *
  * Return: 0, or the error of the command that failed.
  */
@@ -98,6 +117,8 @@ int tern_vf_pay_owed(struct tern_vf *tvf)
 		tvf->owed &= ~TERN_OWE_SAVE_END;
 	if (tvf->resume_file)
 		tvf->owed &= ~TERN_OWE_LOAD_ABORT;
+	if (tvf->dirty.active)
+		tvf->owed &= ~TERN_OWE_DIRTY_STOP;
 	if (tvf->mig_state != VFIO_DEVICE_STATE_RUNNING)
 		tvf->owed &= ~TERN_OWE_RUN;
 	if (!tvf->owed)
@@ -121,8 +142,18 @@ int tern_vf_pay_owed(struct tern_vf *tvf)
 			goto out;
 		tvf->owed &= ~TERN_OWE_RUN;
 	}
-	tern_vf_owe_after_late(tvf, late, paid);
-	return 0;
+	/*
+	 * Last, as tracking is not migration state: a stop that fails stays
+	 * owed (log_start refuses to start over it) and the VF's state
+	 * stands.
+	 */
+	if (tvf->owed & TERN_OWE_DIRTY_STOP) {
+		ret = tern_vf_cmd_dirty_stop(tvf);
+		if (!ret)
+			tvf->owed &= ~TERN_OWE_DIRTY_STOP;
+	}
+	tern_vf_owe_after_late(tvf, late, paid & ~tvf->owed);
+	return ret;
 out:
 	/*
 	 * A timeout (a late command still ahead of ours) or a PF reset
@@ -145,7 +176,8 @@ out:
  * tern_vf_pay_by_reset() - VF_RESET, which pays every debt at once
  * @tvf: the VF, with state_mutex held
  *
- * VF_RESET ends every session and runs the VF; a command given up on
+ * VF_RESET ends every save and load session and runs the VF (DMA
+ * logging goes on: an owed DIRTY_STOP stays owed); a command given up on
  * before it may still run after it, and is undone once answered.
  *
  * Return: 0, or the error of the VF_RESET (nothing is paid then).
@@ -160,7 +192,7 @@ int tern_vf_pay_by_reset(struct tern_vf *tvf)
 	ret = tern_vf_cmd_reset(tvf);
 	if (ret)
 		return ret;
-	tvf->owed = 0;
+	tvf->owed &= ~TERN_OWE_UNDO;
 	tern_vf_owe_after_late(tvf, late, TERN_OWE_UNDO);
 	return 0;
 }
@@ -185,8 +217,8 @@ static void tern_vf_notice_pf_reset(struct tern_vf *tvf, u32 epoch)
 
 	tvf->fw_epoch = epoch;
 	tvf->fw_vf_epoch = vf_epoch;
-	tvf->owed &= ~(TERN_OWE_SAVE_END | TERN_OWE_LOAD_ABORT);
-	tvf->owed_after_late &= ~(TERN_OWE_SAVE_END | TERN_OWE_LOAD_ABORT);
+	tvf->owed &= ~TERN_OWE_FW_SESSIONS;
+	tvf->owed_after_late &= ~TERN_OWE_FW_SESSIONS;
 	if (!vfs_reset && (tvf->mig_state == VFIO_DEVICE_STATE_RUNNING ||
 			   tvf->mig_state == VFIO_DEVICE_STATE_PRE_COPY)) {
 		if (!tvf->save_file && !tern_vf_dirty_forgotten(tvf))

@@ -81,9 +81,6 @@ struct tern_dirty_span {
  * @broken: a DIRTY_READ_CLEAR ended without an answer, or a firmware
  *	reset forgot the session while the VF ran on: bits may be lost, so
  *	reports fail until logging is restarted
- * @stop_owed: the firmware may still be tracking (a reset ended the
- *	session, or DIRTY_STOP failed): DIRTY_STOP goes out at the next log
- *	operation or at close
  * @page_shift: log2 of the tracking page size
  * @nranges: entries of @ranges in use
  * @ranges: the tracked ranges, sorted, disjoint
@@ -97,7 +94,6 @@ struct tern_dirty_span {
 struct tern_dirty {
 	bool active;
 	bool broken;
-	bool stop_owed;
 	u32 page_shift;
 	u32 nranges;
 	struct tern_dirty_span ranges[TERN_DIRTY_MAX_RANGES];
@@ -183,6 +179,7 @@ void tern_vf_mig_reset(struct tern_vf *tvf);
 #define TERN_OWE_SAVE_END	BIT(0)	/* a save session may be open */
 #define TERN_OWE_LOAD_ABORT	BIT(1)	/* a load session may be open */
 #define TERN_OWE_RUN		BIT(2)	/* the VF may be quiesced or frozen */
+#define TERN_OWE_DIRTY_STOP	BIT(3)	/* the firmware may still be tracking */
 void tern_vf_state_init(struct tern_vf *tvf);
 void tern_vf_state_detach(struct tern_vf *tvf);
 void tern_vf_state_release(struct tern_vf *tvf);
@@ -193,6 +190,7 @@ void tern_vf_reset_done(struct tern_vf *tvf);
 bool tern_vf_reset_pending(struct tern_vf *tvf);
 void tern_vf_owe(struct tern_vf *tvf, unsigned int cmds);
 int tern_vf_pay_owed(struct tern_vf *tvf);
+bool tern_vf_owes(struct tern_vf *tvf, unsigned int cmds);
 int tern_vf_pay_by_reset(struct tern_vf *tvf);
 
 /* mig_file.c: the save and resume files (callers hold state_mutex) */

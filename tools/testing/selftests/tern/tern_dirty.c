@@ -39,6 +39,7 @@ FIXTURE(dirty)
 	bool open;
 	uint8_t *data;		/* DATA_SIZE bytes, 2 MiB aligned */
 	uint64_t iova;		/* IOVA of data */
+	bool fail_cmd_set;	/* a fail_cmd rule to remove at the end */
 };
 
 FIXTURE_VARIANT(dirty)
@@ -79,6 +80,9 @@ FIXTURE_SETUP(dirty)
 
 FIXTURE_TEARDOWN(dirty)
 {
+	/* a test that failed midway leaves no fault rule to the next */
+	if (self->fail_cmd_set)
+		sysfs_write(CORE_DEBUGFS "/fail_cmd/probability", "0");
 	if (self->open)
 		tern_vf_close(&self->vf);
 }
@@ -464,6 +468,7 @@ TEST_F(dirty, errnos)
 
 	/* a failed DIRTY_READ_CLEAR fails the report and loses nothing */
 	TERN_SKIP_UNLESS_DESTRUCTIVE("the rest injects fail_cmd faults, seen by every VF");
+	self->fail_cmd_set = true;
 	WRITE_AT(6 * PAGE, 8);
 	ASSERT_EQ(0, set_fail_cmd("0x31", "100"));
 	ASSERT_EQ(-EIO, log_report(&self->vf, self->iova, 64 * PAGE, PAGE, bm));
@@ -472,9 +477,18 @@ TEST_F(dirty, errnos)
 	ASSERT_EQ(1, count_bits(bm, 64));
 	ASSERT_TRUE(test_bit64(bm, 6));
 
-	/* a failed DIRTY_STOP is owed and paid before the next start */
+	/*
+	 * A failed DIRTY_STOP stays owed: a start is refused while it is, the
+	 * VF's migration state stands, a VF reset (tracking outlives it)
+	 * keeps the debt, and the next call pays it before anything else.
+	 */
 	ASSERT_EQ(0, set_fail_cmd("0x32", "100"));
+	ASSERT_EQ(0, sysfs_write(CORE_DEBUGFS "/fail_cmd/times", "-1"));
 	ASSERT_EQ(-EIO, log_stop(&self->vf));
+	ASSERT_EQ(-EBUSY, log_start(&self->vf, &r, 1, &psz));
+	ASSERT_EQ(0, tern_device_reset(&self->vf.dev));
+	ASSERT_EQ(-EBUSY, log_start(&self->vf, &r, 1, &psz));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->vf.dev));
 	ASSERT_EQ(0, set_fail_cmd("0xff", "0"));
 	ASSERT_EQ(-EINVAL, log_report(&self->vf, self->iova, PAGE, PAGE, bm));
 	ASSERT_EQ(0, log_start(&self->vf, &r, 1, &psz));
