@@ -370,6 +370,21 @@ void tern_core_abandon(struct tern_core_req *req)
 }
 EXPORT_SYMBOL_GPL(tern_core_abandon);
 
+/*
+ * The PF does not answer config reads (surprise removal, link down): every
+ * command fails at once with -ENODEV instead of waiting out its timeout,
+ * until a PF reset or AER recovery restarts the queue (if the device came
+ * back) or hot removal unbinds the driver.
+ */
+static void tern_adminq_unreachable(struct tern_core *core)
+{
+	mutex_lock(&core->recover_lock);
+	if (tern_adminq_quiesce(core))
+		dev_err(&core->pdev->dev,
+			"PF not reachable (surprise removal or link down): commands fail until it is reset\n");
+	mutex_unlock(&core->recover_lock);
+}
+
 /**
  * tern_core_wait() - wait for the answer of a submitted command
  * @req: the command (tern_core_submit() succeeded, not yet waited for)
@@ -416,7 +431,9 @@ int tern_core_wait(struct tern_core_req *req, u64 *result)
 		 * removal, link down), which no firmware reset recovers.
 		 */
 		sts = readl(core->regs + TERN_PF_REG_STATUS);
-		if (sts != ~0U && (sts & TERN_PF_STS_FATAL))
+		if (sts == ~0U && !pci_device_is_present(core->pdev))
+			tern_adminq_unreachable(core);
+		else if (sts != ~0U && (sts & TERN_PF_STS_FATAL))
 			schedule_work(&core->fatal_work);
 		return -ETIMEDOUT;
 	}
@@ -550,18 +567,24 @@ static void tern_adminq_stop_locked(struct tern_core *core, int err)
  * Every outstanding command and every command sent until
  * tern_adminq_restart() fails at once with -ENODEV: whether it ran is
  * unknown, and the firmware's sessions end with the reset anyway.
+ *
+ * Return: whether the queue was running (false: quiesced or shut down
+ * already).
  */
-void tern_adminq_quiesce(struct tern_core *core)
+bool tern_adminq_quiesce(struct tern_core *core)
 {
 	unsigned long flags;
+	bool was_running;
 
 	lockdep_assert_held(&core->recover_lock);
 	spin_lock_irqsave(&core->lock, flags);
-	if (!core->dead) {
+	was_running = !core->dead;
+	if (was_running) {
 		tern_adminq_stop_locked(core, -ENODEV);
 		core->recovering = true;
 	}
 	spin_unlock_irqrestore(&core->lock, flags);
+	return was_running;
 }
 
 /**

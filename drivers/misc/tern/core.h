@@ -192,7 +192,7 @@ static inline void tern_fault_inject_init(struct dentry *root)
 
 int tern_adminq_init(struct tern_core *core);
 void tern_adminq_shutdown(struct tern_core *core);
-void tern_adminq_quiesce(struct tern_core *core);
+bool tern_adminq_quiesce(struct tern_core *core);
 int tern_adminq_restart(struct tern_core *core, const char *why,
 			bool vfs_reset);
 const char *tern_opcode_name(unsigned int opcode);

@@ -13,7 +13,8 @@
  *   <pf>/fw_fault      write a firmware fault rule (model's FAULT_INJECT):
  *                      "fail OPCODE COUNT [STATUS]", "stall OPCODE COUNT",
  *                      "corrupt COUNT", "miscount COUNT", "fatal",
- *                      "duplicate OPCODE COUNT", "clear", "release"
+ *                      "duplicate OPCODE COUNT", "vanish MS", "clear",
+ *                      "release"
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
@@ -110,11 +111,13 @@ static int tern_parse_fault(char *line, struct tern_cmd_fault_inject *f)
 		f->action = TERN_FAULT_FATAL;
 		return 0;
 	}
-	if (!strcmp(action, "corrupt") || !strcmp(action, "miscount")) {
+	if (!strcmp(action, "corrupt") || !strcmp(action, "miscount") ||
+	    !strcmp(action, "vanish")) {
 		if (sscanf(line, "%*s %u", &count) != 1)
 			return -EINVAL;
 		f->action = action[0] == 'c' ? TERN_FAULT_CORRUPT :
-					       TERN_FAULT_MISCOUNT;
+			    action[0] == 'm' ? TERN_FAULT_MISCOUNT :
+					       TERN_FAULT_VANISH;
 		f->count = cpu_to_le32(count);
 		return 0;
 	}

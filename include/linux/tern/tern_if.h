@@ -330,6 +330,7 @@ enum tern_fault_action {
 	TERN_FAULT_MISCOUNT	= 6,	/* next @count DIRTY_READ_CLEARs count 0 */
 	TERN_FAULT_FATAL	= 7,	/* next command fetch fails: STATUS.FATAL */
 	TERN_FAULT_DUPLICATE	= 8,	/* post next @count @opcode answers twice */
+	TERN_FAULT_VANISH	= 9,	/* PF unreachable for @count ms */
 };
 
 /**

@@ -1041,6 +1041,37 @@ def t_faults(r, good):
     assert not r.done, 'repeated once only'
 
 
+def t_vanish(r):
+    q = r.q
+    pf_id = TERN_PCI_VENDOR_ID | TERN_PCI_PF_DEVICE_ID << 16
+    r.run(TERN_OP_VF_QUIESCE, 1)
+    # the rule's command completes; then the PF answers nothing
+    r.run(TERN_OP_FAULT_INJECT, params=struct.pack(
+        '<BBHI', TERN_FAULT_VANISH, 0, 0, 50))
+    assert q.readl(cfg(1, 0, 0)) == 0xffffffff, 'config space all ones'
+    assert q.readw(cfg(1, 0, 4)) == 0xffff
+    assert q.readl(PF_BAR0 + TERN_PF_REG_STATUS) == 0xffffffff
+    assert q.readl(PF_BAR0 + TERN_PF_REG_MAGIC) == 0xffffffff
+    q.writel(cfg(1, 0, 4), 0)                   # ignored: stays a bus master
+    r.submit(TERN_OP_IDENTIFY, data=(BUF, 128))
+    for _ in range(10):
+        q.step()
+    assert not r.poll(), 'nothing fetched or answered'
+    # VFs are not affected
+    assert q.readl(r.vf_reg(0, TERN_VF_REG_MAGIC)) == TERN_MAGIC
+    q.step(50 * 1000 * 1000)
+    assert q.readl(cfg(1, 0, 0)) == pf_id, 'back after the time'
+    assert q.readw(cfg(1, 0, 4)) & 0x6 == 0x6, 'config space as it was'
+    # its firmware reset: queue off, VF 1 running again
+    assert q.readl(PF_BAR0 + TERN_PF_REG_STATUS) == 0
+    r.admin_setup()
+    assert identify(r)['magic'] == TERN_MAGIC
+    assert identify(r, 1)['vf_state'] == TERN_VF_STATE_RUNNING
+    st, _ = r.run(TERN_OP_FAULT_INJECT, params=struct.pack(
+        '<BBHI', TERN_FAULT_VANISH, 0, 0, 0), expect=None)
+    assert st == TERN_ST_INVALID_PARAM, 'VANISH needs a time'
+
+
 def t_flr(r):
     q = r.q
     e = r.engine_setup(1)
@@ -1109,6 +1140,7 @@ TESTS = [
     ('load rejects bad streams', None),
     ('DMA dirty tracking', t_dirty),
     ('fault injection and firmware reset', None),
+    ('VANISH: unreachable, then back with its firmware reset', t_vanish),
     ('VF FLR', t_flr),
     ('parked descriptors migrate (engine-latency-us)', t_parked),
 ]

@@ -128,6 +128,9 @@ struct TernPFState {
     uint32_t fatal_count;
     uint32_t dup_count[256];
     TernCmd *dup_held;          /* a completion to post again */
+    uint32_t vanish_ms;         /* VANISH asked: unreachable after its answer */
+    bool vanished;              /* unreachable until vanish_timer fires */
+    QEMUTimer *vanish_timer;
 };
 
 /* A resolved data buffer of an admin command. */

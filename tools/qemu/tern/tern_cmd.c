@@ -183,6 +183,13 @@ static uint16_t tern_cmd_fault(TernPFState *pf, TernCmd *c)
         /* this command still completes: the next fetch is the one to fail */
         pf->fatal_count = 1;
         return TERN_ST_SUCCESS;
+    case TERN_FAULT_VANISH:
+        if (!count) {
+            return TERN_ST_INVALID_PARAM;
+        }
+        /* this command still completes: the PF goes once it is posted */
+        pf->vanish_ms = count;
+        return TERN_ST_SUCCESS;
     case TERN_FAULT_CLEAR: {
         TernCmd *s;
 

@@ -133,6 +133,20 @@ void tern_fw_schedule(TernPFState *pf)
     }
 }
 
+/*
+ * VANISH: the PF no longer answers, as after a surprise removal or with its
+ * link down, and its firmware forgets what it had queued.
+ */
+static void tern_pf_vanish(TernPFState *pf)
+{
+    trace_tern_pf_vanish(pf->vanish_ms);
+    tern_pf_drop_queued(pf);
+    pf->vanished = true;
+    timer_mod(pf->vanish_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+              (int64_t)pf->vanish_ms * SCALE_MS);
+    pf->vanish_ms = 0;
+}
+
 static void tern_fw_tick(void *opaque)
 {
     TernPFState *pf = opaque;
@@ -146,6 +160,10 @@ static void tern_fw_tick(void *opaque)
     }
     g_queue_push_tail(&pf->backlog, c);
     tern_pf_post_completions(pf);
+    if (pf->vanish_ms) {
+        tern_pf_vanish(pf);
+        return;
+    }
     tern_fw_schedule(pf);
 }
 
@@ -248,15 +266,30 @@ static void tern_pf_fw_reset(TernPFState *pf)
     pf->miscount_count = 0;
     pf->fatal_count = 0;
     memset(pf->dup_count, 0, sizeof(pf->dup_count));
+    pf->vanish_ms = 0;
+    pf->vanished = false;
+    timer_del(pf->vanish_timer);
     for (uint16_t i = 0; i < pf->vfs; i++) {
         tern_vf_reset_firmware(tern_pf_vf_any(pf, i), true);
     }
+}
+
+/* The end of VANISH: the PF answers again, its firmware reset. */
+static void tern_pf_vanish_end(void *opaque)
+{
+    TernPFState *pf = opaque;
+
+    trace_tern_pf_vanish(0);
+    tern_pf_fw_reset(pf);
 }
 
 static uint64_t tern_pf_mmio_read(void *opaque, hwaddr addr, unsigned size)
 {
     TernPFState *pf = opaque;
 
+    if (pf->vanished) {
+        return ~0ULL;
+    }
     switch (addr) {
     case TERN_PF_REG_MAGIC:
         return TERN_MAGIC;
@@ -305,6 +338,9 @@ static void tern_pf_mmio_write(void *opaque, hwaddr addr, uint64_t val,
     bool enabled = pf->ctrl & TERN_PF_CTRL_ENABLE;
 
     trace_tern_pf_mmio_write(addr, val);
+    if (pf->vanished) {
+        return;
+    }
     switch (addr) {
     case TERN_PF_REG_CTRL:
         if (val & TERN_PF_CTRL_RESET) {
@@ -377,9 +413,20 @@ static const MemoryRegionOps tern_pf_mmio_ops = {
 
 /* ---- device ------------------------------------------------------------ */
 
+static uint32_t tern_pf_read_config(PCIDevice *dev, uint32_t addr, int len)
+{
+    if (TERN_PF(dev)->vanished) {
+        return len == 4 ? 0xffffffff : (1u << (len * 8)) - 1;
+    }
+    return pci_default_read_config(dev, addr, len);
+}
+
 static void tern_pf_write_config(PCIDevice *dev, uint32_t addr, uint32_t val,
                                  int len)
 {
+    if (TERN_PF(dev)->vanished) {
+        return;
+    }
     pci_default_write_config(dev, addr, val, len);
     pcie_cap_flr_write_config(dev, addr, val, len);
     pcie_aer_write_config(dev, addr, val, len);
@@ -404,12 +451,12 @@ static void tern_pf_realize(PCIDevice *dev, Error **errp)
         return;
     }
 
+    dev->config_read = tern_pf_read_config;
     dev->config_write = tern_pf_write_config;
     pci_config_set_interrupt_pin(dev->config, 0);
     g_queue_init(&pf->pending);
     g_queue_init(&pf->stalled);
     g_queue_init(&pf->backlog);
-    pf->fw_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, tern_fw_tick, pf);
 
     memory_region_init_io(&pf->mmio, OBJECT(pf), &tern_pf_mmio_ops, pf,
                           "tern-pf-mmio", TERN_PF_BAR_REGS_SIZE);
@@ -456,6 +503,9 @@ static void tern_pf_realize(PCIDevice *dev, Error **errp)
                               PCI_BASE_ADDRESS_MEM_TYPE_64 |
                               PCI_BASE_ADDRESS_MEM_PREFETCH,
                               TERN_VF_BAR_MSIX_SIZE);
+    /* last: nothing below fails, and no error path has timers to free */
+    pf->fw_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, tern_fw_tick, pf);
+    pf->vanish_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, tern_pf_vanish_end, pf);
     return;
 
 err_sriov:
@@ -476,6 +526,7 @@ static void tern_pf_exit(PCIDevice *dev)
     pcie_cap_exit(dev);
     msix_uninit(dev, &pf->msix, &pf->msix);
     timer_free(pf->fw_timer);
+    timer_free(pf->vanish_timer);
 }
 
 static void tern_pf_reset_hold(Object *obj, ResetType type)

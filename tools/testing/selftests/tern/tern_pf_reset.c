@@ -10,7 +10,9 @@
  * error's link reset) a VF that had a migration or logging session
  * reports ERROR; where only the firmware was (a non-fatal error, a fatal
  * queue error) a VF its VMM had running stays RUNNING, untouched. One
- * that had no session stays RUNNING either way.
+ * that had no session stays RUNNING either way. A PF that stops answering
+ * altogether (the model's "vanish" rule) fails commands at once until it
+ * is back and reset.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -352,6 +354,60 @@ TEST_F_TIMEOUT(pf_reset, firmware_reset_spares_running_vfs, 60)
 	ASSERT_EQ(tern_crc32c(src, 4096), result);
 	ASSERT_EQ(0, tern_new_save_reads(&self->a.dev));
 	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->b.dev));
+}
+
+/* the PF's vendor ID as config space reads it: 0xffff when unreachable */
+static int pf_vendor(const char *pf)
+{
+	char path[96];
+	uint16_t vendor;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", pf);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &vendor, sizeof(vendor), PCI_VENDOR_ID);
+	close(fd);
+	return n == sizeof(vendor) ? vendor : -EIO;
+}
+
+/*
+ * The PF stops answering, as after a surprise removal or with its link
+ * down (the model's "vanish" rule): its config space and registers read
+ * all ones. The command that finds it so times out; every later one
+ * fails at once with -ENODEV rather than wait out its timeout (no
+ * firmware reset is tried on a device that is not there). Once the
+ * device is back, a PF reset starts the queue again and the VFs recover.
+ */
+TEST_F_TIMEOUT(pf_reset, unreachable_pf_fails_commands_at_once, 60)
+{
+	long resets = pf_resets(self->pf);
+	char reset[64];
+
+	ASSERT_LE(0, resets);
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "vanish 5000"));
+	ASSERT_EQ(0xffff, pf_vendor(self->pf));
+	ASSERT_EQ(-ETIMEDOUT, vfio_mig_set_state(&self->a.dev,
+						 VFIO_DEVICE_STATE_PRE_COPY,
+						 NULL));
+	/* the timeout found the PF gone: no recovery, no more waiting */
+	ASSERT_EQ(-ENODEV, vfio_mig_set_state(&self->b.dev,
+					      VFIO_DEVICE_STATE_PRE_COPY,
+					      NULL));
+	ASSERT_EQ(resets, pf_resets(self->pf));
+
+	/* back after the rule's time (bounded by the test's timeout) */
+	while (pf_vendor(self->pf) == 0xffff)
+		ASSERT_EQ(0, sched_yield());
+	snprintf(reset, sizeof(reset), "/sys/bus/pci/devices/%s/reset",
+		 self->pf);
+	ASSERT_EQ(0, sysfs_write(reset, "1"));
+	ASSERT_EQ(resets + 1, pf_resets(self->pf));
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, self->timeout));
+	ASSERT_EQ(0, vf_recovers(&self->a));
+	ASSERT_EQ(0, vf_recovers(&self->b));
 }
 
 TERN_TEST_HARNESS_MAIN
