@@ -305,6 +305,7 @@ int tern_core_submit(struct tern_core *core, struct tern_core_req *req,
 					    DMA_BIDIRECTIONAL);
 	cmd->cid = cpu_to_le16(cid);
 	tern_fill_data(cmd, buf, len);
+	tern_fault_delay_submit(cmd->opcode);
 
 	spin_lock_irqsave(&core->lock, flags);
 	/*

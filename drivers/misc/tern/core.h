@@ -175,14 +175,19 @@ struct tern_core {
 
 extern unsigned int tern_cmd_timeout_ms;
 
-/* fault_inject.c: the kernel fault-injection attribute */
+/* fault_inject.c: the kernel fault-injection attribute and delay */
 #ifdef CONFIG_FAULT_INJECTION
 bool tern_should_fail_cmd(u8 opcode);
+void tern_fault_delay_submit(u8 opcode);
 void tern_fault_inject_init(struct dentry *root);
 #else
 static inline bool tern_should_fail_cmd(u8 opcode)
 {
 	return false;
+}
+
+static inline void tern_fault_delay_submit(u8 opcode)
+{
 }
 
 static inline void tern_fault_inject_init(struct dentry *root)

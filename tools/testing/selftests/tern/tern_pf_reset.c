@@ -39,6 +39,7 @@ FIXTURE(pf_reset)
 	bool a_open, b_open;
 	char pf[16];
 	char timeout[32];
+	bool submit_delay_set;
 };
 
 FIXTURE_SETUP(pf_reset)
@@ -56,8 +57,13 @@ FIXTURE_SETUP(pf_reset)
 	self->b_open = true;
 }
 
+#define CORE_DEBUGFS	"/sys/kernel/debug/tern_core"
+
 FIXTURE_TEARDOWN(pf_reset)
 {
+	/* a test that failed midway leaves no fault to the next */
+	if (self->submit_delay_set)
+		sysfs_write(CORE_DEBUGFS "/submit_delay_ms", "0");
 	tern_pf_fw_fault(self->pf, "clear");
 	if (self->timeout[0])
 		sysfs_write(TIMEOUT_PARAM, self->timeout);
@@ -354,6 +360,66 @@ TEST_F_TIMEOUT(pf_reset, firmware_reset_spares_running_vfs, 60)
 	ASSERT_EQ(tern_crc32c(src, 4096), result);
 	ASSERT_EQ(0, tern_new_save_reads(&self->a.dev));
 	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->b.dev));
+}
+
+struct state_setter {
+	struct vfio_dev *dev;
+	enum vfio_device_mig_state state;
+	int ret;
+};
+
+static void *set_state(void *arg)
+{
+	struct state_setter *s = arg;
+
+	s->ret = vfio_mig_set_state(s->dev, s->state, NULL);
+	return NULL;
+}
+
+/*
+ * A PF FLR between a submission's two phases (slot taken, not yet
+ * posted), held open by tern_core's submit_delay_ms fault injection: the
+ * reset finishes the slot and the restart may hand it out again, so the
+ * submission must not be posted to the fresh firmware (it would run a
+ * command its caller saw fail, with a buffer the caller may have freed).
+ * It fails with -ENODEV and the firmware never got it.
+ */
+TEST_F_TIMEOUT(pf_reset, flr_between_submit_phases_posts_nothing, 60)
+{
+	struct state_setter setter = {
+		.dev = &self->a.dev, .state = VFIO_DEVICE_STATE_PRE_COPY,
+	};
+	long resets = pf_resets(self->pf), delayed, posted;
+	char reset[64], n[32];
+	pthread_t thread;
+
+	SKIP_UNLESS_KERNEL_HAS(!access(CORE_DEBUGFS "/submit_delay_ms", W_OK),
+			       "fault_injection");
+	ASSERT_LE(0, resets);
+	ASSERT_EQ(0, sysfs_read(CORE_DEBUGFS "/submits_delayed", n, sizeof(n)));
+	delayed = atol(n);
+	posted = tern_pf_op_stat(self->pf, "SAVE_BEGIN", 1);
+	ASSERT_LE(0, posted);
+	ASSERT_EQ(0, sysfs_write(CORE_DEBUGFS "/submit_delay_opcode", "0x10"));
+	self->submit_delay_set = true;
+	ASSERT_EQ(0, sysfs_write(CORE_DEBUGFS "/submit_delay_ms", "3000"));
+	ASSERT_EQ(0, pthread_create(&thread, NULL, set_state, &setter));
+	/* the SAVE_BEGIN holds its slot, unposted (bounded by the timeout) */
+	do {
+		ASSERT_EQ(0, sysfs_read(CORE_DEBUGFS "/submits_delayed", n,
+					sizeof(n)));
+	} while (atol(n) == delayed && !sched_yield());
+	snprintf(reset, sizeof(reset), "/sys/bus/pci/devices/%s/reset",
+		 self->pf);
+	ASSERT_EQ(0, sysfs_write(reset, "1"));
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ASSERT_EQ(0, sysfs_write(CORE_DEBUGFS "/submit_delay_ms", "0"));
+	ASSERT_EQ(0, sysfs_write(CORE_DEBUGFS "/submit_delay_opcode", "0xff"));
+	ASSERT_EQ(-ENODEV, setter.ret);
+	ASSERT_EQ(resets + 1, pf_resets(self->pf));
+	ASSERT_EQ(posted, tern_pf_op_stat(self->pf, "SAVE_BEGIN", 1));
+	ASSERT_EQ(0, vf_recovers(&self->a));
+	ASSERT_EQ(0, vf_recovers(&self->b));
 }
 
 /* the PF's vendor ID as config space reads it: 0xffff when unreachable */
