@@ -4,8 +4,9 @@
  * firmware command in flight (stalled by the model's fault rule), meets
  * each failure a host sees. A variant is a data path (save read(), resume
  * write(), PRECOPY_INFO, MIG_DATA_SIZE, a DMA logging report); a test is
- * a failure (a VF reset, a PF FLR, a fatal AER error, the fd closed, a
- * signal, a firmware timeout and then the late answer). Each cell checks
+ * a failure (a VF reset, a PF FLR, a fatal AER error, the fd closed, the
+ * PF driver unbound, a signal, a firmware timeout and then the late
+ * answer). Each cell checks
  * that the call ends, with a result the cell allows (drivers.rst, "The
  * failure matrix"), that no firmware session is left behind (a new save
  * session starts and reads, no PF buffer is left over) and that the next
@@ -414,6 +415,44 @@ TEST_F_TIMEOUT(matrix, fd_close, 120)
 		tern_vf_close(&self->vf);
 		self->open = false;
 	}
+	check_recovered(_metadata, self, variant);
+}
+
+static void *unbind_pf(void *pf)
+{
+	return (void *)(long)sysfs_write("/sys/bus/pci/drivers/"
+					 TERN_PF_DRIVER "/unbind", pf);
+}
+
+/*
+ * The PF driver unbound (rmmod, a hot unplug of the PF): the call fails
+ * at once with -ENODEV, the unbind waits for the VF's user to close the
+ * device, and the PF binds again afterwards, its VFs working.
+ */
+TEST_F_TIMEOUT(matrix, pf_unbind, 120)
+{
+	char bdf[1][16];
+	pthread_t unbind;
+	void *unbind_ret;
+	long ret;
+
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "60000"));
+	start_call(_metadata, self, variant);
+	ASSERT_EQ(0, pthread_create(&unbind, NULL, unbind_pf, self->pf));
+	ret = end_call(_metadata, self);
+	ASSERT_RESULT(ret, R_ENODEV);
+	/* the removal waits for the VF's user, then finishes */
+	if (self->fd >= 0) {
+		ASSERT_EQ(0, close(self->fd));
+		self->fd = -1;
+	}
+	tern_vf_close(&self->vf);
+	self->open = false;
+	ASSERT_EQ(0, pthread_join(unbind, &unbind_ret));
+	ASSERT_EQ(0, (long)unbind_ret);
+	ASSERT_EQ(1, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 1, bdf,
+				      NULL));
+	ASSERT_STREQ(self->bdf, bdf[0]);
 	check_recovered(_metadata, self, variant);
 }
 
