@@ -34,7 +34,11 @@
  * firmware under the VF driver: every command in flight and every command
  * sent until the reset is over fails with -ENODEV, the firmware forgets
  * every session, and tern_core_epoch() moves on (tern_core_vf_epoch() too
- * if the VF functions were reset with it).
+ * if the VF functions were reset with it). A PF found unreachable (a
+ * command timed out and the function reads all ones: surprise removal,
+ * link down) fails every command with -ENODEV from then on, without a
+ * firmware reset and without moving the epoch, until a PF reset finds it
+ * back.
  */
 #ifndef _LINUX_TERN_TERN_CORE_H
 #define _LINUX_TERN_TERN_CORE_H
