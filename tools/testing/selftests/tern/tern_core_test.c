@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include "kselftest_harness.h"
 #include "tern_if.h"
@@ -641,6 +644,87 @@ TEST_F(core, reset_orphans_give_their_buffers_back)
 					NULL));
 	for (i = 0; i < 9; i++)
 		close(fds[i]);
+}
+
+struct uffd_read {
+	int fd;
+	void *buf;
+	ssize_t ret;
+};
+
+static void *read_into(void *p)
+{
+	struct uffd_read *r = p;
+
+	r->ret = read(r->fd, r->buf, 4096);
+	return NULL;
+}
+
+/*
+ * A read() whose copy to the caller is held on a userfaultfd page (a VMM
+ * whose buffer is being faulted in) while VFIO_DEVICE_RESET ends the save
+ * session: once the page is there it returns what it had copied, and sends
+ * no further SAVE_READ (it used to ask for the next chunk after the copy,
+ * into whatever session the VF had by then: review N11).
+ */
+TEST_F(core, orphaned_read_asks_nothing_after_its_copy)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_zeropage zero = { .range.len = 4096 };
+	struct uffd_read r = { .ret = -2 };
+	struct pollfd pfd = { .events = POLLIN };
+	struct uffd_msg msg;
+	pthread_t reader;
+	static char data[16 * 4096];
+	long reads;
+	int uffd;
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	SKIP_UNLESS_KERNEL_HAS(uffd >= 0 || errno != ENOSYS, "userfaultfd");
+	ASSERT_LE(0, uffd);
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	r.buf = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, r.buf);
+	reg.range.start = (unsigned long)r.buf;
+	reg.range.len = 4096;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	/*
+	 * One SAVE_READ of at most a page at a time: the copy drains it,
+	 * which is where the read asked for the next one.
+	 */
+	ASSERT_EQ(0, sysfs_write(DEPTH_PARAM, "1"));
+	ASSERT_EQ(0, sysfs_write(CHUNK_PARAM, "4"));
+	/* device memory to save: a stream of many chunks */
+	memset(data, 0x5a, sizeof(data));
+	ASSERT_EQ(0, vfio_pci_enable_master(&self->dev));
+	ASSERT_EQ(sizeof(data), vfio_region_write(&self->dev, TERN_VF_BAR_DEVMEM,
+						  0, data, sizeof(data)));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&r.fd));
+
+	ASSERT_EQ(0, pthread_create(&reader, NULL, read_into, &r));
+	/* the read has its chunk and is in the copy, waiting for the page */
+	pfd.fd = uffd;
+	ASSERT_EQ(1, poll(&pfd, 1, -1));
+	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+	ASSERT_EQ(0, tern_device_reset(&self->dev));
+	reads = tern_pf_op_stat(self->pf, "SAVE_READ", 1);
+	ASSERT_LT(0, reads);
+	zero.range.start = (unsigned long)r.buf;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
+	ASSERT_EQ(0, pthread_join(reader, NULL));
+
+	ASSERT_LT(0, r.ret);
+	ASSERT_EQ(reads, tern_pf_op_stat(self->pf, "SAVE_READ", 1));
+	ASSERT_EQ(-1, read(r.fd, r.buf, 4096));
+	ASSERT_EQ(ENODEV, errno);
+	close(r.fd);
+	close(uffd);
+	munmap(r.buf, 4096);
+	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
 }
 
 struct arc_arg {
