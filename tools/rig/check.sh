@@ -100,6 +100,18 @@ host_checks() {
 	fi
 	[ -f "$tern_deb" ] || tern_deb=
 
+	step "DKMS refuses bookworm's 6.1 (the tern-dkms package's sources)"
+	local rel61
+	rel61=$(cat "$RIG_CACHE/bookworm-6.1/release")
+	if [ -n "$tern_deb" ] && DKMS_EXPECT=refusal "$RIG_TOP/tools/rig/dkms.sh" \
+		"$rel61" "$RIG_CACHE/bookworm-6.1/root/usr/src/linux-headers-$rel61" \
+		"$RIG_CACHE/dkms/refusal" "$tern_deb" > "$out/dkms-refusal.log" 2>&1; then
+		echo "PASS static: dkms refuses $rel61 (BUILD_EXCLUSIVE_KERNEL)" >> "$results"
+	else
+		echo "FAIL static: dkms refuses $rel61 (see $out/dkms-refusal.log)" >> "$results"
+		tail -5 "$out/dkms-refusal.log" >&2
+	fi
+
 	step "device model tests (qtest, no guest)"
 	python3 "$RIG_TOP/tools/qemu/tern-qtest/tern_qtest.py" "$qemu" \
 		> "$out/qtest.log" 2>&1 || true

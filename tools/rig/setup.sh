@@ -166,4 +166,33 @@ if [ ! -f "$stock/.rig-done" ]; then
 	/sbin/depmod -b "$stock/root" "$stock_abi-amd64"
 	touch "$stock/.rig-done"
 fi
+# Debian bookworm's default kernel headers (6.1, linux-headers-amd64's
+# dependency), which tern does not build for: make check tests that DKMS
+# refuses them (tools/rig/dkms.sh). Unpacked like the stock kernel's.
+old61="$RIG_CACHE/bookworm-6.1"
+if [ ! -f "$old61/.rig-done" ]; then
+	log "fetching Debian bookworm's default (6.1) kernel headers"
+	rm -rf "$old61"
+	mkdir -p "$old61/debs"
+	rig_apt bookworm bookworm bookworm-updates bookworm-security -- \
+		update >/dev/null
+	(cd "$old61/debs" && rig_apt bookworm -- download linux-headers-amd64 \
+		>/dev/null)
+	# "linux-headers-6.1.0-N-amd64 (= VERSION)"
+	abi61=$(dpkg-deb -f "$old61"/debs/linux-headers-amd64_*.deb Depends |
+		sed -n 's/^linux-headers-\(6\.1\.[^ ]*\)-amd64 .*/\1/p')
+	[ -n "$abi61" ] || die "linux-headers-amd64 of bookworm: no 6.1 headers named"
+	(cd "$old61/debs" && rig_apt bookworm -- download \
+		"linux-headers-$abi61-amd64" "linux-headers-$abi61-common" \
+		linux-kbuild-6.1 >/dev/null)
+	rm "$old61"/debs/linux-headers-amd64_*.deb
+	for deb in "$old61"/debs/*.deb; do
+		dpkg-deb -x "$deb" "$old61/root"
+	done
+	sed -i "s|^include /usr/src/|include $old61/root/usr/src/|" \
+		"$old61/root/usr/src/linux-headers-$abi61-amd64/Makefile"
+	rm -rf "$old61/debs"
+	echo "$abi61-amd64" > "$old61/release"
+	touch "$old61/.rig-done"
+fi
 log "setup done"
