@@ -12,29 +12,32 @@ run_test() {
 	echo "TERN-RIG: exit $name $RIG_LAST_STATUS"
 }
 
-# report_blocked_tasks: every 30 s, the kernel stack of each task found in
-# uninterruptible sleep at two looks in a row, once, to the kernel log. The
-# rig's kernels have no hung-task detector; this is the post-mortem of a
-# run that times out with a test stuck in the kernel (run-vm.sh records
-# the vCPUs' side). A periodic look, never a synchronisation.
+# report_blocked_tasks: every 30 s, the kernel stack of each task (thread)
+# found in uninterruptible sleep at two looks in a row without having run
+# in between (same context-switch counts), once, to the kernel log. The
+# stock kernel has no hung-task detector, the rig's report after 120 s:
+# this is the post-mortem of a run that times out with a test stuck in
+# the kernel (run-vm.sh records the vCPUs' side). A periodic look, never a
+# synchronisation.
 report_blocked_tasks() {
 	seen= reported=
 	while sleep 30; do
 		now=
-		for stat in /proc/[0-9]*/stat; do
-			read -r line < "$stat" 2> /dev/null || continue
+		for task in /proc/[0-9]*/task/[0-9]*; do
+			{ read -r line < "$task/stat"; } 2> /dev/null || continue
 			state=${line##*) }
 			[ "${state%% *}" = D ] || continue
-			pid=${stat#/proc/}
-			pid=${pid%/stat}
-			now="$now $pid"
-			case " $seen " in *" $pid "*) ;; *) continue ;; esac
-			case " $reported " in *" $pid "*) continue ;; esac
-			reported="$reported $pid"
-			echo "tern-rig: task $pid ($(cat "/proc/$pid/comm")) blocked for 30 s or more:" > /dev/kmsg
+			switches=$(sed -n 's/^.*ctxt_switches:[[:space:]]*//p' \
+				"$task/status" 2> /dev/null | tr '\n' +)
+			id="${task##*/}:$switches"
+			now="$now $id"
+			case " $seen " in *" $id "*) ;; *) continue ;; esac
+			case " $reported " in *" ${task##*/} "*) continue ;; esac
+			reported="$reported ${task##*/}"
+			echo "tern-rig: task ${task##*/} ($(cat "$task/comm")) blocked for 30 s or more:" > /dev/kmsg
 			while read -r frame; do
 				echo "tern-rig:   $frame" > /dev/kmsg
-			done < "/proc/$pid/stack"
+			done < "$task/stack"
 		done
 		seen=$now
 	done
