@@ -61,6 +61,15 @@ int tern_vf_cmd_save_begin(struct tern_vf *tvf, u32 mode, u64 *initial_bytes)
 	return ret;
 }
 
+static void tern_save_sizes_parse(const u64 *result,
+				  struct tern_save_sizes *sizes)
+{
+	sizes->initial_bytes = result[0] & TERN_SAVE_Q_INITIAL;
+	sizes->reinit = result[0] & TERN_SAVE_Q_REINIT;
+	sizes->dirty_bytes = result[1];
+	sizes->total_bytes = result[2];
+}
+
 int tern_vf_cmd_save_query(struct tern_vf *tvf, struct tern_save_sizes *sizes)
 {
 	struct tern_admin_cmd cmd = { .opcode = TERN_OP_SAVE_QUERY };
@@ -68,13 +77,9 @@ int tern_vf_cmd_save_query(struct tern_vf *tvf, struct tern_save_sizes *sizes)
 	int ret;
 
 	ret = tern_vf_exec(tvf, &cmd, NULL, 0, result);
-	if (ret)
-		return ret;
-	sizes->initial_bytes = result[0] & TERN_SAVE_Q_INITIAL;
-	sizes->reinit = result[0] & TERN_SAVE_Q_REINIT;
-	sizes->dirty_bytes = result[1];
-	sizes->total_bytes = result[2];
-	return 0;
+	if (!ret)
+		tern_save_sizes_parse(result, sizes);
+	return ret;
 }
 
 /* Send a data-moving command without waiting; tern_core_wait() collects it. */
@@ -93,6 +98,23 @@ int tern_vf_submit_save_read(struct tern_vf *tvf, struct tern_core_req *req,
 			     struct tern_dma_buf *buf, size_t len)
 {
 	return tern_vf_submit(tvf, req, TERN_OP_SAVE_READ, buf, len);
+}
+
+int tern_vf_submit_save_query(struct tern_vf *tvf, struct tern_core_req *req)
+{
+	return tern_vf_submit(tvf, req, TERN_OP_SAVE_QUERY, NULL, 0);
+}
+
+int tern_vf_wait_save_query(struct tern_core_req *req,
+			    struct tern_save_sizes *sizes)
+{
+	u64 result[3];
+	int ret;
+
+	ret = tern_core_wait(req, result);
+	if (!ret)
+		tern_save_sizes_parse(result, sizes);
+	return ret;
 }
 
 int tern_vf_wait_save_read(struct tern_core_req *req, size_t asked,

@@ -28,6 +28,9 @@ int tern_vf_cmd_reset(struct tern_vf *tvf);
 
 int tern_vf_cmd_save_begin(struct tern_vf *tvf, u32 mode, u64 *initial_bytes);
 int tern_vf_cmd_save_query(struct tern_vf *tvf, struct tern_save_sizes *sizes);
+int tern_vf_submit_save_query(struct tern_vf *tvf, struct tern_core_req *req);
+int tern_vf_wait_save_query(struct tern_core_req *req,
+			    struct tern_save_sizes *sizes);
 int tern_vf_submit_save_read(struct tern_vf *tvf, struct tern_core_req *req,
 			     struct tern_dma_buf *buf, size_t len);
 int tern_vf_wait_save_read(struct tern_core_req *req, size_t asked,

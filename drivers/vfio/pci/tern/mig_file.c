@@ -45,6 +45,9 @@ static void tern_mig_chunks_free(struct tern_mig_file *migf)
 {
 	unsigned int i;
 
+	if (migf->poll_req_out)
+		tern_core_abandon(&migf->poll_req);
+	migf->poll_req_out = false;
 	if (!migf->chunks)
 		return;
 	for (i = 0; i < migf->depth; i++) {

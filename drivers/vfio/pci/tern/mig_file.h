@@ -85,8 +85,12 @@ struct tern_mig_chunk {
  * @rec_hdr_len: resume: bytes of @rec_hdr written so far
  * @poll_wait: poll() sleepers
  * @poll_recheck: wakes poll() sleepers to ask the firmware again
- * @poll_asked: save: when poll() last sent SAVE_QUERY (jiffies)
+ * @poll_asked: save: when poll() last had a SAVE_QUERY answered (jiffies)
  * @poll_mask: save: what that SAVE_QUERY made poll() report
+ * @poll_req: save: poll()'s SAVE_QUERY, sent without waiting; its answer
+ *	wakes @poll_wait
+ * @poll_req_out: save: @poll_req is submitted and not yet collected
+ * @poll_fw_end: save: @fw_end when @poll_req was sent (no SAVE_READ out)
  * @orphan_node: on @tvf->orphans (under its reset_lock) once a reset ended
  *	the file, until tern_vf_reap_orphans()
  */
@@ -120,6 +124,9 @@ struct tern_mig_file {
 	struct delayed_work poll_recheck;
 	unsigned long poll_asked;
 	__poll_t poll_mask;
+	struct tern_core_req poll_req;
+	bool poll_req_out;
+	u64 poll_fw_end;
 	struct list_head orphan_node;
 };
 

@@ -199,6 +199,17 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
  * the new first pass ends. The uAPI lets initial_bytes grow again only
  * after that opt-in: for anyone else the new pass is dirty data.
  */
+static void tern_save_file_answer(struct tern_mig_file *migf,
+				  const struct tern_save_sizes *sizes,
+				  u64 fw_end)
+{
+	if (!sizes->reinit ||
+	    !tern_precopy_info_v2(&migf->tvf->core_device.vdev))
+		return;
+	migf->initial_end = fw_end + sizes->initial_bytes;
+	migf->reinit = true;
+}
+
 static int tern_save_file_query(struct tern_mig_file *migf,
 				struct tern_save_sizes *sizes)
 {
@@ -206,12 +217,60 @@ static int tern_save_file_query(struct tern_mig_file *migf,
 
 	ret = tern_vf_cmd_save_query(migf->tvf, sizes);
 	tern_save_collect_all(migf);
-	if (ret || !sizes->reinit ||
-	    !tern_precopy_info_v2(&migf->tvf->core_device.vdev))
-		return ret;
-	migf->initial_end = migf->fw_end + sizes->initial_bytes;
-	migf->reinit = true;
-	return 0;
+	if (!ret)
+		tern_save_file_answer(migf, sizes, migf->fw_end);
+	return ret;
+}
+
+/*
+ * poll()'s readiness when nothing is in the ring: the firmware's sizes,
+ * asked without waiting (poll() may not sleep on the firmware; its answer
+ * wakes the pollers) and collected at the next poll(). No SAVE_READ was
+ * out when it was sent, so the fw_end of then places a re-init; an answer
+ * that read() overtook since is stale, and asked again. One the firmware
+ * never gives keeps poll() waiting (its caller's timeout applies) until
+ * the file ends.
+ */
+static __poll_t tern_save_poll_sizes(struct tern_mig_file *migf)
+{
+	struct tern_save_sizes sizes;
+	__poll_t mask;
+	int ret;
+
+again:
+	if (!migf->poll_req_out) {
+		migf->poll_req.wake = &migf->poll_wait;
+		migf->poll_req.nowait = true;
+		ret = tern_vf_submit_save_query(migf->tvf, &migf->poll_req);
+		if (ret == -EAGAIN) {
+			/* no free slot: ask again shortly */
+			tern_mig_file_poll_later(migf);
+			return 0;
+		}
+		if (ret)
+			return EPOLLERR;
+		migf->poll_req_out = true;
+		migf->poll_fw_end = migf->fw_end;
+	}
+	if (!tern_core_req_done(&migf->poll_req))
+		return 0;
+	migf->poll_req_out = false;
+	ret = tern_vf_wait_save_query(&migf->poll_req, &sizes);
+	if (ret) {
+		mask = EPOLLERR;
+	} else {
+		tern_save_file_answer(migf, &sizes, migf->poll_fw_end);
+		if (migf->fw_end != migf->poll_fw_end)
+			goto again;
+		mask = sizes.initial_bytes || sizes.dirty_bytes ?
+		       EPOLLIN | EPOLLRDNORM : 0;
+		/* no event for new dirty pages: ask again */
+		if (!mask)
+			tern_mig_file_poll_later(migf);
+	}
+	migf->poll_asked = jiffies;
+	migf->poll_mask = mask;
+	return mask;
 }
 
 /* Whether read() has something to return without asking the firmware. */
@@ -257,7 +316,6 @@ int tern_save_query_sizes(struct tern_vf *tvf, struct tern_save_sizes *sizes)
 static __poll_t tern_save_poll(struct file *filp, poll_table *wait)
 {
 	struct tern_mig_file *migf = filp->private_data;
-	struct tern_save_sizes sizes;
 	__poll_t mask = 0;
 
 	if (!tern_mig_file_poll_lock(migf, filp, wait))
@@ -271,22 +329,15 @@ static __poll_t tern_save_poll(struct file *filp, poll_table *wait)
 		mask = 0;
 	} else if (migf->frozen) {
 		mask = EPOLLIN | EPOLLRDNORM;
-	} else if (time_before(jiffies, migf->poll_asked +
+	} else if (!migf->poll_req_out &&
+		   time_before(jiffies, migf->poll_asked +
 			       msecs_to_jiffies(TERN_POLL_RECHECK_MS))) {
 		/* the firmware was asked moments ago, for another waiter */
 		mask = migf->poll_mask;
 		if (!mask)
 			tern_mig_file_poll_later(migf);
 	} else {
-		if (tern_save_file_query(migf, &sizes))
-			mask = EPOLLERR;
-		else if (sizes.initial_bytes || sizes.dirty_bytes)
-			mask = EPOLLIN | EPOLLRDNORM;
-		else
-			/* no event for new dirty pages: ask again */
-			tern_mig_file_poll_later(migf);
-		migf->poll_asked = jiffies;
-		migf->poll_mask = mask;
+		mask = tern_save_poll_sizes(migf);
 	}
 	mutex_unlock(&migf->lock);
 	return mask;

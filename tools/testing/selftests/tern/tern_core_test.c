@@ -295,6 +295,40 @@ TEST_F(core, nonblocking_read_does_not_wait)
 	close(fd);
 }
 
+/*
+ * poll() on a save fd with nothing in its ring asks the firmware for its
+ * sizes (SAVE_QUERY) without waiting for the answer: with SAVE_QUERY
+ * stalled and a one-minute command timeout it returns at once, twice,
+ * having asked once; the late answer then wakes a waiting poll() with
+ * EPOLLIN (review N12: poll() used to wait for it, up to the timeout).
+ */
+TEST_F(core, poll_does_not_wait_for_the_firmware)
+{
+	struct pollfd pfd;
+	char buf[64];
+	long asked;
+	int fd;
+
+	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "60000"));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x11 1"));
+	asked = tern_pf_op_stat(self->pf, "SAVE_QUERY", 1);
+	ASSERT_LE(0, asked);
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	ASSERT_EQ(0, poll(&pfd, 1, 0));
+	ASSERT_EQ(asked + 1, tern_pf_op_stat(self->pf, "SAVE_QUERY", 1));
+	ASSERT_EQ(0, poll(&pfd, 1, 0));
+	ASSERT_EQ(asked + 1, tern_pf_op_stat(self->pf, "SAVE_QUERY", 1));
+	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "release"));
+	ASSERT_EQ(1, poll(&pfd, 1, 10000));
+	ASSERT_TRUE(pfd.revents & POLLIN);
+	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
+					NULL));
+	close(fd);
+}
+
 /* A save fd of @dev read once with O_NONBLOCK: -1, or the fd. */
 static int nonblocking_save_fd(struct vfio_dev *dev)
 {
