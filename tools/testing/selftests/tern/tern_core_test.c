@@ -761,6 +761,36 @@ TEST_F(core, orphaned_read_asks_nothing_after_its_copy)
 	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
 }
 
+/*
+ * MIG_DATA_SIZE outside a migration opens a throw-away save session; it
+ * first ends the files a reset orphaned (review N11), as a state change
+ * does: their PF buffers go back before it, whether or not userspace
+ * ever closes them.
+ */
+TEST_F(core, data_size_ends_orphaned_files)
+{
+	struct vfio_device_feature_mig_data_size size = {};
+	long long idle;
+	char buf[64];
+	int fd;
+
+	idle = mapped_bytes(self->pf);
+	ASSERT_LE(0, idle);
+	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
+					&fd));
+	ASSERT_EQ(0, tern_device_reset(&self->dev));
+	/* the orphan keeps its ring until something ends it */
+	ASSERT_LT(idle, mapped_bytes(self->pf));
+	ASSERT_EQ(0, vfio_device_feature(&self->dev, VFIO_DEVICE_FEATURE_GET |
+					 VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
+					 &size, sizeof(size)));
+	ASSERT_LT(0, size.stop_copy_length);
+	ASSERT_EQ(idle, mapped_bytes(self->pf));
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(ENODEV, errno);
+	close(fd);
+}
+
 struct arc_arg {
 	struct vfio_dev *dev;
 	int fd;
