@@ -140,6 +140,19 @@ if [ ! -f "$qemu_debian/.rig-done" ]; then
 	touch "$qemu_debian/.rig-done"
 fi
 
+# unpack_kernel_debs DIR ABI: unpack DIR/debs/*.deb into DIR/root, point
+# the linux-headers-ABI-amd64 Makefile's absolute include into it, and drop
+# the .debs
+unpack_kernel_debs() {
+	local dir=$1 abi=$2 deb
+	for deb in "$dir"/debs/*.deb; do
+		dpkg-deb -x "$deb" "$dir/root"
+	done
+	sed -i "s|^include /usr/src/|include $dir/root/usr/src/|" \
+		"$dir/root/usr/src/linux-headers-$abi-amd64/Makefile"
+	rm -rf "$dir/debs"
+}
+
 # Debian's stock kernel, the one a bookworm host runs: the image with its
 # modules and the matching headers (with the kbuild tools they need), of the
 # same upstream release as linux-source-6.12, fetched with the rig's own apt
@@ -156,12 +169,7 @@ if [ ! -f "$stock/.rig-done" ]; then
 	(cd "$stock/debs" && rig_apt bookworm -- download \
 		"linux-image-$stock_abi-amd64" "linux-headers-$stock_abi-amd64" \
 		"linux-headers-$stock_abi-common" "linux-kbuild-$stock_abi" >/dev/null)
-	for deb in "$stock"/debs/*.deb; do
-		dpkg-deb -x "$deb" "$stock/root"
-	done
-	sed -i "s|^include /usr/src/|include $stock/root/usr/src/|" \
-		"$stock/root/usr/src/linux-headers-$stock_abi-amd64/Makefile"
-	rm -rf "$stock/debs"
+	unpack_kernel_debs "$stock" "$stock_abi"
 	# the package's postinst would run depmod: the rig reads modules.dep
 	/sbin/depmod -b "$stock/root" "$stock_abi-amd64"
 	touch "$stock/.rig-done"
@@ -186,12 +194,7 @@ if [ ! -f "$old61/.rig-done" ]; then
 		"linux-headers-$abi61-amd64" "linux-headers-$abi61-common" \
 		linux-kbuild-6.1 >/dev/null)
 	rm "$old61"/debs/linux-headers-amd64_*.deb
-	for deb in "$old61"/debs/*.deb; do
-		dpkg-deb -x "$deb" "$old61/root"
-	done
-	sed -i "s|^include /usr/src/|include $old61/root/usr/src/|" \
-		"$old61/root/usr/src/linux-headers-$abi61-amd64/Makefile"
-	rm -rf "$old61/debs"
+	unpack_kernel_debs "$old61" "$abi61"
 	echo "$abi61-amd64" > "$old61/release"
 	touch "$old61/.rig-done"
 fi
