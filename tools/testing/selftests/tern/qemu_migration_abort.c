@@ -287,12 +287,6 @@ static bool vmm_log_has(struct vmm *vm, const char *text)
 	return found;
 }
 
-static void *unbind_pf(void *pf)
-{
-	return (void *)(long)sysfs_write("/sys/bus/pci/drivers/"
-					 TERN_PF_DRIVER "/unbind", pf);
-}
-
 /*
  * QEMU holds VFs mid-migration (the source's in pre-copy, the
  * destination's resuming): changing sriov_numvfs and unloading
@@ -325,7 +319,7 @@ TEST_F_TIMEOUT(qemu, pf_unbound_under_qemu, 600)
 	ASSERT_EQ(-1, syscall(__NR_delete_module, TERN_VF_DRIVER, O_NONBLOCK));
 	ASSERT_EQ(EWOULDBLOCK, errno);
 
-	ASSERT_EQ(0, pthread_create(&unbind, NULL, unbind_pf, m->pf));
+	ASSERT_EQ(0, pthread_create(&unbind, NULL, tern_pf_unbind_thread, m->pf));
 	deadline = vmm_now_ms() + MIG_TIMEOUT_MS;
 	while (!vmm_exited(&m->src, 100) &&
 	       !vmm_log_has(&m->src, "does not support hotplugging"))

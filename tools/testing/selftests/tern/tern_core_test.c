@@ -391,9 +391,7 @@ TEST_F(core, nonblocking_read_does_not_wait_for_a_slot)
 	 * a reset of the PF frees them, as it would on a host. Both VFs'
 	 * sessions end with it (ERROR; closing the VFs resets them).
 	 */
-	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s/reset",
-		 self->pf);
-	ASSERT_EQ(0, sysfs_write(sysfs, "1"));
+	ASSERT_EQ(0, tern_pci_reset(self->pf));
 	self->pf_reset_needed = false;
 	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
 	close(fb);

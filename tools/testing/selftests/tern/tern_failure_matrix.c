@@ -351,15 +351,12 @@ TEST_F_TIMEOUT(matrix, vf_reset, 120)
 /* A PF FLR: the call fails at once with -ENODEV, not at its timeout. */
 TEST_F_TIMEOUT(matrix, pf_flr, 120)
 {
-	char reset[64];
 	long resets = pf_resets(self->pf), ret;
 
 	ASSERT_LE(0, resets);
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "60000"));
 	start_call(_metadata, self, variant);
-	snprintf(reset, sizeof(reset), "/sys/bus/pci/devices/%s/reset",
-		 self->pf);
-	ASSERT_EQ(0, sysfs_write(reset, "1"));
+	ASSERT_EQ(0, tern_pci_reset(self->pf));
 	ret = end_call(_metadata, self);
 	ASSERT_RESULT(ret, R_ENODEV);
 	ASSERT_EQ(resets + 1, pf_resets(self->pf));
@@ -418,12 +415,6 @@ TEST_F_TIMEOUT(matrix, fd_close, 120)
 	check_recovered(_metadata, self, variant);
 }
 
-static void *unbind_pf(void *pf)
-{
-	return (void *)(long)sysfs_write("/sys/bus/pci/drivers/"
-					 TERN_PF_DRIVER "/unbind", pf);
-}
-
 /*
  * The PF driver unbound (rmmod, a hot unplug of the PF): the call fails
  * at once with -ENODEV, the unbind waits for the VF's user to close the
@@ -438,7 +429,7 @@ TEST_F_TIMEOUT(matrix, pf_unbind, 120)
 
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "60000"));
 	start_call(_metadata, self, variant);
-	ASSERT_EQ(0, pthread_create(&unbind, NULL, unbind_pf, self->pf));
+	ASSERT_EQ(0, pthread_create(&unbind, NULL, tern_pf_unbind_thread, self->pf));
 	ret = end_call(_metadata, self);
 	ASSERT_RESULT(ret, R_ENODEV);
 	/* the removal waits for the VF's user, then finishes */

@@ -102,12 +102,6 @@ static void *set_p2p(void *p)
 	return NULL;
 }
 
-static void *unbind_pf(void *p)
-{
-	return (void *)(long)sysfs_write("/sys/bus/pci/drivers/tern_core/unbind",
-					 p);
-}
-
 /*
  * Removing the PF under a VF that is open, with a firmware command
  * outstanding that will never complete (stalled): the waiter gets -ENODEV
@@ -141,7 +135,7 @@ TEST_F_TIMEOUT(cycle, forced_removal_fails_outstanding_commands, 120)
 	while (tern_pf_op_stat(pf, "VF_QUIESCE", 1) == before)
 		ASSERT_EQ(0, sched_yield());
 
-	ASSERT_EQ(0, pthread_create(&unbind, NULL, unbind_pf, pf));
+	ASSERT_EQ(0, pthread_create(&unbind, NULL, tern_pf_unbind_thread, pf));
 	ASSERT_EQ(0, pthread_join(arc, NULL));
 	ASSERT_EQ(-ENODEV, arg.ret);
 	/* the PF's removal waits for the VF's user, then finishes */

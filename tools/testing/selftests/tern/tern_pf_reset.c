@@ -150,7 +150,7 @@ static void *read_one(void *arg)
 TEST_F_TIMEOUT(pf_reset, flr_fails_commands_in_flight, 60)
 {
 	struct reader r = { .fd = -1 };
-	char reset[64];
+	char buf[64];
 	pthread_t t;
 	long submitted, timeouts, resets;
 
@@ -168,9 +168,7 @@ TEST_F_TIMEOUT(pf_reset, flr_fails_commands_in_flight, 60)
 	while (tern_pf_op_stat(self->pf, "SAVE_READ", 1) == submitted)
 		ASSERT_EQ(0, sched_yield());
 
-	snprintf(reset, sizeof(reset), "/sys/bus/pci/devices/%s/reset",
-		 self->pf);
-	ASSERT_EQ(0, sysfs_write(reset, "1"));
+	ASSERT_EQ(0, tern_pci_reset(self->pf));
 	ASSERT_EQ(0, pthread_join(t, NULL));
 	ASSERT_EQ(-1, r.ret);
 	ASSERT_EQ(ENODEV, r.err);
@@ -178,7 +176,7 @@ TEST_F_TIMEOUT(pf_reset, flr_fails_commands_in_flight, 60)
 	ASSERT_EQ(resets + 1, pf_resets(self->pf));
 
 	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(&self->a.dev));
-	ASSERT_EQ(-1, read(r.fd, reset, sizeof(reset)));
+	ASSERT_EQ(-1, read(r.fd, buf, sizeof(buf)));
 	ASSERT_EQ(ENODEV, errno);
 	close(r.fd);
 	ASSERT_EQ(-EINVAL, vfio_mig_set_state(&self->a.dev,
@@ -196,7 +194,7 @@ TEST_F(pf_reset, flr_ends_dma_logging)
 		.length = TERN_LIB_ARENA_SIZE,
 	};
 	uint64_t page_size = 4096, bitmap[TERN_LIB_ARENA_SIZE / 4096 / 64];
-	char bdf[16], reset[64];
+	char bdf[16];
 
 	/* DMA logging needs the iommufd cdev: open A again through it */
 	snprintf(bdf, sizeof(bdf), "%s", self->a.dev.name);
@@ -211,9 +209,7 @@ TEST_F(pf_reset, flr_ends_dma_logging)
 	ASSERT_EQ(0, vfio_dma_log_report(&self->a.dev, range.iova,
 					 range.length, page_size, bitmap));
 
-	snprintf(reset, sizeof(reset), "/sys/bus/pci/devices/%s/reset",
-		 self->pf);
-	ASSERT_EQ(0, sysfs_write(reset, "1"));
+	ASSERT_EQ(0, tern_pci_reset(self->pf));
 	ASSERT_EQ(-EIO, vfio_dma_log_report(&self->a.dev, range.iova,
 					    range.length, page_size, bitmap));
 	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(&self->a.dev));
@@ -390,7 +386,7 @@ TEST_F_TIMEOUT(pf_reset, flr_between_submit_phases_posts_nothing, 60)
 		.dev = &self->a.dev, .state = VFIO_DEVICE_STATE_PRE_COPY,
 	};
 	long resets = pf_resets(self->pf), delayed, posted;
-	char reset[64], n[32];
+	char n[32];
 	pthread_t thread;
 
 	SKIP_UNLESS_KERNEL_HAS(!access(CORE_DEBUGFS "/submit_delay_ms", W_OK),
@@ -409,9 +405,7 @@ TEST_F_TIMEOUT(pf_reset, flr_between_submit_phases_posts_nothing, 60)
 		ASSERT_EQ(0, sysfs_read(CORE_DEBUGFS "/submits_delayed", n,
 					sizeof(n)));
 	} while (atol(n) == delayed && !sched_yield());
-	snprintf(reset, sizeof(reset), "/sys/bus/pci/devices/%s/reset",
-		 self->pf);
-	ASSERT_EQ(0, sysfs_write(reset, "1"));
+	ASSERT_EQ(0, tern_pci_reset(self->pf));
 	ASSERT_EQ(0, pthread_join(thread, NULL));
 	ASSERT_EQ(0, sysfs_write(CORE_DEBUGFS "/submit_delay_ms", "0"));
 	ASSERT_EQ(0, sysfs_write(CORE_DEBUGFS "/submit_delay_opcode", "0xff"));
@@ -449,7 +443,6 @@ static int pf_vendor(const char *pf)
 TEST_F_TIMEOUT(pf_reset, unreachable_pf_fails_commands_at_once, 60)
 {
 	long resets = pf_resets(self->pf);
-	char reset[64];
 
 	ASSERT_LE(0, resets);
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
@@ -467,9 +460,7 @@ TEST_F_TIMEOUT(pf_reset, unreachable_pf_fails_commands_at_once, 60)
 	/* back after the rule's time (bounded by the test's timeout) */
 	while (pf_vendor(self->pf) == 0xffff)
 		ASSERT_EQ(0, sched_yield());
-	snprintf(reset, sizeof(reset), "/sys/bus/pci/devices/%s/reset",
-		 self->pf);
-	ASSERT_EQ(0, sysfs_write(reset, "1"));
+	ASSERT_EQ(0, tern_pci_reset(self->pf));
 	ASSERT_EQ(resets + 1, pf_resets(self->pf));
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, self->timeout));
 	ASSERT_EQ(0, vf_recovers(&self->a));

@@ -157,6 +157,20 @@ int tern_lib_prepare(const char *pf_driver, const char *vf_driver, int nvfs,
 	return tern_set_up_vfs(pf_driver, vf_driver, nvfs, vf_bdf);
 }
 
+int tern_pci_reset(const char *bdf)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
+	return sysfs_write(path, "1");
+}
+
+void *tern_pf_unbind_thread(void *pf)
+{
+	return (void *)(long)sysfs_write("/sys/bus/pci/drivers/"
+					 TERN_PF_DRIVER "/unbind", pf);
+}
+
 int tern_pf_fw_fault(const char *pf, const char *rule)
 {
 	char path[128];

@@ -70,6 +70,15 @@ bool tern_selftests_destructive(void);
  */
 long tern_pf_op_stat(const char *pf, const char *opcode, int column);
 
+/* Reset PCI function @bdf through sysfs (a PF: an FLR): 0 or -errno. */
+int tern_pci_reset(const char *bdf);
+
+/*
+ * A thread body: unbind tern_core from PF @pf (a const char *). Returns
+ * sysfs_write()'s result, 0 or -errno, cast to a pointer.
+ */
+void *tern_pf_unbind_thread(void *pf);
+
 /* Write a firmware fault rule to tern_core's <debugfs>/<pf>/fw_fault. */
 int tern_pf_fw_fault(const char *pf, const char *rule);
 
