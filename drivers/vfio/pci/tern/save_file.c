@@ -191,13 +191,12 @@ static ssize_t tern_save_read(struct file *filp, char __user *ubuf,
 }
 
 /*
- * SAVE_QUERY for an open save file (@migf->lock held). The firmware ran
- * the SAVE_READs in flight before it (submission order), so their answers
- * are there: collect them, and the sizes plus what the ring holds are the
- * whole picture. A re-init is reported once by the firmware: for a caller
- * that opted in to PRECOPY_INFOv2, remember it for PRECOPY_INFO and where
- * the new first pass ends. The uAPI lets initial_bytes grow again only
- * after that opt-in: for anyone else the new pass is dirty data.
+ * A SAVE_QUERY answer of an open save file (@migf->lock held), the stream
+ * at @fw_end when it was asked. A re-init is reported once by the
+ * firmware: for a caller that opted in to PRECOPY_INFOv2, remember it for
+ * PRECOPY_INFO and where the new first pass ends. The uAPI lets
+ * initial_bytes grow again only after that opt-in: for anyone else the
+ * new pass is dirty data.
  */
 static void tern_save_file_answer(struct tern_mig_file *migf,
 				  const struct tern_save_sizes *sizes,
@@ -210,6 +209,12 @@ static void tern_save_file_answer(struct tern_mig_file *migf,
 	migf->reinit = true;
 }
 
+/*
+ * SAVE_QUERY for an open save file (@migf->lock held). The firmware ran
+ * the SAVE_READs in flight before it (submission order), so their answers
+ * are there: collect them, and the sizes plus what the ring holds are the
+ * whole picture.
+ */
 static int tern_save_file_query(struct tern_mig_file *migf,
 				struct tern_save_sizes *sizes)
 {

@@ -24,11 +24,10 @@
  *   only reset_done saw them) until the firmware answers them. A DMA
  *   logging session the driver ended (or a DIRTY_START that timed out)
  *   owes a DIRTY_STOP the same way; a VF reset does not, as tracking
- *   outlives it. A command
- *   the driver gave up on may run after commands sent later (a stalled
- *   command does not hold up the queue), so what was paid while such a
- *   command was still out is owed again once the PF core says it is
- *   answered or dropped (tern_core_vf_abandoned()).
+ *   outlives it. A command the driver gave up on may run after commands
+ *   sent later (a stalled command does not hold up the queue), so what
+ *   was paid while such a command was still out is owed again once the
+ *   PF core says it is answered or dropped (tern_core_vf_abandoned()).
  */
 #include <linux/workqueue.h>
 
