@@ -9,8 +9,8 @@
 # upstream Makefiles need out of KSRC into OUTDIR/tree (once per source:
 # the copy is redone only when a source file or this script is newer),
 # drops the additions in, registers them with a few guarded edits (driver
-# table, LIBVFIO_C, TEST_GEN_PROGS), and builds every test statically (the
-# test VM has no libc) against UAPI_INCLUDE, the headers_install output of
+# table, LIBVFIO_C, libvfio.h, TEST_GEN_PROGS), and builds every test
+# statically (the test VM has no libc) against UAPI_INCLUDE, the headers_install output of
 # the kernel the tests are for (tools/rig/uapi-headers.sh).
 #
 # The tern driver includes <linux/tern/tern_if.h> from this repository's
@@ -86,7 +86,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] ||
 	mv "$tree.new" "$tree"
 fi
 
-drivers=() tests=()
+drivers=() libs=() headers=() tests=()
 for rel in $overlay_files; do
 	mkdir -p "$vfio/$(dirname "$rel")"
 	cmp -s "$overlay/$rel" "$vfio/$rel" || cp "$overlay/$rel" "$vfio/$rel"
@@ -94,6 +94,11 @@ for rel in $overlay_files; do
 	d=${d%%/*}
 	if [ "$rel" = "lib/drivers/$d/$d.c" ]; then
 		drivers+=("$d")
+	elif [ "$rel" = "lib/${rel#lib/}" ] && [ "${rel#lib/*/}" = "$rel" ] &&
+	     [ "${rel%.c}" != "$rel" ]; then
+		libs+=("${rel#lib/}")
+	elif [ "$rel" = "lib/include/libvfio/${rel##*/}" ]; then
+		headers+=("${rel#lib/include/}")
 	elif [ "$rel" = "$(basename "$rel" _test.c)_test.c" ]; then
 		tests+=("${rel%.c}")
 	fi
@@ -124,6 +129,21 @@ s/^};$/\t\&${d}_ops,\n};/
 	fi
 	grep -q "^LIBVFIO_C += drivers/$d/$d.c$" "$mk" ||
 		die "could not add drivers/$d/$d.c to lib/libvfio.mk"
+done
+# the library's own sources and headers, beside upstream's
+for c in "${libs[@]}"; do
+	grep -q "^LIBVFIO_C += $c$" "$mk" ||
+		sed -i "0,/^LIBVFIO_C += /{/^LIBVFIO_C += /i LIBVFIO_C += $c
+}" "$mk"
+	grep -q "^LIBVFIO_C += $c$" "$mk" || die "could not add $c to lib/libvfio.mk"
+done
+libvfio_h="$vfio/lib/include/libvfio.h"
+for h in "${headers[@]}"; do
+	if ! grep -q "^#include <$h>$" "$libvfio_h"; then
+		n=$(grep -n '^#include <libvfio/' "$libvfio_h" | tail -1 | cut -d: -f1)
+		[ -n "$n" ] || die "no libvfio/ include in lib/include/libvfio.h"
+		sed -i "${n}a #include <$h>" "$libvfio_h"
+	fi
 done
 for t in "${tests[@]}"; do
 	if ! grep -q "^TEST_GEN_PROGS += $t$" "$vfio/Makefile"; then

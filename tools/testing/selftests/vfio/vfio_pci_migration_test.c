@@ -59,57 +59,6 @@ static int nr_device_bdfs;
 
 #define MSI_TIMEOUT_MS		10000
 
-static const char *mig_state_name(u32 state)
-{
-	static const char * const names[] = {
-		[VFIO_DEVICE_STATE_ERROR] = "ERROR",
-		[VFIO_DEVICE_STATE_STOP] = "STOP",
-		[VFIO_DEVICE_STATE_RUNNING] = "RUNNING",
-		[VFIO_DEVICE_STATE_STOP_COPY] = "STOP_COPY",
-		[VFIO_DEVICE_STATE_RESUMING] = "RESUMING",
-		[VFIO_DEVICE_STATE_RUNNING_P2P] = "RUNNING_P2P",
-		[VFIO_DEVICE_STATE_PRE_COPY] = "PRE_COPY",
-		[VFIO_DEVICE_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
-	};
-
-	if (state < ARRAY_SIZE(names))
-		return names[state];
-
-	return "(not a state)";
-}
-
-/*
- * "Indicates the device can support the migration API ... If this GET
- * succeeds, the RUNNING and ERROR states are always supported. ...
- * VFIO_MIGRATION_STOP_COPY means that STOP, STOP_COPY and RESUMING are
- * supported. ... | VFIO_MIGRATION_P2P means that RUNNING_P2P is supported
- * ... | VFIO_MIGRATION_PRE_COPY means that PRE_COPY is supported ...
- * VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY
- * means that RUNNING_P2P, PRE_COPY and PRE_COPY_P2P are supported"
- *
- * ERROR is left out: "ERROR cannot be specified as a device state".
- */
-static bool mig_state_supported(u64 flags, u32 state)
-{
-	const u64 p2p_pre_copy = VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY;
-
-	switch (state) {
-	case VFIO_DEVICE_STATE_RUNNING:
-	case VFIO_DEVICE_STATE_STOP:
-	case VFIO_DEVICE_STATE_STOP_COPY:
-	case VFIO_DEVICE_STATE_RESUMING:
-		return true;
-	case VFIO_DEVICE_STATE_RUNNING_P2P:
-		return flags & VFIO_MIGRATION_P2P;
-	case VFIO_DEVICE_STATE_PRE_COPY:
-		return flags & VFIO_MIGRATION_PRE_COPY;
-	case VFIO_DEVICE_STATE_PRE_COPY_P2P:
-		return (flags & p2p_pre_copy) == p2p_pre_copy;
-	default:
-		return false;
-	}
-}
-
 /*
  * "PRE_COPY, PRE_COPY_P2P and STOP_COPY form the "saving group" of states
  * which share a data transfer session."
@@ -159,101 +108,6 @@ static bool mig_arc_blocked(u32 from, u32 to)
 		to == VFIO_DEVICE_STATE_PRE_COPY_P2P);
 }
 
-/* VFIO_DEVICE_FEATURE with @size bytes of data in and out: 0 or -errno. */
-static int __device_feature(struct vfio_pci_device *device, u32 flags,
-			    void *data, size_t size)
-{
-	size_t argsz = sizeof(struct vfio_device_feature) + size;
-	struct vfio_device_feature *feature;
-	int ret;
-
-	feature = calloc_assert(1, argsz);
-	feature->argsz = argsz;
-	feature->flags = flags;
-	if (size)
-		memcpy(feature->data, data, size);
-
-	ret = ioctl(device->fd, VFIO_DEVICE_FEATURE, feature);
-	ret = ret ? -errno : 0;
-
-	if (size)
-		memcpy(data, feature->data, size);
-	free(feature);
-
-	return ret;
-}
-
-static int __mig_flags_get(struct vfio_pci_device *device, u64 *flags)
-{
-	struct vfio_device_feature_migration mig = {};
-	int ret;
-
-	ret = __device_feature(device, VFIO_DEVICE_FEATURE_GET |
-			       VFIO_DEVICE_FEATURE_MIGRATION,
-			       &mig, sizeof(mig));
-	*flags = mig.flags;
-
-	return ret;
-}
-
-static u32 mig_state_get(struct vfio_pci_device *device)
-{
-	struct vfio_device_feature_mig_state mig = {};
-	int ret;
-
-	ret = __device_feature(device, VFIO_DEVICE_FEATURE_GET |
-			       VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
-			       &mig, sizeof(mig));
-	VFIO_ASSERT_EQ(ret, 0, "%s: getting the migration state failed\n",
-		       device->bdf);
-
-	/* "Upon VFIO_DEVICE_FEATURE_GET ... data_fd will be -1." */
-	VFIO_ASSERT_EQ(mig.data_fd, -1);
-
-	return mig.device_state;
-}
-
-/* Set the migration state: 0 or -errno; *data_fd is the new data_fd or -1. */
-static int __mig_state_set(struct vfio_pci_device *device, u32 state,
-			   int *data_fd)
-{
-	struct vfio_device_feature_mig_state mig = {
-		.device_state = state,
-		.data_fd = -1,
-	};
-	int ret;
-
-	ret = __device_feature(device, VFIO_DEVICE_FEATURE_SET |
-			       VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
-			       &mig, sizeof(mig));
-	*data_fd = ret ? -1 : mig.data_fd;
-
-	return ret;
-}
-
-/* Set a migration state that must be reached: returns the data_fd or -1. */
-static int mig_state_set(struct vfio_pci_device *device, u32 state)
-{
-	int data_fd;
-	int ret;
-
-	ret = __mig_state_set(device, state, &data_fd);
-	VFIO_ASSERT_EQ(ret, 0, "%s: setting migration state %s failed\n",
-		       device->bdf, mig_state_name(state));
-
-	return data_fd;
-}
-
-static int __precopy_info(int data_fd, u32 flags, struct vfio_precopy_info *info)
-{
-	*info = (struct vfio_precopy_info) {
-		.argsz = sizeof(*info),
-		.flags = flags,
-	};
-
-	return ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO, info) ? -errno : 0;
-}
-
 /*
  * VFIO_MIG_GET_PRECOPY_INFO outside of PRE_COPY and PRE_COPY_P2P: "This
  * ioctl is valid only in PRE_COPY states and kernel driver should return
@@ -267,168 +121,13 @@ static void precopy_info_check_invalid(int data_fd, u64 flags, bool saving_fd)
 	struct vfio_precopy_info info;
 	int ret;
 
-	ret = __precopy_info(data_fd, 0, &info);
+	ret = __vfio_mig_precopy_info(data_fd, 0, &info);
 
 	if (saving_fd && (flags & VFIO_MIGRATION_PRE_COPY))
 		VFIO_ASSERT_EQ(ret, -EINVAL);
 	else
 		VFIO_ASSERT_TRUE(ret == -EINVAL || ret == -ENOTTY,
 				 "VFIO_MIG_GET_PRECOPY_INFO returned %d\n", ret);
-}
-
-/* A migration data stream, kept whole so that it can be resumed. */
-struct mig_stream {
-	u8 *data;
-	size_t len;
-	size_t size;
-};
-
-static void mig_stream_free(struct mig_stream *stream)
-{
-	free(stream->data);
-	*stream = (struct mig_stream) {};
-}
-
-/* One read() of the data_fd appended to @stream; returns read()'s result. */
-static ssize_t mig_read(int data_fd, struct mig_stream *stream)
-{
-	ssize_t n;
-
-	if (stream->size - stream->len < MIG_READ_SIZE) {
-		stream->size = max_t(size_t, 2 * stream->size,
-				     stream->len + MIG_READ_SIZE);
-		stream->data = realloc(stream->data, stream->size);
-		VFIO_ASSERT_NOT_NULL(stream->data);
-	}
-
-	do {
-		n = read(data_fd, stream->data + stream->len, MIG_READ_SIZE);
-	} while (n < 0 && errno == EINTR);
-
-	if (n > 0)
-		stream->len += n;
-
-	return n;
-}
-
-/*
- * Read a PRE_COPY (or PRE_COPY_P2P) session up to its temporary end:
- * "During pre-copy the migration data FD has a temporary "end of stream"
- * that is reached when both initial_bytes and dirty_byte are zero. ...
- * When read() is done on this temporary end of stream the kernel driver
- * should return ENOMSG from read()." The permanent end of stream, read()
- * returning 0, belongs to STOP_COPY.
- */
-static void mig_read_precopy(int data_fd, struct mig_stream *stream)
-{
-	size_t start = stream->len;
-	ssize_t n;
-
-	while ((n = mig_read(data_fd, stream)) > 0)
-		VFIO_ASSERT_LT(stream->len - start, MIG_PRECOPY_MAX,
-			       "No temporary end of stream in PRE_COPY\n");
-
-	VFIO_ASSERT_EQ(n, -1, "read() returned 0 in PRE_COPY\n");
-	VFIO_ASSERT_EQ(errno, ENOMSG);
-}
-
-/*
- * Read a STOP_COPY session to its end: "Once in STOP_COPY the migration data
- * FD has a permanent end of stream signaled in the usual way by read()
- * always returning 0 and poll always returning readable. ENOMSG may not be
- * returned in STOP_COPY."
- */
-static void mig_read_stop_copy(int data_fd, struct mig_stream *stream)
-{
-	struct pollfd pollfd = {
-		.fd = data_fd,
-		.events = POLLIN,
-	};
-	ssize_t n;
-
-	while ((n = mig_read(data_fd, stream)) > 0)
-		continue;
-
-	VFIO_ASSERT_EQ(n, 0, "read() in STOP_COPY failed\n");
-	VFIO_ASSERT_EQ(mig_read(data_fd, stream), 0);
-
-	VFIO_ASSERT_EQ(poll(&pollfd, 1, 0), 1);
-	VFIO_ASSERT_TRUE(pollfd.revents & POLLIN);
-}
-
-/*
- * Write @stream to a RESUMING data_fd. "The user is not required to preserve
- * buffer segmentation when writing the data stream during the RESUMING
- * operation": the pieces have sizes unrelated to those of the reads.
- */
-static void mig_write(int data_fd, const struct mig_stream *stream)
-{
-	static const size_t pieces[] = { 1, 4093, SZ_64K + 1, SZ_1M - 7 };
-	size_t offset = 0;
-	int i = 0;
-
-	while (offset < stream->len) {
-		size_t len = min(pieces[i++ % ARRAY_SIZE(pieces)],
-				 stream->len - offset);
-		ssize_t n;
-
-		n = write(data_fd, stream->data + offset, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-
-		VFIO_ASSERT_GT(n, 0, "write() of the stream failed at %zu/%zu\n",
-			       offset, stream->len);
-		offset += n;
-	}
-}
-
-/*
- * Save the state of a RUNNING device into @stream: through PRE_COPY first
- * if @pre_copy, then STOP_COPY to the end of the stream. The device is left
- * in STOP.
- */
-static void mig_save(struct vfio_pci_device *device, struct mig_stream *stream,
-		     bool pre_copy)
-{
-	int data_fd;
-
-	if (pre_copy) {
-		data_fd = mig_state_set(device, VFIO_DEVICE_STATE_PRE_COPY);
-		VFIO_ASSERT_GE(data_fd, 0);
-		mig_read_precopy(data_fd, stream);
-
-		VFIO_ASSERT_EQ(mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY), -1);
-	} else {
-		data_fd = mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY);
-		VFIO_ASSERT_GE(data_fd, 0);
-	}
-
-	mig_read_stop_copy(data_fd, stream);
-
-	/* "The STOP_COPY arc will terminate a data transfer session." */
-	VFIO_ASSERT_EQ(mig_state_set(device, VFIO_DEVICE_STATE_STOP), -1);
-	VFIO_ASSERT_EQ(close(data_fd), 0);
-}
-
-/* Resume @stream into a device and take it to RUNNING. */
-static void mig_resume(struct vfio_pci_device *device,
-		       const struct mig_stream *stream)
-{
-	int data_fd;
-
-	data_fd = mig_state_set(device, VFIO_DEVICE_STATE_RESUMING);
-	VFIO_ASSERT_GE(data_fd, 0);
-
-	mig_write(data_fd, stream);
-
-	/*
-	 * "Leaving RESUMING terminates a data transfer session ... If the user
-	 * provided data is found to be incomplete, inconsistent, or otherwise
-	 * invalid, the migration driver must fail the SET_STATE ioctl".
-	 */
-	VFIO_ASSERT_EQ(mig_state_set(device, VFIO_DEVICE_STATE_RUNNING), -1);
-	VFIO_ASSERT_EQ(mig_state_get(device), VFIO_DEVICE_STATE_RUNNING);
-	VFIO_ASSERT_EQ(close(data_fd), 0);
 }
 
 /* Whether this kernel offers @iommu_mode for the device at @bdf. */
@@ -475,8 +174,8 @@ FIXTURE_SETUP(vfio_pci_migration_test)
 	self->iommu = iommu_init(single_device_iommu_mode(bdf));
 	self->device = vfio_pci_device_init(bdf, self->iommu);
 
-	ASSERT_EQ(0, __mig_flags_get(self->device, &self->flags));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(self->device));
+	ASSERT_EQ(0, __vfio_pci_mig_flags_get(self->device, &self->flags));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_pci_mig_state_get(self->device));
 }
 
 FIXTURE_TEARDOWN(vfio_pci_migration_test)
@@ -504,23 +203,23 @@ TEST_F(vfio_pci_migration_test, flags)
 	 * and PROBE bits. A probe may optionally include the GET and/or SET bits
 	 * to determine read vs write access of the feature respectively."
 	 */
-	ASSERT_EQ(0, __device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
+	ASSERT_EQ(0, __vfio_pci_device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
 				      VFIO_DEVICE_FEATURE_MIGRATION, NULL, 0));
-	ASSERT_EQ(0, __device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
+	ASSERT_EQ(0, __vfio_pci_device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
 				      VFIO_DEVICE_FEATURE_GET |
 				      VFIO_DEVICE_FEATURE_MIGRATION, NULL, 0));
-	ASSERT_EQ(0, __device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
+	ASSERT_EQ(0, __vfio_pci_device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
 				      VFIO_DEVICE_FEATURE_GET |
 				      VFIO_DEVICE_FEATURE_SET |
 				      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
 				      NULL, 0));
 
 	/* "GET and SET are mutually exclusive, except for use with PROBE." */
-	ASSERT_NE(0, __device_feature(device, VFIO_DEVICE_FEATURE_GET |
+	ASSERT_NE(0, __vfio_pci_device_feature(device, VFIO_DEVICE_FEATURE_GET |
 				      VFIO_DEVICE_FEATURE_SET |
 				      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
 				      &mig, sizeof(mig)));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(device));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_pci_mig_state_get(device));
 }
 
 TEST_F(vfio_pci_migration_test, invalid_states)
@@ -537,51 +236,48 @@ TEST_F(vfio_pci_migration_test, invalid_states)
 	 * it is.
 	 */
 	for (state = VFIO_DEVICE_STATE_ERROR; state <= VFIO_DEVICE_STATE_NR; state++) {
-		if (mig_state_supported(self->flags, state))
+		if (vfio_mig_state_supported(self->flags, state))
 			continue;
 
-		printf("Setting %u (%s)\n", state, mig_state_name(state));
-		ASSERT_NE(0, __mig_state_set(device, state, &fd));
-		ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(device));
+		printf("Setting %u (%s)\n", state, vfio_mig_state_name(state));
+		ASSERT_NE(0, __vfio_pci_mig_state_set(device, state, &fd));
+		ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_pci_mig_state_get(device));
 	}
 
-	ASSERT_NE(0, __mig_state_set(device, ~0U, &fd));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(device));
+	ASSERT_NE(0, __vfio_pci_mig_state_set(device, ~0U, &fd));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_pci_mig_state_get(device));
 }
 
 static void mig_data_size_print(struct vfio_pci_device *device, const char *when)
 {
-	struct vfio_device_feature_mig_data_size size = {};
+	u64 length;
 
-	if (__device_feature(device, VFIO_DEVICE_FEATURE_GET |
-			     VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
-			     &size, sizeof(size)))
+	if (__vfio_pci_mig_data_size(device, &length))
 		return;
 
-	printf("MIG_DATA_SIZE %s: %llu bytes\n", when,
-	       (unsigned long long)size.stop_copy_length);
+	printf("MIG_DATA_SIZE %s: %llu bytes\n", when, (unsigned long long)length);
 }
 
 TEST_F(vfio_pci_migration_test, stop_copy_stream)
 {
 	struct vfio_pci_device *device = self->device;
-	struct mig_stream stream = {};
+	struct vfio_mig_stream stream = {};
 	int data_fd;
 
 	mig_data_size_print(device, "in RUNNING");
 
 	/* RUNNING -> STOP -> STOP_COPY: "will return a new data_fd" */
-	data_fd = mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY);
+	data_fd = vfio_pci_mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY);
 	ASSERT_LE(0, data_fd);
-	ASSERT_EQ(VFIO_DEVICE_STATE_STOP_COPY, mig_state_get(device));
+	ASSERT_EQ(VFIO_DEVICE_STATE_STOP_COPY, vfio_pci_mig_state_get(device));
 
 	precopy_info_check_invalid(data_fd, self->flags, true);
 
-	mig_read_stop_copy(data_fd, &stream);
+	vfio_mig_read_stop_copy(data_fd, &stream);
 	printf("STOP_COPY: %zu bytes\n", stream.len);
 
 	/* "The STOP_COPY arc will terminate a data transfer session." */
-	ASSERT_EQ(-1, mig_state_set(device, VFIO_DEVICE_STATE_STOP));
+	ASSERT_EQ(-1, vfio_pci_mig_state_set(device, VFIO_DEVICE_STATE_STOP));
 	ASSERT_EQ(0, close(data_fd));
 
 	/*
@@ -589,16 +285,16 @@ TEST_F(vfio_pci_migration_test, stop_copy_stream)
 	 * transfer output of a single FD during saving from a compatible
 	 * device": the device itself is one.
 	 */
-	mig_resume(device, &stream);
+	vfio_pci_mig_resume(device, &stream);
 
-	mig_stream_free(&stream);
+	vfio_mig_stream_free(&stream);
 }
 
 TEST_F(vfio_pci_migration_test, pre_copy_stream)
 {
 	struct vfio_pci_device *device = self->device;
 	struct pollfd pollfd = { .events = POLLIN };
-	struct mig_stream stream = {};
+	struct vfio_mig_stream stream = {};
 	struct vfio_precopy_info info;
 	u64 initial_bytes;
 	int data_fd;
@@ -608,11 +304,11 @@ TEST_F(vfio_pci_migration_test, pre_copy_stream)
 		SKIP(return, "Device does not support PRE_COPY\n");
 
 	/* "RUNNING -> PRE_COPY ... will return a new data_fd" */
-	data_fd = mig_state_set(device, VFIO_DEVICE_STATE_PRE_COPY);
+	data_fd = vfio_pci_mig_state_set(device, VFIO_DEVICE_STATE_PRE_COPY);
 	ASSERT_LE(0, data_fd);
-	ASSERT_EQ(VFIO_DEVICE_STATE_PRE_COPY, mig_state_get(device));
+	ASSERT_EQ(VFIO_DEVICE_STATE_PRE_COPY, vfio_pci_mig_state_get(device));
 
-	ASSERT_EQ(0, __precopy_info(data_fd, 0, &info));
+	ASSERT_EQ(0, __vfio_mig_precopy_info(data_fd, 0, &info));
 	printf("PRECOPY_INFO: initial_bytes %llu dirty_bytes %llu\n",
 	       (unsigned long long)info.initial_bytes,
 	       (unsigned long long)info.dirty_bytes);
@@ -627,23 +323,22 @@ TEST_F(vfio_pci_migration_test, pre_copy_stream)
 	ASSERT_FALSE(info.flags & VFIO_PRECOPY_INFO_REINIT);
 	initial_bytes = info.initial_bytes;
 
-	while ((n = mig_read(data_fd, &stream)) > 0) {
+	while ((n = __vfio_mig_read(data_fd, &stream, MIG_READ_SIZE)) > 0) {
 		ASSERT_GT(MIG_PRECOPY_MAX, stream.len);
 
 		/* "... and decrease as migration data is read from the device." */
-		ASSERT_EQ(0, __precopy_info(data_fd, 0, &info));
+		ASSERT_EQ(0, __vfio_mig_precopy_info(data_fd, 0, &info));
 		ASSERT_FALSE(info.flags & VFIO_PRECOPY_INFO_REINIT);
 		ASSERT_GE(initial_bytes, info.initial_bytes);
 		initial_bytes = info.initial_bytes;
 	}
 
 	/* The temporary end of stream: ENOMSG, not EOF. */
-	ASSERT_EQ(-1, n);
-	ASSERT_EQ(ENOMSG, errno);
+	ASSERT_EQ(-ENOMSG, n);
 	printf("PRE_COPY: %zu bytes to the temporary end of stream\n", stream.len);
 
 	/* It is "reached when both initial_bytes and dirty_byte are zero". */
-	ASSERT_EQ(0, __precopy_info(data_fd, 0, &info));
+	ASSERT_EQ(0, __vfio_mig_precopy_info(data_fd, 0, &info));
 	ASSERT_EQ(0, info.initial_bytes);
 
 	/* "Userspace can wait for more data (which may never come) by using poll." */
@@ -651,36 +346,36 @@ TEST_F(vfio_pci_migration_test, pre_copy_stream)
 	ASSERT_LE(0, poll(&pollfd, 1, 0));
 	ASSERT_FALSE(pollfd.revents & (POLLERR | POLLNVAL));
 
-	if (mig_state_supported(self->flags, VFIO_DEVICE_STATE_PRE_COPY_P2P)) {
+	if (vfio_mig_state_supported(self->flags, VFIO_DEVICE_STATE_PRE_COPY_P2P)) {
 		/* "Entering PRE_COPY_P2P continues all the behaviors of PRE_COPY" */
-		ASSERT_EQ(-1, mig_state_set(device, VFIO_DEVICE_STATE_PRE_COPY_P2P));
-		ASSERT_EQ(0, __precopy_info(data_fd, 0, &info));
-		mig_read_precopy(data_fd, &stream);
+		ASSERT_EQ(-1, vfio_pci_mig_state_set(device, VFIO_DEVICE_STATE_PRE_COPY_P2P));
+		ASSERT_EQ(0, __vfio_mig_precopy_info(data_fd, 0, &info));
+		vfio_mig_read_precopy(data_fd, &stream);
 	}
 
 	mig_data_size_print(device, "at the end of PRE_COPY");
 
 	/* The session goes on in STOP_COPY, where PRECOPY_INFO is invalid. */
-	ASSERT_EQ(-1, mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY));
-	ASSERT_EQ(-EINVAL, __precopy_info(data_fd, 0, &info));
+	ASSERT_EQ(-1, vfio_pci_mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY));
+	ASSERT_EQ(-EINVAL, __vfio_mig_precopy_info(data_fd, 0, &info));
 
-	mig_read_stop_copy(data_fd, &stream);
+	vfio_mig_read_stop_copy(data_fd, &stream);
 	printf("PRE_COPY + STOP_COPY: %zu bytes\n", stream.len);
 
-	ASSERT_EQ(-1, mig_state_set(device, VFIO_DEVICE_STATE_STOP));
-	ASSERT_EQ(-EINVAL, __precopy_info(data_fd, 0, &info));
+	ASSERT_EQ(-1, vfio_pci_mig_state_set(device, VFIO_DEVICE_STATE_STOP));
+	ASSERT_EQ(-EINVAL, __vfio_mig_precopy_info(data_fd, 0, &info));
 	ASSERT_EQ(0, close(data_fd));
 
 	/* What PRE_COPY and STOP_COPY streamed together is the device state. */
-	mig_resume(device, &stream);
+	vfio_pci_mig_resume(device, &stream);
 
-	mig_stream_free(&stream);
+	vfio_mig_stream_free(&stream);
 }
 
 TEST_F(vfio_pci_migration_test, precopy_info_v2)
 {
 	struct vfio_pci_device *device = self->device;
-	struct mig_stream stream = {};
+	struct vfio_mig_stream stream = {};
 	struct vfio_precopy_info info;
 	u64 initial_bytes;
 	int reinits = 0;
@@ -692,18 +387,18 @@ TEST_F(vfio_pci_migration_test, precopy_info_v2)
 		SKIP(return, "Device does not support PRE_COPY\n");
 
 	/* VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 came with Linux 7.1. */
-	ret = __device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
+	ret = __vfio_pci_device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
 			       VFIO_DEVICE_FEATURE_SET |
 			       VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2, NULL, 0);
 	if (ret)
 		SKIP(return, "No VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2: %s\n",
 		     strerror(-ret));
 
-	ASSERT_EQ(0, __device_feature(device, VFIO_DEVICE_FEATURE_SET |
+	ASSERT_EQ(0, __vfio_pci_device_feature(device, VFIO_DEVICE_FEATURE_SET |
 				      VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2,
 				      NULL, 0));
 
-	data_fd = mig_state_set(device, VFIO_DEVICE_STATE_PRE_COPY);
+	data_fd = vfio_pci_mig_state_set(device, VFIO_DEVICE_STATE_PRE_COPY);
 	ASSERT_LE(0, data_fd);
 
 	/*
@@ -711,14 +406,14 @@ TEST_F(vfio_pci_migration_test, precopy_info_v2)
 	 * vfio_precopy_info.flags is a valid output field": an output, so none
 	 * of the bits passed in comes back, and REINIT is its only flag.
 	 */
-	ASSERT_EQ(0, __precopy_info(data_fd, ~0U, &info));
+	ASSERT_EQ(0, __vfio_mig_precopy_info(data_fd, ~0U, &info));
 	ASSERT_EQ(0, info.flags & ~VFIO_PRECOPY_INFO_REINIT);
 	initial_bytes = info.initial_bytes;
 
-	while ((n = mig_read(data_fd, &stream)) > 0) {
+	while ((n = __vfio_mig_read(data_fd, &stream, MIG_READ_SIZE)) > 0) {
 		ASSERT_GT(MIG_PRECOPY_MAX, stream.len);
 
-		ASSERT_EQ(0, __precopy_info(data_fd, ~0U, &info));
+		ASSERT_EQ(0, __vfio_mig_precopy_info(data_fd, ~0U, &info));
 		ASSERT_EQ(0, info.flags & ~VFIO_PRECOPY_INFO_REINIT);
 
 		/*
@@ -736,27 +431,26 @@ TEST_F(vfio_pci_migration_test, precopy_info_v2)
 		initial_bytes = info.initial_bytes;
 	}
 
-	ASSERT_EQ(-1, n);
-	ASSERT_EQ(ENOMSG, errno);
+	ASSERT_EQ(-ENOMSG, n);
 
-	ASSERT_EQ(0, __precopy_info(data_fd, ~0U, &info));
+	ASSERT_EQ(0, __vfio_mig_precopy_info(data_fd, ~0U, &info));
 	ASSERT_EQ(0, info.flags & ~VFIO_PRECOPY_INFO_REINIT);
 	if (!(info.flags & VFIO_PRECOPY_INFO_REINIT))
 		ASSERT_EQ(0, info.initial_bytes);
 
 	printf("PRE_COPY: %zu bytes, %d re-init(s) reported\n", stream.len, reinits);
 
-	ASSERT_EQ(-1, mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY));
-	ASSERT_EQ(-EINVAL, __precopy_info(data_fd, ~0U, &info));
+	ASSERT_EQ(-1, vfio_pci_mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY));
+	ASSERT_EQ(-EINVAL, __vfio_mig_precopy_info(data_fd, ~0U, &info));
 
-	mig_read_stop_copy(data_fd, &stream);
+	vfio_mig_read_stop_copy(data_fd, &stream);
 
-	ASSERT_EQ(-1, mig_state_set(device, VFIO_DEVICE_STATE_STOP));
+	ASSERT_EQ(-1, vfio_pci_mig_state_set(device, VFIO_DEVICE_STATE_STOP));
 	ASSERT_EQ(0, close(data_fd));
 
-	mig_resume(device, &stream);
+	vfio_pci_mig_resume(device, &stream);
 
-	mig_stream_free(&stream);
+	vfio_mig_stream_free(&stream);
 }
 
 /*
@@ -770,7 +464,7 @@ FIXTURE(vfio_pci_migration_state_test) {
 	u64 flags;
 	int data_fd;
 	/* The device's own state, resumed when the variant is RESUMING. */
-	struct mig_stream stream;
+	struct vfio_mig_stream stream;
 };
 
 FIXTURE_VARIANT(vfio_pci_migration_state_test) {
@@ -799,25 +493,25 @@ FIXTURE_SETUP(vfio_pci_migration_state_test)
 	self->iommu = iommu_init(single_device_iommu_mode(bdf));
 	self->device = vfio_pci_device_init(bdf, self->iommu);
 
-	ASSERT_EQ(0, __mig_flags_get(self->device, &self->flags));
-	if (!mig_state_supported(self->flags, state))
-		SKIP(return, "Device does not support %s\n", mig_state_name(state));
+	ASSERT_EQ(0, __vfio_pci_mig_flags_get(self->device, &self->flags));
+	if (!vfio_mig_state_supported(self->flags, state))
+		SKIP(return, "Device does not support %s\n", vfio_mig_state_name(state));
 
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(self->device));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_pci_mig_state_get(self->device));
 
 	/* Arcs out of RESUMING need a complete stream to leave it. */
 	if (state == VFIO_DEVICE_STATE_RESUMING) {
-		mig_save(self->device, &self->stream, false);
-		ASSERT_EQ(-1, mig_state_set(self->device, VFIO_DEVICE_STATE_RUNNING));
+		vfio_pci_mig_save(self->device, &self->stream, false);
+		ASSERT_EQ(-1, vfio_pci_mig_state_set(self->device, VFIO_DEVICE_STATE_RUNNING));
 	}
 
-	self->data_fd = mig_state_set(self->device, state);
+	self->data_fd = vfio_pci_mig_state_set(self->device, state);
 	ASSERT_EQ(mig_arc_opens_session(VFIO_DEVICE_STATE_RUNNING, state),
 		  self->data_fd >= 0);
-	ASSERT_EQ(state, mig_state_get(self->device));
+	ASSERT_EQ(state, vfio_pci_mig_state_get(self->device));
 
 	if (state == VFIO_DEVICE_STATE_RESUMING)
-		mig_write(self->data_fd, &self->stream);
+		vfio_mig_write(self->data_fd, &self->stream);
 }
 
 FIXTURE_TEARDOWN(vfio_pci_migration_state_test)
@@ -825,7 +519,7 @@ FIXTURE_TEARDOWN(vfio_pci_migration_state_test)
 	if (self->data_fd >= 0)
 		ASSERT_EQ(0, close(self->data_fd));
 
-	mig_stream_free(&self->stream);
+	vfio_mig_stream_free(&self->stream);
 	vfio_pci_device_cleanup(self->device);
 	iommu_cleanup(self->iommu);
 }
@@ -842,26 +536,26 @@ static void test_arc(struct __test_metadata *_metadata,
 		     u32 to)
 {
 	struct vfio_pci_device *device = self->device;
-	struct mig_stream stream = {};
+	struct vfio_mig_stream stream = {};
 	u32 from = variant->state;
 	int data_fd;
 	int ret;
 
-	if (!mig_state_supported(self->flags, to))
-		SKIP(return, "Device does not support %s\n", mig_state_name(to));
+	if (!vfio_mig_state_supported(self->flags, to))
+		SKIP(return, "Device does not support %s\n", vfio_mig_state_name(to));
 
-	printf("%s -> %s\n", mig_state_name(from), mig_state_name(to));
-	ret = __mig_state_set(device, to, &data_fd);
+	printf("%s -> %s\n", vfio_mig_state_name(from), vfio_mig_state_name(to));
+	ret = __vfio_pci_mig_state_set(device, to, &data_fd);
 
 	if (mig_arc_blocked(from, to)) {
 		/* Refused without moving: there is no path to follow. */
 		ASSERT_NE(0, ret);
-		ASSERT_EQ(from, mig_state_get(device));
+		ASSERT_EQ(from, vfio_pci_mig_state_get(device));
 		return;
 	}
 
 	ASSERT_EQ(0, ret);
-	ASSERT_EQ(to, mig_state_get(device));
+	ASSERT_EQ(to, vfio_pci_mig_state_get(device));
 	ASSERT_EQ(mig_arc_opens_session(from, to), data_fd >= 0);
 
 	if (data_fd >= 0) {
@@ -876,11 +570,11 @@ static void test_arc(struct __test_metadata *_metadata,
 	 */
 	if (mig_state_saving(from) && mig_state_saving(to)) {
 		if (to == VFIO_DEVICE_STATE_STOP_COPY)
-			mig_read_stop_copy(self->data_fd, &stream);
+			vfio_mig_read_stop_copy(self->data_fd, &stream);
 		else
-			mig_read_precopy(self->data_fd, &stream);
+			vfio_mig_read_precopy(self->data_fd, &stream);
 
-		mig_stream_free(&stream);
+		vfio_mig_stream_free(&stream);
 	}
 }
 
@@ -904,12 +598,12 @@ TEST_F(vfio_pci_migration_state_test, precopy_info)
 	struct vfio_precopy_info info;
 
 	if (self->data_fd < 0)
-		SKIP(return, "%s has no data_fd\n", mig_state_name(state));
+		SKIP(return, "%s has no data_fd\n", vfio_mig_state_name(state));
 
 	/* "This ioctl is valid only in PRE_COPY states" */
 	if (state == VFIO_DEVICE_STATE_PRE_COPY ||
 	    state == VFIO_DEVICE_STATE_PRE_COPY_P2P) {
-		ASSERT_EQ(0, __precopy_info(self->data_fd, 0, &info));
+		ASSERT_EQ(0, __vfio_mig_precopy_info(self->data_fd, 0, &info));
 	} else {
 		precopy_info_check_invalid(self->data_fd, self->flags,
 					   mig_state_saving(state));
@@ -921,7 +615,7 @@ TEST_F(vfio_pci_migration_state_test, data_size)
 	struct vfio_device_feature_mig_data_size size = {};
 	struct vfio_pci_device *device = self->device;
 
-	if (__device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
+	if (__vfio_pci_device_feature(device, VFIO_DEVICE_FEATURE_PROBE |
 			     VFIO_DEVICE_FEATURE_GET |
 			     VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, NULL, 0))
 		SKIP(return, "Device does not support MIG_DATA_SIZE\n");
@@ -931,19 +625,19 @@ TEST_F(vfio_pci_migration_state_test, data_size)
 	 * will be required to complete stop copy. Note: Can be called on each
 	 * device state."
 	 */
-	ASSERT_EQ(0, __device_feature(device, VFIO_DEVICE_FEATURE_GET |
+	ASSERT_EQ(0, __vfio_pci_device_feature(device, VFIO_DEVICE_FEATURE_GET |
 				      VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
 				      &size, sizeof(size)));
-	printf("%s: stop_copy_length %llu\n", mig_state_name(variant->state),
+	printf("%s: stop_copy_length %llu\n", vfio_mig_state_name(variant->state),
 	       (unsigned long long)size.stop_copy_length);
 
-	ASSERT_EQ(variant->state, mig_state_get(device));
+	ASSERT_EQ(variant->state, vfio_pci_mig_state_get(device));
 }
 
 TEST_F(vfio_pci_migration_state_test, reset)
 {
 	struct vfio_pci_device *device = self->device;
-	struct mig_stream stream = {};
+	struct vfio_mig_stream stream = {};
 	int data_fd;
 
 	if (!(device->info.flags & VFIO_DEVICE_FLAGS_RESET))
@@ -957,16 +651,16 @@ TEST_F(vfio_pci_migration_state_test, reset)
 	 * manipulation by the user or the VFIO_DEVICE_RESET ioctl").
 	 */
 	vfio_pci_device_reset(device);
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(device));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_pci_mig_state_get(device));
 
 	/* The state machine starts over: a new session saves the device. */
-	data_fd = mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY);
+	data_fd = vfio_pci_mig_state_set(device, VFIO_DEVICE_STATE_STOP_COPY);
 	ASSERT_LE(0, data_fd);
-	mig_read_stop_copy(data_fd, &stream);
-	ASSERT_EQ(-1, mig_state_set(device, VFIO_DEVICE_STATE_RUNNING));
+	vfio_mig_read_stop_copy(data_fd, &stream);
+	ASSERT_EQ(-1, vfio_pci_mig_state_set(device, VFIO_DEVICE_STATE_RUNNING));
 	ASSERT_EQ(0, close(data_fd));
 
-	mig_stream_free(&stream);
+	vfio_mig_stream_free(&stream);
 }
 
 /*
@@ -1047,8 +741,8 @@ FIXTURE_SETUP(vfio_pci_migration_round_trip)
 	self->src = vfio_pci_device_init(device_bdfs[0], self->iommu);
 	self->dst = vfio_pci_device_init(device_bdfs[1], self->iommu);
 
-	ASSERT_EQ(0, __mig_flags_get(self->src, &self->flags));
-	if (__mig_flags_get(self->dst, &dst_flags))
+	ASSERT_EQ(0, __vfio_pci_mig_flags_get(self->src, &self->flags));
+	if (__vfio_pci_mig_flags_get(self->dst, &dst_flags))
 		SKIP(return, "%s does not support migration\n", self->dst->bdf);
 
 	if (vfio_pci_config_readl(self->src, PCI_VENDOR_ID) !=
@@ -1056,8 +750,8 @@ FIXTURE_SETUP(vfio_pci_migration_round_trip)
 		SKIP(return, "%s and %s are different devices\n",
 		     self->src->bdf, self->dst->bdf);
 
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(self->src));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(self->dst));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_pci_mig_state_get(self->src));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_pci_mig_state_get(self->dst));
 
 	self->iova_allocator = iova_allocator_init(self->iommu);
 
@@ -1166,7 +860,7 @@ static void round_trip(struct __test_metadata *_metadata,
 	struct vfio_pci_device *src = self->src;
 	struct vfio_pci_device *dst = self->dst;
 	bool dma = src->driver.initialized;
-	struct mig_stream stream = {};
+	struct vfio_mig_stream stream = {};
 	struct pollfd pollfd = { .events = POLLIN };
 	u64 copy_size = 0, count = 0;
 	int data_fd;
@@ -1200,12 +894,12 @@ static void round_trip(struct __test_metadata *_metadata,
 					     copy_size, count);
 	}
 
-	mig_save(src, &stream, pre_copy);
+	vfio_pci_mig_save(src, &stream, pre_copy);
 	printf("Saved %s: %zu bytes\n", src->bdf, stream.len);
 
-	data_fd = mig_state_set(dst, VFIO_DEVICE_STATE_RESUMING);
+	data_fd = vfio_pci_mig_state_set(dst, VFIO_DEVICE_STATE_RESUMING);
 	ASSERT_LE(0, data_fd);
-	mig_write(data_fd, &stream);
+	vfio_mig_write(data_fd, &stream);
 
 	/*
 	 * "When stopped the device and kernel migration driver must accept and
@@ -1215,12 +909,12 @@ static void round_trip(struct __test_metadata *_metadata,
 	if (dma)
 		restore_pci_state(src, dst);
 
-	ASSERT_EQ(-1, mig_state_set(dst, VFIO_DEVICE_STATE_RUNNING));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, mig_state_get(dst));
+	ASSERT_EQ(-1, vfio_pci_mig_state_set(dst, VFIO_DEVICE_STATE_RUNNING));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, vfio_pci_mig_state_get(dst));
 	ASSERT_EQ(0, close(data_fd));
 	printf("Resumed into %s\n", dst->bdf);
 
-	mig_stream_free(&stream);
+	vfio_mig_stream_free(&stream);
 
 	if (!dma)
 		return;
@@ -1280,7 +974,7 @@ static bool device_migratable(const char *bdf, u64 *flags)
 	iommu = iommu_init(single_device_iommu_mode(bdf));
 	device = vfio_pci_device_init(bdf, iommu);
 
-	migratable = !__mig_flags_get(device, flags);
+	migratable = !__vfio_pci_mig_flags_get(device, flags);
 
 	vfio_pci_device_cleanup(device);
 	iommu_cleanup(iommu);
