@@ -25,19 +25,30 @@ usage: trace-stats.py TRACE_LOG [--min-mib N] [--perf FILE [--clock-offset S]]
 """
 import argparse
 import collections
+import os
 import re
 import statistics
 
-OPS = {
-    0x01: "IDENTIFY", 0x02: "VF_QUIESCE", 0x03: "VF_FREEZE", 0x04: "VF_RUN",
-    0x05: "VF_RESET", 0x10: "SAVE_BEGIN", 0x11: "SAVE_QUERY",
-    0x12: "SAVE_READ", 0x13: "SAVE_END", 0x20: "LOAD_BEGIN",
-    0x21: "LOAD_WRITE", 0x22: "LOAD_COMMIT", 0x23: "LOAD_ABORT",
-    0x30: "DIRTY_START", 0x31: "DIRTY_READ_CLEAR", 0x32: "DIRTY_STOP",
-    0x7f: "FAULT_INJECT",
-}
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def load_opcodes():
+    """Opcode -> name: the values of enum tern_admin_opcode and the names of
+    TERN_OPCODES in include/linux/tern/tern_if.h, parsed as
+    tools/qemu/tern-qtest/tern_qtest.py parses it."""
+    text = open(os.path.join(TOP, "include/linux/tern/tern_if.h")).read()
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    value = {m[1]: int(m[2], 0) for m in re.finditer(
+        r"\bTERN_OP_(\w+)\s*=\s*(0x[0-9a-fA-F]+|\d+)\s*,", text)}
+    body = re.search(r"#define\s+TERN_OPCODES\(.*?[^\\]\n", text, re.S)[0]
+    return {value[n]: n for n in re.findall(r"__VA_ARGS__\((\w+)\)", body)}
+
+
+OPS = load_opcodes()
+OP = {name: op for op, name in OPS.items()}
+# the model's trace names the opcode after its number (older logs do not)
 LINE = re.compile(r"^\d+@(\d+\.\d+):(tern_admin_submit|tern_admin_complete) "
-                  r"cid (\d+) opcode 0x([0-9a-f]+) vf (\d+)"
+                  r"cid (\d+) opcode 0x([0-9a-f]+)(?: \w+)? vf (\d+)"
                   r"(?: status 0x([0-9a-f]+) result0 0x([0-9a-f]+))?")
 
 
@@ -117,7 +128,8 @@ def main():
     print()
     print(f"{'session':8} {'vf':>3} {'MiB':>7} {'cmds':>5} {'wall s':>8} "
           f"{'fw s':>7} {'fw %':>5} {'rest s':>7}  (rest: driver, guest)")
-    kinds = {0x10: ("save", {0x13}), 0x20: ("load", {0x22, 0x23})}
+    kinds = {OP["SAVE_BEGIN"]: ("save", {OP["SAVE_END"]}),
+             OP["LOAD_BEGIN"]: ("load", {OP["LOAD_COMMIT"], OP["LOAD_ABORT"]})}
     windows = {}
     for i, c in enumerate(cmds):
         if c[0] not in kinds:
@@ -132,7 +144,7 @@ def main():
                 break
         if sess[-1][0] not in ends:
             continue
-        data = [d for d in sess if d[0] in (0x12, 0x21)]
+        data = [d for d in sess if d[0] in (OP["SAVE_READ"], OP["LOAD_WRITE"])]
         if name == "save":
             mib = sum(d[4] for d in data) / 2**20
         else:
@@ -147,7 +159,8 @@ def main():
 
     if not args.perf:
         return
-    windows["report"] = [(c[2], c[3]) for c in cmds if c[0] == 0x31]
+    windows["report"] = [(c[2], c[3]) for c in cmds
+                         if c[0] == OP["DIRTY_READ_CLEAR"]]
     for name, w in windows.items():
         print()
         print(f"perf samples during {name} sessions:")

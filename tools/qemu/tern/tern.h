@@ -160,6 +160,7 @@ static inline bool tern_fault_take(uint32_t *count)
 
 /* tern_cmd.c */
 uint16_t tern_cmd_execute(TernPFState *pf, TernCmd *c);
+const char *tern_cmd_name(uint8_t opcode);
 
 /* tern_data.c */
 uint16_t tern_data_map(TernPFState *pf, const struct tern_admin_cmd *cmd,

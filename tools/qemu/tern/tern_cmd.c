@@ -14,6 +14,17 @@
 #include "tern.h"
 #include "trace.h"
 
+/* The commands the firmware knows, by opcode, with the drivers' names */
+#define TERN_CMD_NAME(name) [TERN_OP_##name] = #name,
+static const char *const tern_cmd_names[256] = {
+    TERN_OPCODES(TERN_CMD_NAME)
+};
+
+const char *tern_cmd_name(uint8_t opcode)
+{
+    return tern_cmd_names[opcode] ? tern_cmd_names[opcode] : "UNKNOWN";
+}
+
 /* ---- commands ---------------------------------------------------------- */
 
 static uint16_t tern_cmd_identify(TernPFState *pf, TernCmd *c)
@@ -238,15 +249,12 @@ uint16_t tern_cmd_execute(TernPFState *pf, TernCmd *c)
         return tern_cmd_identify(pf, c);
     case TERN_OP_FAULT_INJECT:
         return tern_cmd_fault(pf, c);
-    case TERN_OP_VF_QUIESCE ... TERN_OP_VF_RESET:
-    case TERN_OP_SAVE_BEGIN ... TERN_OP_SAVE_END:
-    case TERN_OP_LOAD_BEGIN ... TERN_OP_LOAD_ABORT:
-    case TERN_OP_DIRTY_START ... TERN_OP_DIRTY_STOP:
-        break;
-    default:
+    }
+    if (!tern_cmd_names[cmd->opcode]) {
         return TERN_ST_INVALID_OPCODE;
     }
 
+    /* every other command is addressed to a VF */
     vf = tern_pf_vf(pf, index);
     if (!vf) {
         return TERN_ST_INVALID_VF;

@@ -101,6 +101,7 @@ static void tern_pf_post_completions(TernPFState *pf)
         }
         g_queue_pop_head(&pf->backlog);
         trace_tern_admin_complete(le16_to_cpu(c->cmd.cid), c->cmd.opcode,
+                                  tern_cmd_name(c->cmd.opcode),
                                   le16_to_cpu(c->cmd.vf), c->status,
                                   c->result[0]);
         /* DUPLICATE: this answer comes again when the next command does */
@@ -196,7 +197,7 @@ static void tern_pf_fetch(TernPFState *pf)
         pf->sq_head = (pf->sq_head + 1) & (pf->sq_size - 1);
         op = c->cmd.opcode;
         trace_tern_admin_submit(le16_to_cpu(c->cmd.cid), op,
-                                le16_to_cpu(c->cmd.vf));
+                                tern_cmd_name(op), le16_to_cpu(c->cmd.vf));
         if (pf->dup_held) {
             /* the repeated answer arrives before this command's own */
             g_queue_push_tail(&pf->backlog, pf->dup_held);
@@ -205,7 +206,8 @@ static void tern_pf_fetch(TernPFState *pf)
         }
         if (op != TERN_OP_FAULT_INJECT && pf->stall_count[op]) {
             pf->stall_count[op]--;
-            trace_tern_admin_stall(le16_to_cpu(c->cmd.cid), op);
+            trace_tern_admin_stall(le16_to_cpu(c->cmd.cid), op,
+                                   tern_cmd_name(op));
             g_queue_push_tail(&pf->stalled, c);
             continue;
         }
