@@ -143,11 +143,6 @@ typedef struct TernData {
     } seg[TERN_MAX_SGE];
 } TernData;
 
-/* tern_pf.c */
-/* tern_cmd.c calls back for these two: the VFs and the fw timer are the PF's */
-TernVFState *tern_pf_vf(TernPFState *pf, uint16_t index);
-void tern_fw_schedule(TernPFState *pf);
-
 /* Use up one count of a CORRUPT, MISCOUNT or FATAL fault rule: whether it applies */
 static inline bool tern_fault_take(uint32_t *count)
 {
@@ -158,22 +153,28 @@ static inline bool tern_fault_take(uint32_t *count)
     return true;
 }
 
+/*
+ * The files call downward only: each one calls files below it in this
+ * list, never one above it or beside it.
+ *
+ *   tern_pf.c      the PF device: config space, admin queue, firmware timer
+ *   tern_cmd.c     the firmware's commands, dispatched
+ *   tern_vf.c      the VF device: registers, engine, migration state
+ *   tern_stream.c  save and load sessions
+ *   tern_dirty.c   DMA dirty tracking
+ *   tern_data.c    command data buffers
+ *   tern_func.c    resets of a VF's function state
+ *   tern_crc.c     CRC-32C
+ *
+ * tern_pf.c declares nothing here: only QOM reaches it.
+ */
+
 /* tern_cmd.c */
 uint16_t tern_cmd_execute(TernPFState *pf, TernCmd *c);
 const char *tern_cmd_name(uint8_t opcode);
 
-/* tern_data.c */
-uint16_t tern_data_map(TernPFState *pf, const struct tern_admin_cmd *cmd,
-                       TernData *d);
-uint16_t tern_data_read(TernPFState *pf, const TernData *d, void *buf,
-                        uint32_t len);
-uint16_t tern_data_write(TernPFState *pf, const TernData *d, const void *buf,
-                         uint32_t len);
-
 /* tern_vf.c */
 void tern_vf_set_mig_state(TernVFState *vf, uint32_t state);
-void tern_vf_reset_regs(TernVFState *vf);
-void tern_vf_reset_function(TernVFState *vf);
 void tern_vf_reset_firmware(TernVFState *vf, bool stop_dirty);
 uint32_t tern_vf_engine_status(TernVFState *vf);
 void tern_vf_engine_kick(TernVFState *vf);
@@ -192,11 +193,6 @@ uint16_t tern_load_write(TernVFState *vf, const uint8_t *buf, uint32_t len,
 uint16_t tern_load_commit(TernVFState *vf, uint64_t *result);
 void tern_load_abort(TernVFState *vf);
 
-/* tern_crc.c */
-uint32_t tern_crc32c(uint32_t crc, const void *buf, size_t len);
-const char *tern_crc32c_impl(void);
-bool tern_crc32c_selftest(const char **checked, Error **errp);
-
 /* tern_dirty.c */
 uint16_t tern_dirty_start(TernVFState *vf, uint32_t page_shift,
                           const struct tern_dirty_range *ranges,
@@ -206,5 +202,22 @@ uint16_t tern_dirty_read_clear(TernPFState *pf, TernVFState *vf,
                                uint64_t *result);
 void tern_dirty_stop(TernVFState *vf);
 void tern_dirty_log_write(TernVFState *vf, uint64_t iova, uint64_t len);
+
+/* tern_data.c */
+uint16_t tern_data_map(TernPFState *pf, const struct tern_admin_cmd *cmd,
+                       TernData *d);
+uint16_t tern_data_read(TernPFState *pf, const TernData *d, void *buf,
+                        uint32_t len);
+uint16_t tern_data_write(TernPFState *pf, const TernData *d, const void *buf,
+                         uint32_t len);
+
+/* tern_func.c */
+void tern_vf_reset_regs(TernVFState *vf);
+void tern_vf_reset_function(TernVFState *vf);
+
+/* tern_crc.c */
+uint32_t tern_crc32c(uint32_t crc, const void *buf, size_t len);
+const char *tern_crc32c_impl(void);
+bool tern_crc32c_selftest(const char **checked, Error **errp);
 
 #endif /* HW_MISC_TERN_H */

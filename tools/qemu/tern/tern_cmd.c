@@ -4,6 +4,8 @@
  * One function per admin command family; tern_cmd_execute() dispatches a
  * fetched command and returns its status. Save/load live in tern_stream.c,
  * DMA dirty tracking in tern_dirty.c, command data buffers in tern_data.c.
+ * Called by the PF's firmware (tern_pf.c), which schedules what a command
+ * requeues; calls only the files below it (see tern.h).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -27,6 +29,18 @@ const char *tern_cmd_name(uint8_t opcode)
 
 /* ---- commands ---------------------------------------------------------- */
 
+/* The VF a command addresses: NULL if there is no such VF enabled */
+static TernVFState *tern_cmd_vf(TernPFState *pf, uint16_t index)
+{
+    PCIDevice *vf;
+
+    if (index >= pcie_sriov_num_vfs(PCI_DEVICE(pf))) {
+        return NULL;
+    }
+    vf = pcie_sriov_get_vf_at_index(PCI_DEVICE(pf), index);
+    return vf ? TERN_VF(vf) : NULL;
+}
+
 static uint16_t tern_cmd_identify(TernPFState *pf, TernCmd *c)
 {
     uint16_t index = le16_to_cpu(c->cmd.vf);
@@ -36,7 +50,7 @@ static uint16_t tern_cmd_identify(TernPFState *pf, TernCmd *c)
     uint16_t st;
 
     if (index != TERN_VF_NONE) {
-        vf = tern_pf_vf(pf, index);
+        vf = tern_cmd_vf(pf, index);
         if (!vf) {
             return TERN_ST_INVALID_VF;
         }
@@ -210,13 +224,13 @@ static uint16_t tern_cmd_fault(TernPFState *pf, TernCmd *c)
         pf->miscount_count = 0;
         pf->fatal_count = 0;
         memset(pf->dup_count, 0, sizeof(pf->dup_count));
+        /* the firmware answers them after this command (tern_fw_tick()) */
         c->result[0] = g_queue_get_length(&pf->stalled);
         while ((s = g_queue_pop_head(&pf->stalled))) {
             s->status = TERN_ST_ABORTED;
             s->preset = true;
             g_queue_push_tail(&pf->pending, s);
         }
-        tern_fw_schedule(pf);
         return TERN_ST_SUCCESS;
     }
     case TERN_FAULT_RELEASE: {
@@ -227,7 +241,6 @@ static uint16_t tern_cmd_fault(TernPFState *pf, TernCmd *c)
         while ((s = g_queue_pop_head(&pf->stalled))) {
             g_queue_push_tail(&pf->pending, s);
         }
-        tern_fw_schedule(pf);
         return TERN_ST_SUCCESS;
     }
     default:
@@ -255,7 +268,7 @@ uint16_t tern_cmd_execute(TernPFState *pf, TernCmd *c)
     }
 
     /* every other command is addressed to a VF */
-    vf = tern_pf_vf(pf, index);
+    vf = tern_cmd_vf(pf, index);
     if (!vf) {
         return TERN_ST_INVALID_VF;
     }

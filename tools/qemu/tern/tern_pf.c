@@ -28,17 +28,6 @@
 #define TERN_PF_AER_OFFSET      0x200
 #define TERN_ADMIN_MAX_QUEUED   4096
 
-TernVFState *tern_pf_vf(TernPFState *pf, uint16_t index)
-{
-    PCIDevice *vf;
-
-    if (index >= pcie_sriov_num_vfs(PCI_DEVICE(pf))) {
-        return NULL;
-    }
-    vf = pcie_sriov_get_vf_at_index(PCI_DEVICE(pf), index);
-    return vf ? TERN_VF(vf) : NULL;
-}
-
 static TernVFState *tern_pf_vf_any(TernPFState *pf, uint16_t index)
 {
     PCIDevice *dev = PCI_DEVICE(pf);
@@ -126,7 +115,7 @@ static void tern_pf_post_completions(TernPFState *pf)
     }
 }
 
-void tern_fw_schedule(TernPFState *pf)
+static void tern_fw_schedule(TernPFState *pf)
 {
     if (!g_queue_is_empty(&pf->pending) && !timer_pending(pf->fw_timer)) {
         timer_mod(pf->fw_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
@@ -165,6 +154,7 @@ static void tern_fw_tick(void *opaque)
         tern_pf_vanish(pf);
         return;
     }
+    /* the next command, and those a FAULT_INJECT CLEAR or RELEASE requeued */
     tern_fw_schedule(pf);
 }
 

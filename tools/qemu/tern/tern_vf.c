@@ -16,7 +16,6 @@
 #include "qemu/log.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
-#include "exec/cpu-common.h"
 #include "hw/pci/pci.h"
 #include "hw/pci/pcie.h"
 #include "hw/pci/pcie_sriov.h"
@@ -365,32 +364,6 @@ void tern_vf_set_mig_state(TernVFState *vf, uint32_t state)
     vf->regs.intr_held = 0;
     tern_vf_notify(vf, held);
     tern_vf_engine_kick(vf);
-}
-
-/*
- * The function state other than device memory: engine, registers, counters
- * and interrupts cleared (LOAD_BEGIN: the load replaces device memory).
- */
-void tern_vf_reset_regs(TernVFState *vf)
-{
-    timer_del(vf->engine_timer);
-    memset(&vf->regs, 0, sizeof(vf->regs));
-    memset(&vf->engine, 0, sizeof(vf->engine));
-    vf->engine.cpl_phase = 1;
-}
-
-/* FLR: engine, registers, counters, interrupts and device memory cleared. */
-void tern_vf_reset_function(TernVFState *vf)
-{
-    RAMBlock *rb = vf->devmem.ram_block;
-
-    trace_tern_vf_reset(vf->index);
-    tern_vf_reset_regs(vf);
-    /* the host pages go back to the host: the next access reads zeroes */
-    if (!rb || ram_block_discard_range(rb, 0, vf->devmem_size)) {
-        memset(vf->devmem_ptr, 0, vf->devmem_size);
-    }
-    memory_region_set_dirty(&vf->devmem, 0, vf->devmem_size);
 }
 
 /* End firmware sessions of the VF and return it to RUNNING. */
