@@ -166,7 +166,9 @@ static inline bool tern_fault_take(uint32_t *count)
  *   tern_func.c    resets of a VF's function state
  *   tern_crc.c     CRC-32C
  *
- * tern_pf.c declares nothing here: only QOM reaches it.
+ * tern_pf.c declares nothing here: only QOM reaches it. tern_fw_*() are
+ * the firmware's verbs, one per command of a save, load or dirty-tracking
+ * session; tern_cmd.c runs them.
  */
 
 /* tern_cmd.c */
@@ -181,26 +183,26 @@ void tern_vf_engine_kick(TernVFState *vf);
 const char *tern_vf_state_name(uint32_t state);
 
 /* tern_stream.c */
-uint16_t tern_save_begin(TernVFState *vf, uint32_t mode, uint64_t *result);
-uint16_t tern_save_query(TernVFState *vf, uint64_t *result);
-uint16_t tern_save_read(TernPFState *pf, TernVFState *vf, TernData *d,
-                        uint64_t *result);
-void tern_save_end(TernVFState *vf);
+uint16_t tern_fw_save_begin(TernVFState *vf, uint32_t mode, uint64_t *result);
+uint16_t tern_fw_save_query(TernVFState *vf, uint64_t *result);
+uint16_t tern_fw_save_read(TernPFState *pf, TernVFState *vf, TernData *d,
+                           uint64_t *result);
+void tern_fw_save_end(TernVFState *vf);
 void tern_save_engine_enabled(TernVFState *vf);
-uint16_t tern_load_begin(TernVFState *vf);
-uint16_t tern_load_write(TernVFState *vf, const uint8_t *buf, uint32_t len,
-                         uint64_t *result);
-uint16_t tern_load_commit(TernVFState *vf, uint64_t *result);
-void tern_load_abort(TernVFState *vf);
+uint16_t tern_fw_load_begin(TernVFState *vf);
+uint16_t tern_fw_load_write(TernVFState *vf, const uint8_t *buf, uint32_t len,
+                            uint64_t *result);
+uint16_t tern_fw_load_commit(TernVFState *vf, uint64_t *result);
+void tern_fw_load_abort(TernVFState *vf);
 
 /* tern_dirty.c */
-uint16_t tern_dirty_start(TernVFState *vf, uint32_t page_shift,
-                          const struct tern_dirty_range *ranges,
-                          uint32_t nranges);
-uint16_t tern_dirty_read_clear(TernPFState *pf, TernVFState *vf,
-                               uint64_t iova, uint64_t length, TernData *d,
-                               uint64_t *result);
-void tern_dirty_stop(TernVFState *vf);
+uint16_t tern_fw_dirty_start(TernVFState *vf, uint32_t page_shift,
+                             const struct tern_dirty_range *ranges,
+                             uint32_t nranges);
+uint16_t tern_fw_dirty_read_clear(TernPFState *pf, TernVFState *vf,
+                                  uint64_t iova, uint64_t length, TernData *d,
+                                  uint64_t *result);
+void tern_fw_dirty_stop(TernVFState *vf);
 void tern_dirty_log_write(TernVFState *vf, uint64_t iova, uint64_t len);
 
 /* tern_data.c */

@@ -138,7 +138,7 @@ static uint16_t tern_cmd_load_write(TernPFState *pf, TernVFState *vf,
     if (st) {
         return st;
     }
-    return tern_load_write(vf, buf, d.len, c->result);
+    return tern_fw_load_write(vf, buf, d.len, c->result);
 }
 
 static uint16_t tern_cmd_dirty_start(TernPFState *pf, TernVFState *vf,
@@ -164,7 +164,7 @@ static uint16_t tern_cmd_dirty_start(TernPFState *pf, TernVFState *vf,
     if (d.len < n * sizeof(struct tern_dirty_range)) {
         return TERN_ST_INVALID_PARAM;
     }
-    return tern_dirty_start(vf, shift, (struct tern_dirty_range *)buf, n);
+    return tern_fw_dirty_start(vf, shift, (struct tern_dirty_range *)buf, n);
 }
 
 static uint16_t tern_cmd_fault(TernPFState *pf, TernCmd *c)
@@ -224,7 +224,7 @@ static uint16_t tern_cmd_fault(TernPFState *pf, TernCmd *c)
         pf->miscount_count = 0;
         pf->fatal_count = 0;
         memset(pf->dup_count, 0, sizeof(pf->dup_count));
-        /* the firmware answers them after this command (tern_fw_tick()) */
+        /* the firmware answers them after this command (tern_pf_fw_tick()) */
         c->result[0] = g_queue_get_length(&pf->stalled);
         while ((s = g_queue_pop_head(&pf->stalled))) {
             s->status = TERN_ST_ABORTED;
@@ -285,27 +285,27 @@ uint16_t tern_cmd_execute(TernPFState *pf, TernCmd *c)
         tern_vf_reset_firmware(vf, false);
         return TERN_ST_SUCCESS;
     case TERN_OP_SAVE_BEGIN:
-        return tern_save_begin(vf, le32_to_cpu(cmd->save_begin.mode),
-                               c->result);
+        return tern_fw_save_begin(vf, le32_to_cpu(cmd->save_begin.mode),
+                                  c->result);
     case TERN_OP_SAVE_QUERY:
-        return tern_save_query(vf, c->result);
+        return tern_fw_save_query(vf, c->result);
     case TERN_OP_SAVE_READ: {
         TernData d;
         uint16_t st = tern_data_map(pf, cmd, &d);
 
-        return st ? st : tern_save_read(pf, vf, &d, c->result);
+        return st ? st : tern_fw_save_read(pf, vf, &d, c->result);
     }
     case TERN_OP_SAVE_END:
-        tern_save_end(vf);
+        tern_fw_save_end(vf);
         return TERN_ST_SUCCESS;
     case TERN_OP_LOAD_BEGIN:
-        return tern_load_begin(vf);
+        return tern_fw_load_begin(vf);
     case TERN_OP_LOAD_WRITE:
         return tern_cmd_load_write(pf, vf, c);
     case TERN_OP_LOAD_COMMIT:
-        return tern_load_commit(vf, c->result);
+        return tern_fw_load_commit(vf, c->result);
     case TERN_OP_LOAD_ABORT:
-        tern_load_abort(vf);
+        tern_fw_load_abort(vf);
         return TERN_ST_SUCCESS;
     case TERN_OP_DIRTY_START:
         return tern_cmd_dirty_start(pf, vf, c);
@@ -313,13 +313,13 @@ uint16_t tern_cmd_execute(TernPFState *pf, TernCmd *c)
         TernData d;
         uint16_t st = tern_data_map(pf, cmd, &d);
 
-        return st ? st : tern_dirty_read_clear(pf, vf,
+        return st ? st : tern_fw_dirty_read_clear(pf, vf,
                                 le64_to_cpu(cmd->dirty_read.iova),
                                 le64_to_cpu(cmd->dirty_read.length),
                                 &d, c->result);
     }
     case TERN_OP_DIRTY_STOP:
-        tern_dirty_stop(vf);
+        tern_fw_dirty_stop(vf);
         return TERN_ST_SUCCESS;
     }
     g_assert_not_reached();

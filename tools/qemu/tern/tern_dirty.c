@@ -49,9 +49,9 @@ static int tern_range_cmp(const void *a, const void *b)
     return x->iova < y->iova ? -1 : x->iova > y->iova;
 }
 
-uint16_t tern_dirty_start(TernVFState *vf, uint32_t page_shift,
-                          const struct tern_dirty_range *ranges,
-                          uint32_t nranges)
+uint16_t tern_fw_dirty_start(TernVFState *vf, uint32_t page_shift,
+                             const struct tern_dirty_range *ranges,
+                             uint32_t nranges)
 {
     uint64_t mask = (1ull << page_shift) - 1;
     TernDirty *t = g_new0(TernDirty, 1);
@@ -95,7 +95,7 @@ uint16_t tern_dirty_start(TernVFState *vf, uint32_t page_shift,
     return TERN_ST_SUCCESS;
 }
 
-void tern_dirty_stop(TernVFState *vf)
+void tern_fw_dirty_stop(TernVFState *vf)
 {
     if (vf->dirty) {
         trace_tern_dirty_stop(vf->index);
@@ -198,9 +198,9 @@ static uint64_t tern_dirty_collect(TernDirty *t, uint64_t iova,
     return count;
 }
 
-uint16_t tern_dirty_read_clear(TernPFState *pf, TernVFState *vf,
-                               uint64_t iova, uint64_t length, TernData *d,
-                               uint64_t *result)
+uint16_t tern_fw_dirty_read_clear(TernPFState *pf, TernVFState *vf,
+                                  uint64_t iova, uint64_t length, TernData *d,
+                                  uint64_t *result)
 {
     TernDirty *t = vf->dirty;
     uint64_t mask, npages, bytes, count;

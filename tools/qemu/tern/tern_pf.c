@@ -115,7 +115,7 @@ static void tern_pf_post_completions(TernPFState *pf)
     }
 }
 
-static void tern_fw_schedule(TernPFState *pf)
+static void tern_pf_fw_schedule(TernPFState *pf)
 {
     if (!g_queue_is_empty(&pf->pending) && !timer_pending(pf->fw_timer)) {
         timer_mod(pf->fw_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
@@ -137,7 +137,7 @@ static void tern_pf_vanish(TernPFState *pf)
     pf->vanish_ms = 0;
 }
 
-static void tern_fw_tick(void *opaque)
+static void tern_pf_fw_tick(void *opaque)
 {
     TernPFState *pf = opaque;
     TernCmd *c = g_queue_pop_head(&pf->pending);
@@ -155,7 +155,7 @@ static void tern_fw_tick(void *opaque)
         return;
     }
     /* the next command, and those a FAULT_INJECT CLEAR or RELEASE requeued */
-    tern_fw_schedule(pf);
+    tern_pf_fw_schedule(pf);
 }
 
 static void tern_pf_fetch(TernPFState *pf)
@@ -208,7 +208,7 @@ static void tern_pf_fetch(TernPFState *pf)
         }
         g_queue_push_tail(&pf->pending, c);
     }
-    tern_fw_schedule(pf);
+    tern_pf_fw_schedule(pf);
 }
 
 static bool tern_ring_size_ok(uint32_t size)
@@ -496,7 +496,7 @@ static void tern_pf_realize(PCIDevice *dev, Error **errp)
                               PCI_BASE_ADDRESS_MEM_PREFETCH,
                               TERN_VF_BAR_MSIX_SIZE);
     /* last: nothing below fails, and no error path has timers to free */
-    pf->fw_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, tern_fw_tick, pf);
+    pf->fw_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, tern_pf_fw_tick, pf);
     pf->vanish_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, tern_pf_vanish_end, pf);
     return;
 
@@ -508,7 +508,7 @@ err_msix:
     msix_uninit(dev, &pf->msix, &pf->msix);
 }
 
-static void tern_pf_exit(PCIDevice *dev)
+static void tern_pf_unrealize(PCIDevice *dev)
 {
     TernPFState *pf = TERN_PF(dev);
 
@@ -546,7 +546,7 @@ static void tern_pf_class_init(ObjectClass *klass, void *data)
     ResettableClass *rc = RESETTABLE_CLASS(klass);
 
     k->realize = tern_pf_realize;
-    k->exit = tern_pf_exit;
+    k->exit = tern_pf_unrealize;
     k->vendor_id = TERN_PCI_VENDOR_ID;
     k->device_id = TERN_PCI_PF_DEVICE_ID;
     k->revision = TERN_PCI_REVISION;

@@ -290,7 +290,7 @@ static uint64_t tern_pages_bytes(const unsigned long *map, uint32_t npages)
     return bytes;
 }
 
-uint16_t tern_save_begin(TernVFState *vf, uint32_t mode, uint64_t *result)
+uint16_t tern_fw_save_begin(TernVFState *vf, uint32_t mode, uint64_t *result)
 {
     TernSave *s;
 
@@ -337,7 +337,7 @@ uint16_t tern_save_begin(TernVFState *vf, uint32_t mode, uint64_t *result)
     return TERN_ST_SUCCESS;
 }
 
-uint16_t tern_save_query(TernVFState *vf, uint64_t *result)
+uint16_t tern_fw_save_query(TernVFState *vf, uint64_t *result)
 {
     TernSave *s = vf->save;
     g_autofree unsigned long *changed = NULL;
@@ -366,8 +366,8 @@ uint16_t tern_save_query(TernVFState *vf, uint64_t *result)
     return TERN_ST_SUCCESS;
 }
 
-uint16_t tern_save_read(TernPFState *pf, TernVFState *vf, TernData *d,
-                        uint64_t *result)
+uint16_t tern_fw_save_read(TernPFState *pf, TernVFState *vf, TernData *d,
+                           uint64_t *result)
 {
     TernSave *s = vf->save;
     g_autofree uint8_t *out = NULL;
@@ -455,7 +455,7 @@ void tern_save_engine_enabled(TernVFState *vf)
     trace_tern_save_reinit(vf->index, start, s->first_total);
 }
 
-void tern_save_end(TernVFState *vf)
+void tern_fw_save_end(TernVFState *vf)
 {
     TernSave *s = vf->save;
 
@@ -480,7 +480,7 @@ static void tern_load_free(TernVFState *vf)
     vf->load = NULL;
 }
 
-uint16_t tern_load_begin(TernVFState *vf)
+uint16_t tern_fw_load_begin(TernVFState *vf)
 {
     TernLoad *l;
 
@@ -656,8 +656,8 @@ static uint16_t tern_load_fail(TernVFState *vf, uint16_t st)
     return st;
 }
 
-uint16_t tern_load_write(TernVFState *vf, const uint8_t *buf, uint32_t len,
-                         uint64_t *result)
+uint16_t tern_fw_load_write(TernVFState *vf, const uint8_t *buf, uint32_t len,
+                            uint64_t *result)
 {
     TernLoad *l = vf->load;
     uint32_t done = 0;
@@ -747,7 +747,7 @@ static void tern_load_zero_rest(TernVFState *vf)
     }
 }
 
-uint16_t tern_load_commit(TernVFState *vf, uint64_t *result)
+uint16_t tern_fw_load_commit(TernVFState *vf, uint64_t *result)
 {
     TernLoad *l = vf->load;
     TernEngine *e = &vf->engine;
@@ -802,7 +802,7 @@ uint16_t tern_load_commit(TernVFState *vf, uint64_t *result)
     return TERN_ST_SUCCESS;
 }
 
-void tern_load_abort(TernVFState *vf)
+void tern_fw_load_abort(TernVFState *vf)
 {
     if (vf->load) {
         trace_tern_load_abort(vf->index);

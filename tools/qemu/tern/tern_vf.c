@@ -72,7 +72,7 @@ static void tern_vf_event(TernVFState *vf, uint32_t events)
 
 /* ---- engine ------------------------------------------------------------ */
 
-static bool tern_engine_can_run(TernVFState *vf)
+static bool tern_vf_engine_can_run(TernVFState *vf)
 {
     return vf->mig_state == TERN_VF_STATE_RUNNING &&
            (vf->engine.status & TERN_ENGINE_STS_ENABLED) &&
@@ -90,7 +90,7 @@ uint32_t tern_vf_engine_status(TernVFState *vf)
     return sts;
 }
 
-static void tern_engine_halt(TernVFState *vf, const char *why)
+static void tern_vf_engine_halt(TernVFState *vf, const char *why)
 {
     trace_tern_engine_halt(vf->index, why);
     vf->engine.status |= TERN_ENGINE_STS_HALTED;
@@ -106,7 +106,7 @@ static MemTxResult tern_vf_dma_write(TernVFState *vf, uint64_t iova,
     return pci_dma_write(PCI_DEVICE(vf), iova, buf, len);
 }
 
-static bool tern_engine_fetch(TernVFState *vf)
+static bool tern_vf_engine_fetch(TernVFState *vf)
 {
     TernEngine *e = &vf->engine;
 
@@ -116,7 +116,7 @@ static bool tern_engine_fetch(TernVFState *vf)
 
         if (pci_dma_read(PCI_DEVICE(vf), addr, &e->fifo[e->nfifo],
                          sizeof(struct tern_desc)) != MEMTX_OK) {
-            tern_engine_halt(vf, "descriptor fetch failed");
+            tern_vf_engine_halt(vf, "descriptor fetch failed");
             return false;
         }
         e->nfifo++;
@@ -125,8 +125,8 @@ static bool tern_engine_fetch(TernVFState *vf)
     return true;
 }
 
-static uint16_t tern_engine_src(TernVFState *vf, const struct tern_desc *d,
-                                uint64_t off, uint8_t *buf, uint32_t n)
+static uint16_t tern_vf_engine_src(TernVFState *vf, const struct tern_desc *d,
+                                   uint64_t off, uint8_t *buf, uint32_t n)
 {
     uint64_t src = le64_to_cpu(d->src);
 
@@ -140,8 +140,8 @@ static uint16_t tern_engine_src(TernVFState *vf, const struct tern_desc *d,
     return TERN_DESC_ST_OK;
 }
 
-static uint16_t tern_engine_dst(TernVFState *vf, const struct tern_desc *d,
-                                uint64_t off, const uint8_t *buf, uint32_t n)
+static uint16_t tern_vf_engine_dst(TernVFState *vf, const struct tern_desc *d,
+                                   uint64_t off, const uint8_t *buf, uint32_t n)
 {
     uint64_t dst = le64_to_cpu(d->dst);
 
@@ -161,7 +161,7 @@ static bool tern_devmem_range_ok(TernVFState *vf, uint64_t off, uint32_t len)
     return off < vf->devmem_size && len <= vf->devmem_size - off;
 }
 
-static uint16_t tern_engine_check(TernVFState *vf, const struct tern_desc *d)
+static uint16_t tern_vf_engine_check(TernVFState *vf, const struct tern_desc *d)
 {
     uint32_t len = le32_to_cpu(d->len);
     uint8_t devmem = TERN_DESC_F_SRC_DEVMEM | TERN_DESC_F_DST_DEVMEM;
@@ -201,12 +201,12 @@ static uint16_t tern_engine_check(TernVFState *vf, const struct tern_desc *d)
     return TERN_DESC_ST_OK;
 }
 
-static uint16_t tern_engine_exec(TernVFState *vf, const struct tern_desc *d,
-                                 uint32_t *result)
+static uint16_t tern_vf_engine_exec(TernVFState *vf, const struct tern_desc *d,
+                                    uint32_t *result)
 {
     uint32_t len = le32_to_cpu(d->len);
     uint32_t crc = 0xffffffff;
-    uint16_t st = tern_engine_check(vf, d);
+    uint16_t st = tern_vf_engine_check(vf, d);
 
     *result = 0;
     if (st || d->op == TERN_DESC_OP_NOP) {
@@ -224,16 +224,16 @@ static uint16_t tern_engine_exec(TernVFState *vf, const struct tern_desc *d,
 
         switch (d->op) {
         case TERN_DESC_OP_COPY:
-            st = tern_engine_src(vf, d, off, vf->bounce, n);
+            st = tern_vf_engine_src(vf, d, off, vf->bounce, n);
             if (!st) {
-                st = tern_engine_dst(vf, d, off, vf->bounce, n);
+                st = tern_vf_engine_dst(vf, d, off, vf->bounce, n);
             }
             break;
         case TERN_DESC_OP_FILL:
-            st = tern_engine_dst(vf, d, off, vf->bounce, n);
+            st = tern_vf_engine_dst(vf, d, off, vf->bounce, n);
             break;
         case TERN_DESC_OP_CHECKSUM:
-            st = tern_engine_src(vf, d, off, vf->bounce, n);
+            st = tern_vf_engine_src(vf, d, off, vf->bounce, n);
             if (!st) {
                 crc = tern_crc32c(crc, vf->bounce, n) ^ 0xffffffff;
             }
@@ -248,7 +248,7 @@ static uint16_t tern_engine_exec(TernVFState *vf, const struct tern_desc *d,
 }
 
 /* Execute the oldest fetched descriptor and write its completion. */
-static bool tern_engine_step(TernVFState *vf)
+static bool tern_vf_engine_step(TernVFState *vf)
 {
     TernEngine *e = &vf->engine;
     struct tern_desc d = e->fifo[0];
@@ -257,7 +257,7 @@ static bool tern_engine_step(TernVFState *vf)
     uint16_t st;
     uint64_t addr;
 
-    st = tern_engine_exec(vf, &d, &result);
+    st = tern_vf_engine_exec(vf, &d, &result);
     trace_tern_engine_job(vf->index, e->ring_done, d.op, d.flags,
                           le32_to_cpu(d.len), st);
     cpl.cookie = d.cookie;
@@ -266,7 +266,7 @@ static bool tern_engine_step(TernVFState *vf)
     cpl.flags = cpu_to_le16(e->cpl_phase ? TERN_DESC_CPL_F_PHASE : 0);
     addr = e->cpl_base + (uint64_t)e->ring_done * sizeof(cpl);
     if (tern_vf_dma_write(vf, addr, &cpl, sizeof(cpl)) != MEMTX_OK) {
-        tern_engine_halt(vf, "completion write failed");
+        tern_vf_engine_halt(vf, "completion write failed");
         return false;
     }
     memmove(&e->fifo[0], &e->fifo[1], --e->nfifo * sizeof(e->fifo[0]));
@@ -285,16 +285,16 @@ static bool tern_engine_step(TernVFState *vf)
     return true;
 }
 
-static void tern_engine_tick(void *opaque)
+static void tern_vf_engine_tick(void *opaque)
 {
     TernVFState *vf = opaque;
     uint32_t budget = vf->pf->engine_latency_us ? 1 : TERN_ENGINE_BUDGET;
 
-    while (budget-- && tern_engine_can_run(vf)) {
-        if (!tern_engine_fetch(vf) || !vf->engine.nfifo) {
+    while (budget-- && tern_vf_engine_can_run(vf)) {
+        if (!tern_vf_engine_fetch(vf) || !vf->engine.nfifo) {
             return;
         }
-        if (!tern_engine_step(vf)) {
+        if (!tern_vf_engine_step(vf)) {
             return;
         }
     }
@@ -305,10 +305,10 @@ void tern_vf_engine_kick(TernVFState *vf)
 {
     TernEngine *e = &vf->engine;
 
-    if (!tern_engine_can_run(vf)) {
+    if (!tern_vf_engine_can_run(vf)) {
         return;
     }
-    if (!tern_engine_fetch(vf)) {
+    if (!tern_vf_engine_fetch(vf)) {
         return;
     }
     if (e->nfifo && !timer_pending(vf->engine_timer)) {
@@ -317,7 +317,7 @@ void tern_vf_engine_kick(TernVFState *vf)
     }
 }
 
-static void tern_engine_enable(TernVFState *vf, bool enable)
+static void tern_vf_engine_enable(TernVFState *vf, bool enable)
 {
     TernEngine *e = &vf->engine;
 
@@ -369,12 +369,12 @@ void tern_vf_set_mig_state(TernVFState *vf, uint32_t state)
 /* End firmware sessions of the VF and return it to RUNNING. */
 void tern_vf_reset_firmware(TernVFState *vf, bool stop_dirty)
 {
-    tern_save_end(vf);
+    tern_fw_save_end(vf);
     if (vf->load) {
-        tern_load_abort(vf);
+        tern_fw_load_abort(vf);
     }
     if (stop_dirty) {
-        tern_dirty_stop(vf);
+        tern_fw_dirty_stop(vf);
     }
     tern_vf_set_mig_state(vf, TERN_VF_STATE_RUNNING);
 }
@@ -504,7 +504,7 @@ static void tern_vf_mmio_write(void *opaque, hwaddr addr, uint64_t val,
         break;
     case TERN_VF_REG_ENGINE_CTRL:
         if (!!(val & TERN_ENGINE_CTRL_ENABLE) != enabled) {
-            tern_engine_enable(vf, val & TERN_ENGINE_CTRL_ENABLE);
+            tern_vf_engine_enable(vf, val & TERN_ENGINE_CTRL_ENABLE);
         }
         break;
     default:
@@ -541,7 +541,8 @@ static void tern_vf_realize(PCIDevice *dev, Error **errp)
     vf->devmem_pages = vf->devmem_size / TERN_DEVMEM_PAGE_SIZE;
     vf->mig_state = TERN_VF_STATE_RUNNING;
     vf->bounce = g_malloc(TERN_BOUNCE_SIZE);
-    vf->engine_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, tern_engine_tick, vf);
+    vf->engine_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, tern_vf_engine_tick,
+                                    vf);
     dev->config_write = tern_vf_write_config;
 
     memory_region_init_io(&vf->mmio, OBJECT(vf), &tern_vf_mmio_ops, vf,
@@ -582,13 +583,13 @@ static void tern_vf_realize(PCIDevice *dev, Error **errp)
     }
 }
 
-static void tern_vf_exit(PCIDevice *dev)
+static void tern_vf_unrealize(PCIDevice *dev)
 {
     TernVFState *vf = TERN_VF(dev);
 
-    tern_save_end(vf);
-    tern_load_abort(vf);
-    tern_dirty_stop(vf);
+    tern_fw_save_end(vf);
+    tern_fw_load_abort(vf);
+    tern_fw_dirty_stop(vf);
     timer_free(vf->engine_timer);
     g_free(vf->bounce);
     pcie_cap_exit(dev);
@@ -619,7 +620,7 @@ static void tern_vf_class_init(ObjectClass *klass, void *data)
     ResettableClass *rc = RESETTABLE_CLASS(klass);
 
     k->realize = tern_vf_realize;
-    k->exit = tern_vf_exit;
+    k->exit = tern_vf_unrealize;
     k->vendor_id = TERN_PCI_VENDOR_ID;
     k->device_id = TERN_PCI_VF_DEVICE_ID;
     k->revision = TERN_PCI_REVISION;
