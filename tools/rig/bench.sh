@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make bench`: build (or reuse) everything, boot the rig VM with larger
-# VF device memory and run tools/tern-bench in it (guest suite "bench").
-# Prints the table (tools/tern-bench/table.py) and writes it as JSON to
+# VF device memory and run tools/tern's tern-bench in it (guest suite
+# "bench"). Prints the table (tools/tern/table.py) and writes it as JSON to
 # $RIG_CACHE/run/bench/bench.json, and the pre-copy plots drawn from it
-# (tools/tern-bench/plots.py) next to it as bench-convergence.svg and
+# (tools/tern/plots.py) next to it as bench-convergence.svg and
 # bench-downtime.svg. Not part of `make check`: it takes several minutes
 # under TCG.
 #
@@ -19,14 +19,14 @@
 #                     1024; TERN_PF_OPTS=devmem-mb=N,vfs=2) with only the
 #                     stream row, in $out/devmem-N/; their save and resume
 #                     time per GiB and peak kernel memory are merged into
-#                     $out/scaling.json and one table (tools/tern-bench/
+#                     $out/scaling.json and one table (tools/tern/
 #                     scaling.py). BENCH_DEVMEM_MB does not apply, and
 #                     BENCH_ONLY and TERN_PF_OPTS must be unset.
 #   BENCH_RINGS       e.g. "1x1024,4x1024,16x256": one VM run
 #                     of the stream row once per ring shape of the migration
 #                     data files, DEPTHxCHUNK_KB (tern-vfio-pci's
 #                     module parameters depth and chunk_kb),
-#                     side by side; the table of tools/tern-bench/rings.py
+#                     side by side; the table of tools/tern/rings.py
 #                     and $out/rings.json
 #   BENCH_CPU         the guest CPU model (default max), e.g. "max,-erms,-fsrm":
 #                     a labelled variant that keeps the guest kernel's
@@ -89,9 +89,15 @@ RIG_SPARSE=0 "$RIG_TOP/tools/rig/static-checks.sh" "$K_KDIR" "$bdir" /dev/null "
 modules=()
 while IFS= read -r ko; do modules+=("$ko"); done < <(
 	find "$bdir/drivers" -name '*.ko' 2>/dev/null | sort)
-make -s -C "$RIG_TOP/tools/tern-bench" OUTPUT="$out/bin" \
-	KHDR_INCLUDES="-I$("$RIG_TOP/tools/rig/uapi-headers.sh" linux-source-7.3)" \
-	>&2 2> "$out/build.log" || {
+# tern-bench stands on libvfio: the VFIO selftests of the 7.3 tree with
+# tern's additions (tools/rig/upstream-vfio.sh, cached)
+uapi=$("$RIG_TOP/tools/rig/uapi-headers.sh" linux-source-7.3)
+uvfio=$("$RIG_TOP/tools/rig/upstream-vfio.sh" \
+	"$RIG_CACHE/src/linux-source-7.3" "$RIG_CACHE/upstream-vfio" "$uapi")
+make -s -C "$RIG_TOP/tools/tern" OUTPUT="$out/bin" \
+	VFIO_SELFTESTS="$(dirname "$uvfio")/tree/tools/testing/selftests/vfio" \
+	KHDR_INCLUDES="-isystem $uapi" "$out/bin/tern-bench" \
+	> "$out/build.log" 2>&1 || {
 	cat "$out/build.log" >&2
 	exit 1
 }
@@ -150,7 +156,7 @@ run_bench() {
 # the table from the JSON, with the reductions; tern-bench's own if the
 # JSON is incomplete (a run that failed half way)
 print_table() {
-	python3 "$RIG_TOP/tools/tern-bench/table.py" "$1/bench.json" 2>/dev/null ||
+	python3 "$RIG_TOP/tools/tern/table.py" "$1/bench.json" 2>/dev/null ||
 		sed -n 's/^BENCH: //p' "$1/tap.log"
 }
 
@@ -175,7 +181,7 @@ if [ ${#sizes[@]} -gt 0 ]; then
 	done
 	echo
 	if [ ${#jsons[@]} -gt 0 ]; then
-		python3 "$RIG_TOP/tools/tern-bench/scaling.py" "$out/scaling.json" \
+		python3 "$RIG_TOP/tools/tern/scaling.py" "$out/scaling.json" \
 			"${jsons[@]}" || rc=1
 		echo "JSON: $out/scaling.json"
 	else
@@ -190,7 +196,7 @@ if [ -n "${BENCH_RINGS:-}" ]; then
 		stream || rc=1
 	echo "tern-bench ring shapes ($(date -u +%F), BENCH_RINGS=$BENCH_RINGS," \
 		"BENCH_CPU=${BENCH_CPU:-max}, logs in $out)"
-	python3 "$RIG_TOP/tools/tern-bench/rings.py" "$out/rings.json" \
+	python3 "$RIG_TOP/tools/tern/rings.py" "$out/rings.json" \
 		"$out/tap.log" || rc=1
 	echo "JSON: $out/rings.json"
 	log "total time $(( $(date +%s) - t0 ))s"
@@ -205,7 +211,7 @@ echo
 echo "JSON: $out/bench.json"
 # the plots, from a complete JSON (a run that failed half way has none)
 if python3 -m json.tool "$out/bench.json" >/dev/null 2>&1; then
-	if "$plot_python" "$RIG_TOP/tools/tern-bench/plots.py" \
+	if "$plot_python" "$RIG_TOP/tools/tern/plots.py" \
 		"$out/bench.json" "$out"; then
 		if [ "${BENCH_DOCS:-0}" = 1 ] && [ $rc = 0 ]; then
 			for f in bench-convergence.svg bench-downtime.svg; do

@@ -139,15 +139,16 @@ tests=$(sed -n 's/^tern://p' "$ksft/kselftest-list.txt" | tr '\n' ' ')
 # vfio_pci_migration_test dropped in (cached: rebuilt when they change)
 uvfio=$("$RIG_TOP/tools/rig/upstream-vfio.sh" \
 	"$RIG_CACHE/src/linux-source-7.3" "$RIG_CACHE/upstream-vfio" "$uapi")
+# the tools, on the libvfio of that prepared tree (upstream-vfio.sh keeps
+# it beside the binaries, OUTDIR/tree); the VM carries tern-migrate
 mkdir -p "$out/selftests"
-make -s -C "$RIG_TOP/tools/tern-migrate" OUTPUT="$out/selftests" \
-	KHDR_INCLUDES="-I$uapi" >&2
+make -s -C "$RIG_TOP/tools/tern" OUTPUT="$out/selftests" \
+	VFIO_SELFTESTS="$(dirname "$uvfio")/tree/tools/testing/selftests/vfio" \
+	KHDR_INCLUDES="-isystem $uapi" >&2
 if [ $full = 1 ]; then
 	step "tern-migrate and tern-bench command lines"
-	make -s -C "$RIG_TOP/tools/tern-bench" OUTPUT="$out/selftests" \
-		KHDR_INCLUDES="-I$uapi" >&2
 	# one result for the whole table of checks; the failures one by one
-	"$RIG_TOP/tools/tern-migrate/cli-test.sh" "$out/selftests" > "$out/cli-test.log" 2>&1
+	"$RIG_TOP/tools/tern/cli-test.sh" "$out/selftests" > "$out/cli-test.log" 2>&1
 	npass=$(grep -c '^PASS cli: ' "$out/cli-test.log" || true)
 	if grep '^FAIL cli: ' "$out/cli-test.log" >> "$results"; then
 		:

@@ -71,3 +71,21 @@ rig_apt() {
 		-o Dir::Cache="$dir" -o Dir::Cache::archives="$dir/archives" \
 		-o APT::Sandbox::User=root "$@"
 }
+
+# rig_vla_fix BUILDLOG DIR: older GCC (12 here) rejects an initialiser on
+# a variable-length array ("u8 buf[n] = {};", valid C23): rewrite each one
+# the build log BUILDLOG reports (paths relative to DIR, the directory make
+# ran in) as a declaration and a memset(), for a build copy of upstream
+# sources, never for a source of tern's. Fails if the log reports none.
+rig_vla_fix() {
+	local buildlog=$1 dir=$2 vlas v f line
+	vlas=$(sed -n 's/^\([^: ]*\):\([0-9]*\):[0-9]*: error: variable-sized object may not be initialized.*/\1:\2/p' \
+		"$buildlog" | sort -u)
+	[ -n "$vlas" ] || return 1
+	for v in $vlas; do
+		f=${v%%:*} line=${v##*:}
+		case "$f" in /*) ;; *) f="$dir/$f" ;; esac
+		sed -i "${line}s/\([A-Za-z_][A-Za-z0-9_]*\)\(\[[^]]*\]\) = {[^}]*};/\1\2; memset(\1, 0, sizeof(\1));/" "$f"
+		log "patched a VLA initialiser for GCC $(gcc -dumpversion): $f:$line"
+	done
+}

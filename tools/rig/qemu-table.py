@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Downtime side by side: one table from the "# STATS" lines the QEMU
-migration tests print (tools/testing/selftests/tern/qemu_mig.c), all from
+migration tests print (tools/testing/selftests/tern/qemu/qemu_mig.c), all from
 one VM run's tap.log, so that every row was measured on the same machine
 in the same run.
 

@@ -39,7 +39,7 @@ EOT
 	rm -f "$RIG_CACHE/.apt-updated"
 }
 
-# python3-matplotlib: make bench's plots (tools/tern-bench/plots.py)
+# python3-matplotlib: make bench's plots (tools/tern/plots.py)
 # debhelper, dh-dkms, lintian (with dpkg-dev): the tern-dkms package
 # (tools/rig/deb.sh; debian/rules needs no root, so no fakeroot)
 PKGS="linux-source-6.12 build-essential bc flex bison libelf-dev libssl-dev

@@ -50,7 +50,7 @@ KNOWN_SPLATS = {
     # aer_inject replaces the config accessors of the bus it injects on;
     # its accessor takes a spinlock_t under the raw pci_lock, which a 7.x
     # lockdep kernel (PROVE_RAW_LOCK_NESTING) reports at the next config
-    # access on that bus (tern_pf_reset's AER tests).
+    # access on that bus (tern_pf_reset_test's AER tests).
     "aer_inject_wait_context": (
         re.compile(r"BUG: Invalid wait context"),
         re.compile(r"\baer_inj_read_config\+"),

@@ -13,8 +13,9 @@
 # statically (the test VM has no libc) against UAPI_INCLUDE, the headers_install output of
 # the kernel the tests are for (tools/rig/uapi-headers.sh).
 #
-# The tern driver includes <linux/tern/tern_if.h> from this repository's
-# include directory, added for the overlay's driver objects only.
+# The tern driver's tern_if.h is a link to this repository's
+# include/linux/tern/tern_if.h, as upstream's drivers link the register
+# headers of theirs; the copy dereferences it.
 #
 # Prints the directory of the binaries (OUTDIR/bin); upstream's helper
 # scripts (bash) go to OUTDIR/scripts. Build log: OUTDIR/build.log.
@@ -61,18 +62,14 @@ for f in "$ksrc"/tools/testing/selftests/kselftest*.h; do
 	parts+=("${f#"$ksrc/"}")
 done
 
-# The overlay: new files only, never a replacement of an upstream one.
-overlay_files=$(cd "$overlay" && find . -type f | sed 's|^\./||' | sort)
-for rel in $overlay_files; do
-	[ ! -e "$ksrc/tools/testing/selftests/vfio/$rel" ] ||
-		die "overlay file $rel exists upstream: the overlay only adds files"
-done
+overlay_files=$(cd "$overlay" && find . -type f -o -type l | sed 's|^\./||' | sort)
 
 # The copy is redone when the source, the set of overlay files or this
 # script changed. It dereferences symlinks (tools/include/linux/pci_ids.h
 # and the register headers of lib/drivers point into drivers/ and include/).
-# this script by content, not time: a fresh clone reuses the cache
-want=$(printf '%s\n%s\n%s\n' "$ksrc" "$overlay_files" "$(sha256sum < "$0")")
+# these scripts by content, not time: a fresh clone reuses the cache
+want=$(printf '%s\n%s\n%s\n' "$ksrc" "$overlay_files" \
+	"$(cat "$0" "$RIG_TOP/tools/rig/vfio-overlay.sh" | sha256sum)")
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] ||
    [ -n "$(cd "$ksrc" && find -L "${parts[@]}" -newer "$stamp" -print -quit)" ]; then
 	log "copying the VFIO selftests of $ksrc"
@@ -86,72 +83,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] ||
 	mv "$tree.new" "$tree"
 fi
 
-drivers=() libs=() headers=() tests=()
-for rel in $overlay_files; do
-	mkdir -p "$vfio/$(dirname "$rel")"
-	cmp -s "$overlay/$rel" "$vfio/$rel" || cp "$overlay/$rel" "$vfio/$rel"
-	d=${rel#lib/drivers/}
-	d=${d%%/*}
-	if [ "$rel" = "lib/drivers/$d/$d.c" ]; then
-		drivers+=("$d")
-	elif [ "$rel" = "lib/${rel#lib/}" ] && [ "${rel#lib/*/}" = "$rel" ] &&
-	     [ "${rel%.c}" != "$rel" ]; then
-		libs+=("${rel#lib/}")
-	elif [ "$rel" = "lib/include/libvfio/${rel##*/}" ]; then
-		headers+=("${rel#lib/include/}")
-	elif [ "$rel" = "$(basename "$rel" _test.c)_test.c" ]; then
-		tests+=("${rel%.c}")
-	fi
-done
-
-# Register the overlay with upstream's build and driver table (each edit is
-# done once: the tree is a cached copy).
-table="$vfio/lib/vfio_pci_driver.c"
-mk="$vfio/lib/libvfio.mk"
-for d in "${drivers[@]}"; do
-	if ! grep -q "&${d}_ops," "$table"; then
-		sed -i -e "/^static struct vfio_pci_driver_ops \*driver_ops\[\] = {$/{
-i extern struct vfio_pci_driver_ops ${d}_ops;\n
-}" -e "/^static struct vfio_pci_driver_ops \*driver_ops\[\] = {$/,/^};$/{
-s/^};$/\t\&${d}_ops,\n};/
-}" "$table"
-	fi
-	if ! grep -q "^extern struct vfio_pci_driver_ops ${d}_ops;$" "$table" ||
-	   ! grep -q "^	&${d}_ops,$" "$table"; then
-		die "could not register ${d}_ops in lib/vfio_pci_driver.c"
-	fi
-
-	if ! grep -q "drivers/$d/$d.c" "$mk"; then
-		sed -i "/^LIBVFIO_OUTPUT := /i LIBVFIO_C += drivers/$d/$d.c\n" "$mk"
-		# shellcheck disable=SC2016 # make variables, for make
-		printf '\n# %s\n$(LIBVFIO_OUTPUT)/drivers/%s/%s.o: CFLAGS += $(TERN_CFLAGS)\n' \
-			"tern's include directory, for <linux/tern/tern_if.h>" "$d" "$d" >> "$mk"
-	fi
-	grep -q "^LIBVFIO_C += drivers/$d/$d.c$" "$mk" ||
-		die "could not add drivers/$d/$d.c to lib/libvfio.mk"
-done
-# the library's own sources and headers, beside upstream's
-for c in "${libs[@]}"; do
-	grep -q "^LIBVFIO_C += $c$" "$mk" ||
-		sed -i "0,/^LIBVFIO_C += /{/^LIBVFIO_C += /i LIBVFIO_C += $c
-}" "$mk"
-	grep -q "^LIBVFIO_C += $c$" "$mk" || die "could not add $c to lib/libvfio.mk"
-done
-libvfio_h="$vfio/lib/include/libvfio.h"
-for h in "${headers[@]}"; do
-	if ! grep -q "^#include <$h>$" "$libvfio_h"; then
-		n=$(grep -n '^#include <libvfio/' "$libvfio_h" | tail -1 | cut -d: -f1)
-		[ -n "$n" ] || die "no libvfio/ include in lib/include/libvfio.h"
-		sed -i "${n}a #include <$h>" "$libvfio_h"
-	fi
-done
-for t in "${tests[@]}"; do
-	if ! grep -q "^TEST_GEN_PROGS += $t$" "$vfio/Makefile"; then
-		n=$(grep -n '^TEST_GEN_PROGS += ' "$vfio/Makefile" | tail -1 | cut -d: -f1)
-		[ -n "$n" ] || die "no TEST_GEN_PROGS in the vfio Makefile"
-		sed -i "${n}a TEST_GEN_PROGS += $t" "$vfio/Makefile"
-	fi
-done
+"$RIG_TOP/tools/rig/vfio-overlay.sh" "$ksrc/tools/testing/selftests/vfio" "$vfio"
 
 # Under TCG, pinning vfio_pci_driver_test's 1 GiB memcpy region costs about
 # 15 s per test (20 tests on a kernel with every IOMMU mode: 316 s of the
@@ -162,16 +94,8 @@ sed -i 's/&self->memcpy_region, SZ_1G);/\&self->memcpy_region, SZ_64M);/' "$drv_
 grep -q '&self->memcpy_region, SZ_64M);' "$drv_test" ||
 	die "could not shrink the memcpy region of vfio_pci_driver_test.c"
 
-# tern's device ABI header, copied into the tree like the overlay: the
-# build's dependency files then never name the repository, which moves
-# (a CI clone, then the developer's tree) while this cache stays
-mkdir -p "$tree/tern-include/linux/tern"
-for h in "$RIG_TOP"/include/linux/tern/*.h; do
-	cmp -s "$h" "$tree/tern-include/linux/tern/${h##*/}" ||
-		cp "$h" "$tree/tern-include/linux/tern/"
-done
 mk_args=(-C "$vfio" OUTPUT="$out/build" KHDR_INCLUDES="-isystem $uapi"
-	 TERN_CFLAGS="-I$tree/tern-include" USERLDFLAGS=-static)
+	 USERLDFLAGS=-static)
 progs=$(make -s "${mk_args[@]}" COLLECTION=vfio emit_tests | sed -n 's/^vfio://p')
 [ -n "$progs" ] || die "the vfio Makefile lists no tests (unsupported ARCH?)"
 
@@ -186,19 +110,10 @@ build_failed() {
 }
 
 # Older GCC (12 here) rejects an initialiser on a variable-length array
-# ("u8 buf[n] = {};", valid C23; vfio_pci_irq_set() in 6.18's
-# lib/vfio_pci_device.c has one, 7.3 has none):
-# rewrite each one the compiler reports as a declaration and a memset().
+# (vfio_pci_irq_set() in 6.18's lib/vfio_pci_device.c has one, 7.3 has
+# none): rig_vla_fix rewrites them, and the build is tried again.
 if ! build; then
-	vlas=$(sed -n 's/^\([^: ]*\):\([0-9]*\):[0-9]*: error: variable-sized object may not be initialized.*/\1:\2/p' \
-		"$buildlog" | sort -u)
-	[ -n "$vlas" ] || build_failed
-	for v in $vlas; do
-		f=${v%%:*} line=${v##*:}
-		case "$f" in /*) ;; *) f="$vfio/$f" ;; esac
-		sed -i "${line}s/\([A-Za-z_][A-Za-z0-9_]*\)\(\[[^]]*\]\) = {[^}]*};/\1\2; memset(\1, 0, sizeof(\1));/" "$f"
-		log "patched a VLA initialiser for GCC $(gcc -dumpversion): ${f#"$tree/"}:$line"
-	done
+	rig_vla_fix "$buildlog" "$vfio" || build_failed
 	build || build_failed
 fi
 

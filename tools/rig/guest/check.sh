@@ -26,9 +26,9 @@ else
 		# the short randomised runs (60 s, 1,000 streams) on the kernels
 		# with the debug checks they are for (lockdep, debug objects,
 		# kmemleak; KASAN in check-kasan), once per make check
-		tern_torture:debug | tern_resume_fuzz:debug) ;;
-		tern_torture:kasan | tern_resume_fuzz:kasan) ;;
-		tern_torture:* | tern_resume_fuzz:*)
+		tern_torture_test:debug | tern_resume_fuzz_test:debug) ;;
+		tern_torture_test:kasan | tern_resume_fuzz_test:kasan) ;;
+		tern_torture_test:* | tern_resume_fuzz_test:*)
 			skip_test "$t" "runs on the debug and kasan kernels (make stress: the long run)"
 			continue ;;
 		esac

@@ -47,11 +47,12 @@ if [ -x /usr/bin/qemu-system-x86_64 ]; then
 	say "iommufd). Its guest is played over QEMU's qtest protocol; it keeps"
 	say "writing device memory, and the engine keeps writing guest RAM, while"
 	say "QEMU migrates it with pre-copy and the VFs' DMA dirty logging:"
-	/tests/qemu_migration -r qemu.default.two_vfs > /tmp/qemu.out 2>&1
+	/tests/qemu_migration_test -r qemu_migration_test.default.two_vfs \
+		> /tmp/qemu.out 2>&1
 	rc=$?
-	echo "TERN-RIG: run qemu_migration"
+	echo "TERN-RIG: run qemu_migration_test"
 	cat /tmp/qemu.out
-	echo "TERN-RIG: exit qemu_migration $rc"
+	echo "TERN-RIG: exit qemu_migration_test $rc"
 	[ $rc = 0 ] && say "Both VFs verified on the destination (registers, jobs," &&
 		say "device memory checksum, guest RAM written by DMA)."
 else

@@ -137,12 +137,12 @@ tern_vf_bdf() {
 }
 
 # run_listed NAME: a test of /tests/list, all of it: through the installed
-# kselftest runner where it has NAME, else /tests/NAME. tern_torture runs
-# between kernel-log markers for its two VFs (tools/rig/tap-summary.py):
+# kselftest runner where it has NAME, else /tests/NAME. tern_torture_test
+# runs between kernel-log markers for its two VFs (tools/rig/tap-summary.py):
 # its guest threads enable the engine while a reset clears the ring
 # registers, and the engine then reads at IOVA 0, which the IOMMU reports.
 run_listed() {
-	if [ "$1" = tern_torture ]; then
+	if [ "$1" = tern_torture_test ]; then
 		for i in 0 1; do
 			echo "tern-rig: iommu faults expected from $(tern_vf_bdf $i)" > /dev/kmsg
 		done

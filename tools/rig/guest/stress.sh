@@ -13,5 +13,5 @@ export TERN_FUZZ_ITERATIONS=${TERN_FUZZ_ITERATIONS:-100000}
 export TERN_TORTURE_SECONDS=${TERN_TORTURE_SECONDS:-1800}
 # past the runner's timeout from `settings`: the tests' own still hold
 RIG_KSFT_TIMEOUT=0
-run_listed tern_torture
-run_listed tern_resume_fuzz
+run_listed tern_torture_test
+run_listed tern_resume_fuzz_test

@@ -19,20 +19,29 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include <linux/pci_regs.h>
+
+#include <libvfio.h>
+
 #include "kselftest_harness.h"
-#include "tern_if.h"
-#include "tern_setup.h"
-#include "vfio_util.h"
+#include "tern_vf.h"
 
 #define DEBUGFS		"/sys/kernel/debug/tern_core"
 #define TIMEOUT_PARAM	"/sys/module/tern_core/parameters/cmd_timeout_ms"
 #define DEPTH_PARAM	"/sys/module/tern_vfio_pci/parameters/depth"
 #define CHUNK_PARAM	"/sys/module/tern_vfio_pci/parameters/chunk_kb"
 
-FIXTURE(core)
+/*
+ * The IOMMU mode the VF is opened in: the container, which every kernel has
+ * (the firmware command layer does not depend on it).
+ */
+#define IOMMU_MODE	MODE_VFIO_TYPE1V2_IOMMU
+
+FIXTURE(tern_core_test)
 {
-	struct vfio_dev dev;
-	char pf[16];
+	struct iommu *iommu;
+	struct vfio_pci_device *device;
+	char bdf[2][16];
 	char timeout[32];
 	char depth[16];
 	char chunk_kb[16];
@@ -40,17 +49,15 @@ FIXTURE(core)
 	bool pf_reset_needed;
 };
 
-FIXTURE_SETUP(core)
+FIXTURE_SETUP(tern_core_test)
 {
-	char bdf[2][16], sysfs[64];
-
+	SKIP_UNLESS_IOMMU_MODE(IOMMU_MODE);
 	TERN_SKIP_UNLESS_DESTRUCTIVE("injects faults on PF %s, seen by all its VFs",
 				     tern_pf);
-	ASSERT_EQ(2, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, bdf,
-				      self->pf));
-	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", bdf[0]);
-	/* the container path: every kernel has it, and it is not under test */
-	ASSERT_EQ(0, vfio_dev_open(&self->dev, sysfs, VFIO_PATH_LEGACY));
+	ASSERT_EQ(2, tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2,
+				      self->bdf));
+	self->iommu = iommu_init(IOMMU_MODE);
+	self->device = vfio_pci_device_init(self->bdf[0], self->iommu);
 	ASSERT_EQ(0, sysfs_read(TIMEOUT_PARAM, self->timeout,
 				sizeof(self->timeout)));
 	ASSERT_EQ(0, sysfs_read(DEPTH_PARAM, self->depth, sizeof(self->depth)));
@@ -58,23 +65,26 @@ FIXTURE_SETUP(core)
 				sizeof(self->chunk_kb)));
 }
 
-FIXTURE_TEARDOWN(core)
+/*
+ * Whatever a test left behind, the VF included, can be taken back: only
+ * what the set-up got to is undone (nothing on the PF if it SKIPped).
+ */
+FIXTURE_TEARDOWN(tern_core_test)
 {
-	char path[128];
-
-	if (self->pf_reset_needed) {
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset",
-			 self->pf);
-		sysfs_write(path, "1");
-	}
-	snprintf(path, sizeof(path), DEBUGFS "/%s/fw_fault", self->pf);
-	sysfs_write(path, "clear");
-	sysfs_write(TIMEOUT_PARAM, self->timeout);
+	if (self->pf_reset_needed)
+		tern_pci_reset(tern_pf);
+	if (self->device)
+		tern_pf_fw_fault(tern_pf, "clear");
+	if (self->timeout[0])
+		sysfs_write(TIMEOUT_PARAM, self->timeout);
 	if (self->depth[0])
 		sysfs_write(DEPTH_PARAM, self->depth);
 	if (self->chunk_kb[0])
 		sysfs_write(CHUNK_PARAM, self->chunk_kb);
-	vfio_dev_close(&self->dev);
+	if (self->device)
+		vfio_pci_device_cleanup(self->device);
+	if (self->iommu)
+		iommu_cleanup(self->iommu);
 }
 
 static long long mapped_bytes(const char *pf)
@@ -88,37 +98,35 @@ static long long mapped_bytes(const char *pf)
  * copy answers nothing and the next command gets its own answer (without
  * them the retry below got the first command's -EIO).
  */
-TEST_F(core, repeated_answer_is_not_the_next_ones)
+TEST_F(tern_core_test, repeated_answer_is_not_the_next_ones)
 {
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "fail 0x02 1"));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "duplicate 0x02 1"));
-	ASSERT_EQ(-EIO, vfio_mig_set_state(&self->dev,
-					   VFIO_DEVICE_STATE_RUNNING_P2P,
-					   NULL));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
-					VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
-					VFIO_DEVICE_STATE_RUNNING, NULL));
-	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "fail 0x02 1"));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "duplicate 0x02 1"));
+	ASSERT_EQ(-EIO, tern_mig_state_set(self->device,
+					   VFIO_DEVICE_STATE_RUNNING_P2P));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(self->device));
+	ASSERT_EQ(0, tern_mig_state_set(self->device,
+					VFIO_DEVICE_STATE_RUNNING_P2P));
+	ASSERT_EQ(0, tern_mig_state_set(self->device,
+					VFIO_DEVICE_STATE_RUNNING));
+	ASSERT_EQ(0, tern_new_save_reads(self->device));
 }
 
 /* A firmware failure of VF_QUIESCE: -EIO, state unchanged, queue fine. */
-TEST_F(core, firmware_error)
+TEST_F(tern_core_test, firmware_error)
 {
-	long before = tern_pf_op_stat(self->pf, "VF_QUIESCE", 2);
+	long before = tern_pf_op_stat(tern_pf, "VF_QUIESCE", 2);
 
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "fail 0x02 1"));
-	ASSERT_EQ(-EIO, vfio_mig_set_state(&self->dev,
-					   VFIO_DEVICE_STATE_RUNNING_P2P,
-					   NULL));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
-	ASSERT_EQ(before + 1, tern_pf_op_stat(self->pf, "VF_QUIESCE", 2));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "fail 0x02 1"));
+	ASSERT_EQ(-EIO, tern_mig_state_set(self->device,
+					   VFIO_DEVICE_STATE_RUNNING_P2P));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(self->device));
+	ASSERT_EQ(before + 1, tern_pf_op_stat(tern_pf, "VF_QUIESCE", 2));
 	/* the rule was for one command: the next one goes through */
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
-					VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
-					VFIO_DEVICE_STATE_RUNNING, NULL));
+	ASSERT_EQ(0, tern_mig_state_set(self->device,
+					VFIO_DEVICE_STATE_RUNNING_P2P));
+	ASSERT_EQ(0, tern_mig_state_set(self->device,
+					VFIO_DEVICE_STATE_RUNNING));
 }
 
 /*
@@ -126,38 +134,36 @@ TEST_F(core, firmware_error)
  * save fd was disabled before the command, and a PRE_COPY without it would
  * take STOP_COPY to a save that is gone. VFIO_DEVICE_RESET recovers.
  */
-TEST_F(core, failed_save_end_is_error)
+TEST_F(tern_core_test, failed_save_end_is_error)
 {
 	char buf[4096];
 	int fd;
 
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
-					&fd));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "fail 0x13 1"));
-	ASSERT_EQ(-EIO, vfio_mig_set_state(&self->dev,
-					   VFIO_DEVICE_STATE_RUNNING, NULL));
-	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(&self->dev));
-	ASSERT_EQ(-EINVAL, vfio_mig_set_state(&self->dev,
-					      VFIO_DEVICE_STATE_STOP_COPY,
-					      NULL));
+	ASSERT_EQ(0, __vfio_pci_mig_state_set(self->device,
+					      VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "fail 0x13 1"));
+	ASSERT_EQ(-EIO, tern_mig_state_set(self->device,
+					   VFIO_DEVICE_STATE_RUNNING));
+	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(self->device));
+	ASSERT_EQ(-EINVAL, tern_mig_state_set(self->device,
+					      VFIO_DEVICE_STATE_STOP_COPY));
 	close(fd);
-	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
+	ASSERT_EQ(0, __vfio_pci_device_reset(self->device));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(self->device));
 	/* a whole save works again */
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
-					&fd));
+	ASSERT_EQ(0, __vfio_pci_mig_state_set(self->device,
+					      VFIO_DEVICE_STATE_PRE_COPY, &fd));
 	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
-					VFIO_DEVICE_STATE_STOP_COPY, NULL));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
-					NULL));
+	ASSERT_EQ(0, tern_mig_state_set(self->device,
+					VFIO_DEVICE_STATE_STOP_COPY));
+	ASSERT_EQ(0, tern_mig_state_set(self->device, VFIO_DEVICE_STATE_STOP));
 	close(fd);
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
-					NULL));
+	ASSERT_EQ(0, tern_mig_state_set(self->device,
+					VFIO_DEVICE_STATE_RUNNING));
 }
 
 /* Firmware statuses map to their documented errnos. */
-TEST_F(core, status_to_errno)
+TEST_F(tern_core_test, status_to_errno)
 {
 	static const struct {
 		const char *status;
@@ -171,12 +177,11 @@ TEST_F(core, status_to_errno)
 
 	for (i = 0; i < ARRAY_SIZE(map); i++) {
 		snprintf(rule, sizeof(rule), "fail 0x02 1 %s", map[i].status);
-		ASSERT_EQ(0, tern_pf_fw_fault(self->pf, rule));
+		ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, rule));
 		ASSERT_EQ(map[i].err,
-			  vfio_mig_set_state(&self->dev,
-					     VFIO_DEVICE_STATE_RUNNING_P2P,
-					     NULL)) TH_LOG("status %s",
-							   map[i].status);
+			  tern_mig_state_set(self->device,
+					     VFIO_DEVICE_STATE_RUNNING_P2P))
+			TH_LOG("status %s", map[i].status);
 	}
 }
 
@@ -185,7 +190,7 @@ TEST_F(core, status_to_errno)
  * before and not much later; the device state is unknown, so ERROR. The
  * queue keeps serving other commands, and a reset recovers the VF.
  */
-TEST_F(core, firmware_stall_times_out)
+TEST_F(tern_core_test, firmware_stall_times_out)
 {
 	const int timeout_ms = 300;
 	char val[16];
@@ -193,29 +198,28 @@ TEST_F(core, firmware_stall_times_out)
 
 	snprintf(val, sizeof(val), "%d", timeout_ms);
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, val));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x02 1"));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "stall 0x02 1"));
 	t = monotonic_s();
-	ASSERT_EQ(-ETIMEDOUT, vfio_mig_set_state(&self->dev,
-						 VFIO_DEVICE_STATE_RUNNING_P2P,
-						 NULL));
+	ASSERT_EQ(-ETIMEDOUT,
+		  tern_mig_state_set(self->device,
+				     VFIO_DEVICE_STATE_RUNNING_P2P));
 	t = monotonic_s() - t;
 	ASSERT_GE(t, timeout_ms / 1000.0 * 0.9);
 	ASSERT_LT(t, timeout_ms / 1000.0 * 10);
-	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(&self->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(self->device));
 
 	/* other commands flow while the stalled one is outstanding */
-	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
-					NULL));
+	ASSERT_EQ(0, __vfio_pci_device_reset(self->device));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(self->device));
+	ASSERT_EQ(0, tern_mig_state_set(self->device, VFIO_DEVICE_STATE_STOP));
 	/* CLEAR aborts the stalled command; its late answer frees its slot */
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
-					VFIO_DEVICE_STATE_RUNNING, NULL));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "clear"));
+	ASSERT_EQ(0, tern_mig_state_set(self->device,
+					VFIO_DEVICE_STATE_RUNNING));
 }
 
 /* A timeout of 0 would fail every command: refused, and so are > 1 h. */
-TEST_F(core, command_timeout_has_bounds)
+TEST_F(tern_core_test, command_timeout_has_bounds)
 {
 	char val[32];
 
@@ -228,7 +232,7 @@ TEST_F(core, command_timeout_has_bounds)
 }
 
 /* The kernel fault-injection attribute fails commands before the queue. */
-TEST_F(core, kernel_fault_injection)
+TEST_F(tern_core_test, kernel_fault_injection)
 {
 	SKIP_UNLESS_KERNEL_HAS(!access(DEBUGFS "/fail_cmd", F_OK),
 			       "fault_injection");
@@ -236,25 +240,24 @@ TEST_F(core, kernel_fault_injection)
 	ASSERT_EQ(0, sysfs_write(DEBUGFS "/fail_cmd_opcode", "0x3"));
 	ASSERT_EQ(0, sysfs_write(DEBUGFS "/fail_cmd/probability", "100"));
 	ASSERT_EQ(0, sysfs_write(DEBUGFS "/fail_cmd/times", "1"));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
-					VFIO_DEVICE_STATE_RUNNING_P2P, NULL));
+	ASSERT_EQ(0, tern_mig_state_set(self->device,
+					VFIO_DEVICE_STATE_RUNNING_P2P));
 	/* RUNNING_P2P -> STOP is VF_FREEZE (0x03): injected */
-	ASSERT_EQ(-EIO, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
-					   NULL));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING_P2P, tern_mig_state(&self->dev));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
-					NULL));
+	ASSERT_EQ(-EIO, tern_mig_state_set(self->device,
+					   VFIO_DEVICE_STATE_STOP));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING_P2P, tern_mig_state(self->device));
+	ASSERT_EQ(0, tern_mig_state_set(self->device, VFIO_DEVICE_STATE_STOP));
 	ASSERT_EQ(0, sysfs_write(DEBUGFS "/fail_cmd/probability", "0"));
 	ASSERT_EQ(0, sysfs_write(DEBUGFS "/fail_cmd_opcode", "0xff"));
 }
 
 /* SR-IOV cannot be disabled under an open VF. */
-TEST_F(core, sriov_busy_while_open)
+TEST_F(tern_core_test, sriov_busy_while_open)
 {
 	char path[128];
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs",
-		 self->pf);
+		 tern_pf);
 	ASSERT_EQ(-EBUSY, sysfs_write(path, "0"));
 }
 
@@ -266,7 +269,7 @@ TEST_F(core, sriov_busy_while_open)
  * and the reads go on in stream order: the aborted command's error, then
  * the data the commands behind it fetched.
  */
-TEST_F(core, nonblocking_read_does_not_wait)
+TEST_F(tern_core_test, nonblocking_read_does_not_wait)
 {
 	struct pollfd pfd;
 	char buf[4096];
@@ -274,24 +277,24 @@ TEST_F(core, nonblocking_read_does_not_wait)
 	int fd;
 
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "3000"));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
-					&fd));
+	ASSERT_EQ(0, __vfio_pci_mig_state_set(self->device,
+					      VFIO_DEVICE_STATE_PRE_COPY, &fd));
 	ASSERT_EQ(0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x12 1"));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "stall 0x12 1"));
 	t = monotonic_s();
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(EAGAIN, errno);
 	ASSERT_LT(monotonic_s() - t, 1.0);
 	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
 	ASSERT_EQ(0, poll(&pfd, 1, 100));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "clear"));
 	ASSERT_EQ(1, poll(&pfd, 1, 5000));
 	ASSERT_TRUE(pfd.revents & POLLIN);
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(ECANCELED, errno);
 	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
-					NULL));
+	ASSERT_EQ(0, tern_mig_state_set(self->device,
+					VFIO_DEVICE_STATE_RUNNING));
 	close(fd);
 }
 
@@ -302,7 +305,7 @@ TEST_F(core, nonblocking_read_does_not_wait)
  * having asked once; the late answer then wakes a waiting poll() with
  * EPOLLIN (review N12: poll() used to wait for it, up to the timeout).
  */
-TEST_F(core, poll_does_not_wait_for_the_firmware)
+TEST_F(tern_core_test, poll_does_not_wait_for_the_firmware)
 {
 	struct pollfd pfd;
 	char buf[64];
@@ -310,32 +313,32 @@ TEST_F(core, poll_does_not_wait_for_the_firmware)
 	int fd;
 
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "60000"));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
-					&fd));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x11 1"));
-	asked = tern_pf_op_stat(self->pf, "SAVE_QUERY", 1);
+	ASSERT_EQ(0, __vfio_pci_mig_state_set(self->device,
+					      VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "stall 0x11 1"));
+	asked = tern_pf_op_stat(tern_pf, "SAVE_QUERY", 1);
 	ASSERT_LE(0, asked);
 	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
 	ASSERT_EQ(0, poll(&pfd, 1, 0));
-	ASSERT_EQ(asked + 1, tern_pf_op_stat(self->pf, "SAVE_QUERY", 1));
+	ASSERT_EQ(asked + 1, tern_pf_op_stat(tern_pf, "SAVE_QUERY", 1));
 	ASSERT_EQ(0, poll(&pfd, 1, 0));
-	ASSERT_EQ(asked + 1, tern_pf_op_stat(self->pf, "SAVE_QUERY", 1));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "release"));
+	ASSERT_EQ(asked + 1, tern_pf_op_stat(tern_pf, "SAVE_QUERY", 1));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "release"));
 	ASSERT_EQ(1, poll(&pfd, 1, 10000));
 	ASSERT_TRUE(pfd.revents & POLLIN);
 	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
-					NULL));
+	ASSERT_EQ(0, tern_mig_state_set(self->device,
+					VFIO_DEVICE_STATE_RUNNING));
 	close(fd);
 }
 
-/* A save fd of @dev read once with O_NONBLOCK: -1, or the fd. */
-static int nonblocking_save_fd(struct vfio_dev *dev)
+/* A save fd of @device read once with O_NONBLOCK: -1, or the fd. */
+static int nonblocking_save_fd(struct vfio_pci_device *device)
 {
 	char buf[64];
 	int fd;
 
-	if (vfio_mig_set_state(dev, VFIO_DEVICE_STATE_PRE_COPY, &fd))
+	if (__vfio_pci_mig_state_set(device, VFIO_DEVICE_STATE_PRE_COPY, &fd))
 		return -1;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	if (read(fd, buf, sizeof(buf)) != -1 || errno != EAGAIN) {
@@ -353,33 +356,32 @@ static int nonblocking_save_fd(struct vfio_dev *dev)
  * than wait for a slot (cmd_timeout_ms, 3 s here). Destructive: only a
  * PF reset gives the slots back.
  */
-TEST_F(core, nonblocking_read_does_not_wait_for_a_slot)
+TEST_F(tern_core_test, nonblocking_read_does_not_wait_for_a_slot)
 {
-	char bdf[2][16], sysfs[64], buf[64];
-	struct vfio_dev b;
+	struct vfio_pci_device *b;
+	char buf[64];
 	long before;
 	int fa, fb;
 	double t;
 
-	ASSERT_EQ(2, tern_pf_vfs(bdf, 2));
-	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", bdf[1]);
-	ASSERT_EQ(0, vfio_dev_open(&b, sysfs, VFIO_PATH_LEGACY));
+	/* the other VF of the PF, in the same container */
+	b = vfio_pci_device_init(self->bdf[1], self->iommu);
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "3000"));
 	ASSERT_EQ(0, sysfs_write(DEPTH_PARAM, "16"));
 	/* this VF's save fd, opened while there are slots */
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
-					&fa));
+	ASSERT_EQ(0, __vfio_pci_mig_state_set(self->device,
+					      VFIO_DEVICE_STATE_PRE_COPY, &fa));
 	ASSERT_EQ(0, fcntl(fa, F_SETFL, fcntl(fa, F_GETFL) | O_NONBLOCK));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x12 32"));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "stall 0x12 32"));
 	self->pf_reset_needed = true;
-	before = tern_pf_op_stat(self->pf, "SAVE_READ", 1);
-	fb = nonblocking_save_fd(&b);
+	before = tern_pf_op_stat(tern_pf, "SAVE_READ", 1);
+	fb = nonblocking_save_fd(b);
 	ASSERT_LE(0, fb);
-	ASSERT_EQ(0, vfio_mig_set_state(&b, VFIO_DEVICE_STATE_RUNNING, NULL));
+	ASSERT_EQ(0, tern_mig_state_set(b, VFIO_DEVICE_STATE_RUNNING));
 	close(fb);
-	fb = nonblocking_save_fd(&b);
+	fb = nonblocking_save_fd(b);
 	ASSERT_LE(0, fb);
-	ASSERT_EQ(before + 32, tern_pf_op_stat(self->pf, "SAVE_READ", 1));
+	ASSERT_EQ(before + 32, tern_pf_op_stat(tern_pf, "SAVE_READ", 1));
 
 	t = monotonic_s();
 	ASSERT_EQ(-1, read(fa, buf, sizeof(buf)));
@@ -391,11 +393,11 @@ TEST_F(core, nonblocking_read_does_not_wait_for_a_slot)
 	 * a reset of the PF frees them, as it would on a host. Both VFs'
 	 * sessions end with it (ERROR; closing the VFs resets them).
 	 */
-	ASSERT_EQ(0, tern_pci_reset(self->pf));
+	ASSERT_EQ(0, tern_pci_reset(tern_pf));
 	self->pf_reset_needed = false;
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "clear"));
 	close(fb);
-	vfio_dev_close(&b);
+	vfio_pci_device_cleanup(b);
 	close(fa);
 }
 
@@ -406,7 +408,7 @@ TEST_F(core, nonblocking_read_does_not_wait_for_a_slot)
  * firmware answers (CLEAR aborts the stalled command) poll() reports the
  * error, write() returns it, and the load fails as a whole.
  */
-TEST_F(core, nonblocking_write_does_not_wait)
+TEST_F(tern_core_test, nonblocking_write_does_not_wait)
 {
 	static char buf[8192];
 	struct pollfd pfd;
@@ -416,12 +418,11 @@ TEST_F(core, nonblocking_write_does_not_wait)
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "3000"));
 	ASSERT_EQ(0, sysfs_write(DEPTH_PARAM, "2"));
 	ASSERT_EQ(0, sysfs_write(CHUNK_PARAM, "4"));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
-					NULL));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
-					VFIO_DEVICE_STATE_RESUMING, &fd));
+	ASSERT_EQ(0, tern_mig_state_set(self->device, VFIO_DEVICE_STATE_STOP));
+	ASSERT_EQ(0, __vfio_pci_mig_state_set(self->device,
+					      VFIO_DEVICE_STATE_RESUMING, &fd));
 	ASSERT_EQ(0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x21 1"));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "stall 0x21 1"));
 	t = monotonic_s();
 	/* both chunks go to the firmware; the first one stalls */
 	ASSERT_EQ(sizeof(buf), write(fd, buf, sizeof(buf)));
@@ -430,16 +431,15 @@ TEST_F(core, nonblocking_write_does_not_wait)
 	ASSERT_LT(monotonic_s() - t, 1.0);
 	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
 	ASSERT_EQ(0, poll(&pfd, 1, 100));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "clear"));
 	ASSERT_EQ(1, poll(&pfd, 1, 5000));
 	ASSERT_TRUE(pfd.revents & POLLERR);
 	ASSERT_EQ(-1, write(fd, buf, sizeof(buf)));
 	ASSERT_EQ(ECANCELED, errno);
-	ASSERT_NE(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
-					NULL));
+	ASSERT_NE(0, tern_mig_state_set(self->device, VFIO_DEVICE_STATE_STOP));
 	close(fd);
-	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
+	ASSERT_EQ(0, __vfio_pci_device_reset(self->device));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(self->device));
 }
 
 /*
@@ -449,30 +449,30 @@ TEST_F(core, nonblocking_write_does_not_wait)
  * command); then reading works again. Closing the file frees the buffer.
  * One buffer per file, so that the next read() needs that one.
  */
-TEST_F(core, timed_out_buffer_is_not_reused)
+TEST_F(tern_core_test, timed_out_buffer_is_not_reused)
 {
 	char buf[4096];
 	int fd;
 
 	ASSERT_EQ(0, sysfs_write(DEPTH_PARAM, "1"));
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
-					&fd));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x12 1"));
+	ASSERT_EQ(0, __vfio_pci_mig_state_set(self->device,
+					      VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "stall 0x12 1"));
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(ETIMEDOUT, errno);
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(EBUSY, errno);
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "clear"));
 	/*
 	 * CLEAR queues the ABORTED answer behind itself; the firmware runs
 	 * commands in order, so once a later command is answered, so is the
 	 * stalled one, and the buffer is free.
 	 */
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "clear"));
 	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
-					NULL));
+	ASSERT_EQ(0, tern_mig_state_set(self->device,
+					VFIO_DEVICE_STATE_RUNNING));
 	close(fd);
 }
 
@@ -484,29 +484,29 @@ TEST_F(core, timed_out_buffer_is_not_reused)
  * and the next one works. One buffer per file, so that the next read()
  * asks the firmware after the late answer.
  */
-TEST_F(core, late_save_read_breaks_the_stream)
+TEST_F(tern_core_test, late_save_read_breaks_the_stream)
 {
 	char buf[4096];
 	int fd;
 
 	ASSERT_EQ(0, sysfs_write(DEPTH_PARAM, "1"));
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
-					&fd));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x12 1"));
+	ASSERT_EQ(0, __vfio_pci_mig_state_set(self->device,
+					      VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "stall 0x12 1"));
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(ETIMEDOUT, errno);
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "release"));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "release"));
 	/* commands are answered in order: this one after the late one */
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "clear"));
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(EIO, errno);
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(EIO, errno);
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
-					NULL));
+	ASSERT_EQ(0, tern_mig_state_set(self->device,
+					VFIO_DEVICE_STATE_RUNNING));
 	close(fd);
-	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
+	ASSERT_EQ(0, tern_new_save_reads(self->device));
 }
 
 /*
@@ -517,30 +517,26 @@ TEST_F(core, late_save_read_breaks_the_stream)
  */
 /* MIG_DATA_SIZE whose throw-away SAVE_BEGIN is stalled past its timeout */
 static void data_size_times_out(struct __test_metadata *_metadata,
-				FIXTURE_DATA(core) *self)
+				FIXTURE_DATA(tern_core_test) *self)
 {
-	struct vfio_device_feature_mig_data_size size = {};
+	u64 length;
 
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x10 1"));
-	ASSERT_EQ(-ETIMEDOUT, vfio_device_feature(&self->dev,
-			VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
-			&size, sizeof(size)));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "stall 0x10 1"));
+	ASSERT_EQ(-ETIMEDOUT, __vfio_pci_mig_data_size(self->device, &length));
 }
 
-TEST_F(core, timed_out_data_size_session_is_ended)
+TEST_F(tern_core_test, timed_out_data_size_session_is_ended)
 {
-	struct vfio_device_feature_mig_data_size size = {};
+	u64 length;
 
 	data_size_times_out(_metadata, self);
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "release"));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "release"));
 	/* commands are answered in order: this one after the late one */
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
-	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
-	ASSERT_EQ(0, vfio_device_feature(&self->dev,
-			VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
-			&size, sizeof(size)));
-	ASSERT_LT(0, size.stop_copy_length);
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "clear"));
+	ASSERT_EQ(0, tern_new_save_reads(self->device));
+	ASSERT_EQ(0, __vfio_pci_mig_data_size(self->device, &length));
+	ASSERT_LT(0, length);
 }
 
 /*
@@ -548,15 +544,15 @@ TEST_F(core, timed_out_data_size_session_is_ended)
  * does not drop a command the firmware holds, so the session it opens
  * after the reset is still owed its SAVE_END.
  */
-TEST_F(core, timed_out_data_size_session_survives_a_reset)
+TEST_F(tern_core_test, timed_out_data_size_session_survives_a_reset)
 {
 	data_size_times_out(_metadata, self);
-	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "release"));
+	ASSERT_EQ(0, __vfio_pci_device_reset(self->device));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "release"));
 	/* answered after the late SAVE_BEGIN's answer */
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
-	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "clear"));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(self->device));
+	ASSERT_EQ(0, tern_new_save_reads(self->device));
 }
 
 /*
@@ -565,23 +561,23 @@ TEST_F(core, timed_out_data_size_session_survives_a_reset)
  * still be true of the VF: the driver undoes the late command once it
  * was answered, before anything else reaches the VF.
  */
-TEST_F(core, late_freeze_after_a_reset_is_undone)
+TEST_F(tern_core_test, late_freeze_after_a_reset_is_undone)
 {
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "300"));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x03 1"));
-	ASSERT_EQ(-ETIMEDOUT, vfio_mig_set_state(&self->dev,
-						 VFIO_DEVICE_STATE_STOP, NULL));
-	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(&self->dev));
-	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "release"));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "clear"));
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "stall 0x03 1"));
+	ASSERT_EQ(-ETIMEDOUT, tern_mig_state_set(self->device,
+						 VFIO_DEVICE_STATE_STOP));
+	ASSERT_EQ(VFIO_DEVICE_STATE_ERROR, tern_mig_state(self->device));
+	ASSERT_EQ(0, __vfio_pci_device_reset(self->device));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "release"));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "clear"));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(self->device));
 	/* SAVE_BEGIN(PRECOPY) is refused on a frozen VF */
-	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
+	ASSERT_EQ(0, tern_new_save_reads(self->device));
 }
 
 struct reset_arg {
-	struct vfio_dev *dev;
+	struct vfio_pci_device *device;
 	double done;
 	int ret;
 };
@@ -590,7 +586,7 @@ static void *reset_thread(void *p)
 {
 	struct reset_arg *arg = p;
 
-	arg->ret = ioctl(arg->dev->device_fd, VFIO_DEVICE_RESET) ? -errno : 0;
+	arg->ret = __vfio_pci_device_reset(arg->device);
 	arg->done = monotonic_s();
 	return NULL;
 }
@@ -603,15 +599,15 @@ static void *reset_thread(void *p)
  * the VMM can go to RUNNING and migrate again. The delays only place the
  * arc at different points of the reset; every outcome is checked alike.
  */
-TEST_F(core, arc_during_the_flr_wait_is_undone)
+TEST_F(tern_core_test, arc_during_the_flr_wait_is_undone)
 {
 	static const int delay_ms[] = { 5, 20, 40, 60, 80 };
 	int inside = 0;
 	size_t k;
 
 	for (k = 0; k < ARRAY_SIZE(delay_ms); k++) {
-		struct reset_arg arg = { .dev = &self->dev, .ret = 1 };
-		enum vfio_device_mig_state state;
+		struct reset_arg arg = { .device = self->device, .ret = 1 };
+		u32 state;
 		struct timespec ts = {
 			.tv_nsec = delay_ms[k] * 1000000L,
 		};
@@ -621,22 +617,20 @@ TEST_F(core, arc_during_the_flr_wait_is_undone)
 
 		ASSERT_EQ(0, pthread_create(&t, NULL, reset_thread, &arg));
 		nanosleep(&ts, NULL);
-		ret = vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_STOP,
-					 NULL);
+		ret = tern_mig_state_set(self->device, VFIO_DEVICE_STATE_STOP);
 		stopped = monotonic_s();
 		ASSERT_EQ(0, pthread_join(t, NULL));
 		ASSERT_EQ(0, arg.ret);
 		ASSERT_EQ(0, ret);
 		if (stopped < arg.done)
 			inside++;
-		state = tern_mig_state(&self->dev);
+		state = tern_mig_state(self->device);
 		TH_LOG("STOP %d ms after the reset began, %s it ended: %s",
 		       delay_ms[k], stopped < arg.done ? "before" : "after",
 		       state == VFIO_DEVICE_STATE_RUNNING ? "RUNNING" : "STOP");
-		ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
-						VFIO_DEVICE_STATE_RUNNING,
-						NULL));
-		ASSERT_EQ(0, tern_new_save_reads(&self->dev));
+		ASSERT_EQ(0, tern_mig_state_set(self->device,
+						VFIO_DEVICE_STATE_RUNNING));
+		ASSERT_EQ(0, tern_new_save_reads(self->device));
 	}
 	/* the race was run, not only its edges */
 	ASSERT_LT(0, inside);
@@ -649,31 +643,33 @@ TEST_F(core, arc_during_the_flr_wait_is_undone)
  * change ends the orphans (after any read() or write() still running on
  * them); an orphan fails with -ENODEV.
  */
-TEST_F(core, reset_orphans_give_their_buffers_back)
+TEST_F(tern_core_test, reset_orphans_give_their_buffers_back)
 {
-	int fds[9], i;
+	int fds[9], i, ret;
 	long long idle, ring;
 	char buf[64];
 
-	idle = mapped_bytes(self->pf);
+	idle = mapped_bytes(tern_pf);
 	ASSERT_LE(0, idle);
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
-					&fds[0]));
-	ring = mapped_bytes(self->pf) - idle;
+	ASSERT_EQ(0, __vfio_pci_mig_state_set(self->device,
+					      VFIO_DEVICE_STATE_PRE_COPY,
+					      &fds[0]));
+	ring = mapped_bytes(tern_pf) - idle;
 	ASSERT_LT(0, ring);
 	for (i = 1; i < 9; i++) {
-		ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
-		ASSERT_EQ(0, vfio_mig_set_state(&self->dev,
-						VFIO_DEVICE_STATE_PRE_COPY,
-						&fds[i]));
+		ASSERT_EQ(0, __vfio_pci_device_reset(self->device));
+		ret = __vfio_pci_mig_state_set(self->device,
+					       VFIO_DEVICE_STATE_PRE_COPY,
+					       &fds[i]);
+		ASSERT_EQ(0, ret);
 	}
 	/* eight orphans, one live session: one ring */
-	ASSERT_EQ(idle + ring, mapped_bytes(self->pf));
+	ASSERT_EQ(idle + ring, mapped_bytes(tern_pf));
 	ASSERT_EQ(-1, read(fds[0], buf, sizeof(buf)));
 	ASSERT_EQ(ENODEV, errno);
 	ASSERT_LT(0, read(fds[8], buf, sizeof(buf)));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_RUNNING,
-					NULL));
+	ASSERT_EQ(0, tern_mig_state_set(self->device,
+					VFIO_DEVICE_STATE_RUNNING));
 	for (i = 0; i < 9; i++)
 		close(fds[i]);
 }
@@ -699,7 +695,7 @@ static void *read_into(void *p)
  * no further SAVE_READ (it used to ask for the next chunk after the copy,
  * into whatever session the VF had by then: review N11).
  */
-TEST_F(core, orphaned_read_asks_nothing_after_its_copy)
+TEST_F(tern_core_test, orphaned_read_asks_nothing_after_its_copy)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
@@ -730,11 +726,13 @@ TEST_F(core, orphaned_read_asks_nothing_after_its_copy)
 	ASSERT_EQ(0, sysfs_write(CHUNK_PARAM, "4"));
 	/* device memory to save: a stream of many chunks */
 	memset(data, 0x5a, sizeof(data));
-	ASSERT_EQ(0, vfio_pci_enable_master(&self->dev));
-	ASSERT_EQ(sizeof(data), vfio_region_write(&self->dev, TERN_VF_BAR_DEVMEM,
-						  0, data, sizeof(data)));
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
-					&r.fd));
+	vfio_pci_cmd_set(self->device, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	ASSERT_EQ(sizeof(data),
+		  pwrite(self->device->fd, data, sizeof(data),
+			 self->device->bars[TERN_VF_BAR_DEVMEM].info.offset));
+	ASSERT_EQ(0, __vfio_pci_mig_state_set(self->device,
+					      VFIO_DEVICE_STATE_PRE_COPY,
+					      &r.fd));
 
 	ASSERT_EQ(0, pthread_create(&reader, NULL, read_into, &r));
 	/* the read has its chunk and is in the copy, waiting for the page */
@@ -742,21 +740,21 @@ TEST_F(core, orphaned_read_asks_nothing_after_its_copy)
 	ASSERT_EQ(1, poll(&pfd, 1, -1));
 	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
 	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
-	ASSERT_EQ(0, tern_device_reset(&self->dev));
-	reads = tern_pf_op_stat(self->pf, "SAVE_READ", 1);
+	ASSERT_EQ(0, tern_device_reset(self->device));
+	reads = tern_pf_op_stat(tern_pf, "SAVE_READ", 1);
 	ASSERT_LT(0, reads);
 	zero.range.start = (unsigned long)r.buf;
 	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
 	ASSERT_EQ(0, pthread_join(reader, NULL));
 
 	ASSERT_LT(0, r.ret);
-	ASSERT_EQ(reads, tern_pf_op_stat(self->pf, "SAVE_READ", 1));
+	ASSERT_EQ(reads, tern_pf_op_stat(tern_pf, "SAVE_READ", 1));
 	ASSERT_EQ(-1, read(r.fd, r.buf, 4096));
 	ASSERT_EQ(ENODEV, errno);
 	close(r.fd);
 	close(uffd);
 	munmap(r.buf, 4096);
-	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
+	ASSERT_EQ(0, tern_new_save_reads(self->device));
 }
 
 /*
@@ -765,32 +763,30 @@ TEST_F(core, orphaned_read_asks_nothing_after_its_copy)
  * does: their PF buffers go back before it, whether or not userspace
  * ever closes them.
  */
-TEST_F(core, data_size_ends_orphaned_files)
+TEST_F(tern_core_test, data_size_ends_orphaned_files)
 {
-	struct vfio_device_feature_mig_data_size size = {};
 	long long idle;
+	u64 length;
 	char buf[64];
 	int fd;
 
-	idle = mapped_bytes(self->pf);
+	idle = mapped_bytes(tern_pf);
 	ASSERT_LE(0, idle);
-	ASSERT_EQ(0, vfio_mig_set_state(&self->dev, VFIO_DEVICE_STATE_PRE_COPY,
-					&fd));
-	ASSERT_EQ(0, tern_device_reset(&self->dev));
+	ASSERT_EQ(0, __vfio_pci_mig_state_set(self->device,
+					      VFIO_DEVICE_STATE_PRE_COPY, &fd));
+	ASSERT_EQ(0, tern_device_reset(self->device));
 	/* the orphan keeps its ring until something ends it */
-	ASSERT_LT(idle, mapped_bytes(self->pf));
-	ASSERT_EQ(0, vfio_device_feature(&self->dev, VFIO_DEVICE_FEATURE_GET |
-					 VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
-					 &size, sizeof(size)));
-	ASSERT_LT(0, size.stop_copy_length);
-	ASSERT_EQ(idle, mapped_bytes(self->pf));
+	ASSERT_LT(idle, mapped_bytes(tern_pf));
+	ASSERT_EQ(0, __vfio_pci_mig_data_size(self->device, &length));
+	ASSERT_LT(0, length);
+	ASSERT_EQ(idle, mapped_bytes(tern_pf));
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(ENODEV, errno);
 	close(fd);
 }
 
 struct arc_arg {
-	struct vfio_dev *dev;
+	struct vfio_pci_device *device;
 	int fd;
 	int ret;
 };
@@ -799,8 +795,9 @@ static void *to_stop_copy(void *p)
 {
 	struct arc_arg *arg = p;
 
-	arg->ret = vfio_mig_set_state(arg->dev, VFIO_DEVICE_STATE_STOP_COPY,
-				      &arg->fd);
+	arg->ret = __vfio_pci_mig_state_set(arg->device,
+					    VFIO_DEVICE_STATE_STOP_COPY,
+					    &arg->fd);
 	return NULL;
 }
 
@@ -812,22 +809,22 @@ static void *to_stop_copy(void *p)
  * driver and for the firmware (no frozen VF, no session left), so the
  * next migration starts and its stream reads.
  */
-TEST_F(core, reset_during_a_transition_wins)
+TEST_F(tern_core_test, reset_during_a_transition_wins)
 {
-	struct arc_arg arg = { .dev = &self->dev, .fd = -1, .ret = 1 };
+	struct arc_arg arg = { .device = self->device, .fd = -1, .ret = 1 };
 	char buf[64];
 	pthread_t arc;
 	long before;
 
 	ASSERT_EQ(0, sysfs_write(TIMEOUT_PARAM, "60000"));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "stall 0x02 1"));
-	before = tern_pf_op_stat(self->pf, "VF_QUIESCE", 1);
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "stall 0x02 1"));
+	before = tern_pf_op_stat(tern_pf, "VF_QUIESCE", 1);
 	ASSERT_EQ(0, pthread_create(&arc, NULL, to_stop_copy, &arg));
 	/* wait (bounded by the test timeout) for the command to be queued */
-	while (tern_pf_op_stat(self->pf, "VF_QUIESCE", 1) == before)
+	while (tern_pf_op_stat(tern_pf, "VF_QUIESCE", 1) == before)
 		ASSERT_EQ(0, sched_yield());
-	ASSERT_EQ(0, ioctl(self->dev.device_fd, VFIO_DEVICE_RESET));
-	ASSERT_EQ(0, tern_pf_fw_fault(self->pf, "release"));
+	ASSERT_EQ(0, __vfio_pci_device_reset(self->device));
+	ASSERT_EQ(0, tern_pf_fw_fault(tern_pf, "release"));
 	ASSERT_EQ(0, pthread_join(arc, NULL));
 	ASSERT_EQ(0, arg.ret);
 	/* the file of the arc the reset overtook is dead */
@@ -835,8 +832,8 @@ TEST_F(core, reset_during_a_transition_wins)
 	ASSERT_EQ(ENODEV, errno);
 	close(arg.fd);
 
-	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(&self->dev));
-	ASSERT_EQ(0, tern_new_save_reads(&self->dev));
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, tern_mig_state(self->device));
+	ASSERT_EQ(0, tern_new_save_reads(self->device));
 }
 
 TERN_TEST_HARNESS_MAIN

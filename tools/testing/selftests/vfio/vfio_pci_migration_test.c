@@ -130,24 +130,6 @@ static void precopy_info_check_invalid(int data_fd, u64 flags, bool saving_fd)
 				 "VFIO_MIG_GET_PRECOPY_INFO returned %d\n", ret);
 }
 
-/* Whether this kernel offers @iommu_mode for the device at @bdf. */
-static bool iommu_mode_available(const char *iommu_mode, const char *bdf)
-{
-	char path[PATH_MAX];
-
-	if (!strcmp(iommu_mode, MODE_IOMMUFD)) {
-		snprintf_assert(path, sizeof(path),
-				"/sys/bus/pci/devices/%s/vfio-dev", bdf);
-		return !access("/dev/iommu", F_OK) && !access(path, F_OK);
-	}
-
-	if (!strcmp(iommu_mode, MODE_IOMMUFD_COMPAT_TYPE1) ||
-	    !strcmp(iommu_mode, MODE_IOMMUFD_COMPAT_TYPE1V2))
-		return !access("/dev/iommu", F_OK);
-
-	return !access("/dev/vfio/vfio", F_OK);
-}
-
 /*
  * The migration state machine does not depend on how the device's DMA is
  * translated: the single-device tests use one IOMMU mode, libvfio's default
@@ -155,7 +137,7 @@ static bool iommu_mode_available(const char *iommu_mode, const char *bdf)
  */
 static const char *single_device_iommu_mode(const char *bdf)
 {
-	if (iommu_mode_available(default_iommu_mode, bdf))
+	if (vfio_iommu_mode_available(default_iommu_mode, bdf))
 		return default_iommu_mode;
 
 	return MODE_VFIO_TYPE1V2_IOMMU;
@@ -471,18 +453,33 @@ FIXTURE_VARIANT(vfio_pci_migration_state_test) {
 	u32 state;
 };
 
-#define FIXTURE_VARIANT_ADD_STATE(_name, _state)			\
-FIXTURE_VARIANT_ADD(vfio_pci_migration_state_test, _name) {		\
-	.state = VFIO_DEVICE_STATE_##_state,				\
-}
+FIXTURE_VARIANT_ADD(vfio_pci_migration_state_test, running) {
+	.state = VFIO_DEVICE_STATE_RUNNING,
+};
 
-FIXTURE_VARIANT_ADD_STATE(running, RUNNING);
-FIXTURE_VARIANT_ADD_STATE(stop, STOP);
-FIXTURE_VARIANT_ADD_STATE(stop_copy, STOP_COPY);
-FIXTURE_VARIANT_ADD_STATE(resuming, RESUMING);
-FIXTURE_VARIANT_ADD_STATE(running_p2p, RUNNING_P2P);
-FIXTURE_VARIANT_ADD_STATE(pre_copy, PRE_COPY);
-FIXTURE_VARIANT_ADD_STATE(pre_copy_p2p, PRE_COPY_P2P);
+FIXTURE_VARIANT_ADD(vfio_pci_migration_state_test, stop) {
+	.state = VFIO_DEVICE_STATE_STOP,
+};
+
+FIXTURE_VARIANT_ADD(vfio_pci_migration_state_test, stop_copy) {
+	.state = VFIO_DEVICE_STATE_STOP_COPY,
+};
+
+FIXTURE_VARIANT_ADD(vfio_pci_migration_state_test, resuming) {
+	.state = VFIO_DEVICE_STATE_RESUMING,
+};
+
+FIXTURE_VARIANT_ADD(vfio_pci_migration_state_test, running_p2p) {
+	.state = VFIO_DEVICE_STATE_RUNNING_P2P,
+};
+
+FIXTURE_VARIANT_ADD(vfio_pci_migration_state_test, pre_copy) {
+	.state = VFIO_DEVICE_STATE_PRE_COPY,
+};
+
+FIXTURE_VARIANT_ADD(vfio_pci_migration_state_test, pre_copy_p2p) {
+	.state = VFIO_DEVICE_STATE_PRE_COPY_P2P,
+};
 
 FIXTURE_SETUP(vfio_pci_migration_state_test)
 {
@@ -525,31 +522,33 @@ FIXTURE_TEARDOWN(vfio_pci_migration_state_test)
 }
 
 /*
- * The transition from the variant's state to @to, a single arc of the FSM or
- * a combination of arcs as vfio_mig_get_next_state() breaks it down: it
+ * The transition from @from, the variant's state (with @session_fd, the
+ * data_fd of its session, or -1), to @to, a single arc of the FSM or a
+ * combination of arcs as vfio_mig_get_next_state() breaks it down: it
  * succeeds unless it is blocked, reaches @to, and returns a data_fd exactly
  * when it starts a session.
  */
 static void test_arc(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(vfio_pci_migration_state_test) *self,
-		     const FIXTURE_VARIANT(vfio_pci_migration_state_test) *variant,
-		     u32 to)
+		     struct vfio_pci_device *device, u64 flags, int session_fd,
+		     u32 from, u32 to)
 {
-	struct vfio_pci_device *device = self->device;
 	struct vfio_mig_stream stream = {};
-	u32 from = variant->state;
 	int data_fd;
 	int ret;
 
-	if (!vfio_mig_state_supported(self->flags, to))
+	if (!vfio_mig_state_supported(flags, to))
 		SKIP(return, "Device does not support %s\n", vfio_mig_state_name(to));
 
 	printf("%s -> %s\n", vfio_mig_state_name(from), vfio_mig_state_name(to));
 	ret = __vfio_pci_mig_state_set(device, to, &data_fd);
 
 	if (mig_arc_blocked(from, to)) {
-		/* Refused without moving: there is no path to follow. */
-		ASSERT_NE(0, ret);
+		/*
+		 * Refused without moving: there is no path to follow, and
+		 * vfio_mig_get_next_state(), which drivers walk the FSM with,
+		 * fails such a request with EINVAL.
+		 */
+		ASSERT_EQ(-EINVAL, ret);
 		ASSERT_EQ(from, vfio_pci_mig_state_get(device));
 		return;
 	}
@@ -570,27 +569,70 @@ static void test_arc(struct __test_metadata *_metadata,
 	 */
 	if (mig_state_saving(from) && mig_state_saving(to)) {
 		if (to == VFIO_DEVICE_STATE_STOP_COPY)
-			vfio_mig_read_stop_copy(self->data_fd, &stream);
+			vfio_mig_read_stop_copy(session_fd, &stream);
 		else
-			vfio_mig_read_precopy(self->data_fd, &stream);
+			vfio_mig_read_precopy(session_fd, &stream);
 
 		vfio_mig_stream_free(&stream);
 	}
 }
 
-#define TEST_ARC(_name, _state)						\
-TEST_F(vfio_pci_migration_state_test, arc_to_##_name)			\
-{									\
-	test_arc(_metadata, self, variant, VFIO_DEVICE_STATE_##_state);	\
+TEST_F(vfio_pci_migration_state_test, arc_to_running)
+{
+	test_arc(_metadata, self->device, self->flags, self->data_fd,
+		 variant->state, VFIO_DEVICE_STATE_RUNNING);
 }
 
-TEST_ARC(running, RUNNING)
-TEST_ARC(stop, STOP)
-TEST_ARC(stop_copy, STOP_COPY)
-TEST_ARC(resuming, RESUMING)
-TEST_ARC(running_p2p, RUNNING_P2P)
-TEST_ARC(pre_copy, PRE_COPY)
-TEST_ARC(pre_copy_p2p, PRE_COPY_P2P)
+TEST_F(vfio_pci_migration_state_test, arc_to_stop)
+{
+	test_arc(_metadata, self->device, self->flags, self->data_fd,
+		 variant->state, VFIO_DEVICE_STATE_STOP);
+}
+
+TEST_F(vfio_pci_migration_state_test, arc_to_stop_copy)
+{
+	test_arc(_metadata, self->device, self->flags, self->data_fd,
+		 variant->state, VFIO_DEVICE_STATE_STOP_COPY);
+}
+
+TEST_F(vfio_pci_migration_state_test, arc_to_resuming)
+{
+	test_arc(_metadata, self->device, self->flags, self->data_fd,
+		 variant->state, VFIO_DEVICE_STATE_RESUMING);
+}
+
+TEST_F(vfio_pci_migration_state_test, arc_to_running_p2p)
+{
+	test_arc(_metadata, self->device, self->flags, self->data_fd,
+		 variant->state, VFIO_DEVICE_STATE_RUNNING_P2P);
+}
+
+TEST_F(vfio_pci_migration_state_test, arc_to_pre_copy)
+{
+	test_arc(_metadata, self->device, self->flags, self->data_fd,
+		 variant->state, VFIO_DEVICE_STATE_PRE_COPY);
+}
+
+TEST_F(vfio_pci_migration_state_test, arc_to_pre_copy_p2p)
+{
+	test_arc(_metadata, self->device, self->flags, self->data_fd,
+		 variant->state, VFIO_DEVICE_STATE_PRE_COPY_P2P);
+}
+
+/*
+ * "ERROR cannot be specified as a device state": a request for it, from any
+ * state, names no path (vfio_mig_get_next_state() fails it with EINVAL), and
+ * the device stays where it is.
+ */
+TEST_F(vfio_pci_migration_state_test, arc_to_error)
+{
+	struct vfio_pci_device *device = self->device;
+	int data_fd;
+
+	ASSERT_EQ(-EINVAL, __vfio_pci_mig_state_set(device, VFIO_DEVICE_STATE_ERROR, &data_fd));
+	ASSERT_EQ(-1, data_fd);
+	ASSERT_EQ(variant->state, vfio_pci_mig_state_get(device));
+}
 
 TEST_F(vfio_pci_migration_state_test, precopy_info)
 {
@@ -663,6 +705,15 @@ TEST_F(vfio_pci_migration_state_test, reset)
 	vfio_mig_stream_free(&stream);
 }
 
+/* The buffers a round trip copies through the libvfio driver. */
+struct round_trip_buf {
+	u64 size;
+	void *src_buf;
+	void *dst_buf;
+	iova_t src_iova;
+	iova_t dst_iova;
+};
+
 /*
  * Migrate the device at device_bdfs[0] to the one at device_bdfs[1], both
  * attached to the same IOMMU address space.
@@ -677,25 +728,33 @@ FIXTURE(vfio_pci_migration_round_trip) {
 	/* libvfio driver memory and the buffers copied, when there is a driver */
 	struct dma_region driver_region;
 	struct dma_region memcpy_region;
-	u64 size;
-	void *src_buf;
-	void *dst_buf;
-	iova_t src_iova;
-	iova_t dst_iova;
+	struct round_trip_buf buf;
 };
 
 FIXTURE_VARIANT(vfio_pci_migration_round_trip) {
 	const char *iommu_mode;
 };
 
-#define FIXTURE_VARIANT_ADD_IOMMU_MODE(_iommu_mode)			\
-FIXTURE_VARIANT_ADD(vfio_pci_migration_round_trip, _iommu_mode) {	\
-	.iommu_mode = #_iommu_mode,					\
-}
+/* Every IOMMU mode of libvfio (FIXTURE_VARIANT_ADD_ALL_IOMMU_MODES()). */
+FIXTURE_VARIANT_ADD(vfio_pci_migration_round_trip, vfio_type1_iommu) {
+	.iommu_mode = MODE_VFIO_TYPE1_IOMMU,
+};
 
-FIXTURE_VARIANT_ADD_ALL_IOMMU_MODES();
+FIXTURE_VARIANT_ADD(vfio_pci_migration_round_trip, vfio_type1v2_iommu) {
+	.iommu_mode = MODE_VFIO_TYPE1V2_IOMMU,
+};
 
-#undef FIXTURE_VARIANT_ADD_IOMMU_MODE
+FIXTURE_VARIANT_ADD(vfio_pci_migration_round_trip, iommufd_compat_type1) {
+	.iommu_mode = MODE_IOMMUFD_COMPAT_TYPE1,
+};
+
+FIXTURE_VARIANT_ADD(vfio_pci_migration_round_trip, iommufd_compat_type1v2) {
+	.iommu_mode = MODE_IOMMUFD_COMPAT_TYPE1V2,
+};
+
+FIXTURE_VARIANT_ADD(vfio_pci_migration_round_trip, iommufd) {
+	.iommu_mode = MODE_IOMMUFD,
+};
 
 static void region_setup(struct iommu *iommu,
 			 struct iova_allocator *iova_allocator,
@@ -732,7 +791,7 @@ FIXTURE_SETUP(vfio_pci_migration_round_trip)
 		SKIP(return, "Migrating needs the BDFs of two devices\n");
 
 	for (i = 0; i < 2; i++) {
-		if (!iommu_mode_available(mode, device_bdfs[i]))
+		if (!vfio_iommu_mode_available(mode, device_bdfs[i]))
 			SKIP(return, "IOMMU mode %s not available for %s\n",
 			     mode, device_bdfs[i]);
 	}
@@ -767,14 +826,14 @@ FIXTURE_SETUP(vfio_pci_migration_round_trip)
 	driver->region = self->driver_region;
 	vfio_pci_driver_init(self->src);
 
-	self->size = min_t(u64, 4 * driver->max_memcpy_size, DMA_MAX_SIZE);
+	self->buf.size = min_t(u64, 4 * driver->max_memcpy_size, DMA_MAX_SIZE);
 	region_setup(self->iommu, self->iova_allocator, &self->memcpy_region,
-		     roundup_pow_of_two(2 * self->size));
+		     roundup_pow_of_two(2 * self->buf.size));
 
-	self->src_buf = self->memcpy_region.vaddr;
-	self->dst_buf = self->src_buf + self->size;
-	self->src_iova = to_iova(self->src, self->src_buf);
-	self->dst_iova = to_iova(self->src, self->dst_buf);
+	self->buf.src_buf = self->memcpy_region.vaddr;
+	self->buf.dst_buf = self->buf.src_buf + self->buf.size;
+	self->buf.src_iova = to_iova(self->src, self->buf.src_buf);
+	self->buf.dst_iova = to_iova(self->src, self->buf.dst_buf);
 }
 
 FIXTURE_TEARDOWN(vfio_pci_migration_round_trip)
@@ -854,11 +913,10 @@ static void restore_pci_state(struct vfio_pci_device *src,
 }
 
 static void round_trip(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(vfio_pci_migration_round_trip) *self,
+		       struct vfio_pci_device *src, struct vfio_pci_device *dst,
+		       u64 flags, const struct round_trip_buf *buf,
 		       bool pre_copy, bool in_flight)
 {
-	struct vfio_pci_device *src = self->src;
-	struct vfio_pci_device *dst = self->dst;
 	bool dma = src->driver.initialized;
 	struct vfio_mig_stream stream = {};
 	struct pollfd pollfd = { .events = POLLIN };
@@ -866,31 +924,31 @@ static void round_trip(struct __test_metadata *_metadata,
 	int data_fd;
 	u64 value;
 
-	if (pre_copy && !(self->flags & VFIO_MIGRATION_PRE_COPY))
+	if (pre_copy && !(flags & VFIO_MIGRATION_PRE_COPY))
 		SKIP(return, "Device does not support PRE_COPY\n");
 
 	if (in_flight && !dma)
 		SKIP(return, "No libvfio driver for %s\n", src->bdf);
 
 	if (dma) {
-		memset(self->src_buf, 'a', self->size);
-		memset(self->dst_buf, 0, self->size);
-		ASSERT_EQ(0, vfio_pci_driver_memcpy(src, self->src_iova,
-						    self->dst_iova, self->size));
-		ASSERT_EQ(0, memcmp(self->src_buf, self->dst_buf, self->size));
+		memset(buf->src_buf, 'a', buf->size);
+		memset(buf->dst_buf, 0, buf->size);
+		ASSERT_EQ(0, vfio_pci_driver_memcpy(src, buf->src_iova,
+						    buf->dst_iova, buf->size));
+		ASSERT_EQ(0, memcmp(buf->src_buf, buf->dst_buf, buf->size));
 	}
 
 	if (in_flight) {
-		copy_size = min_t(u64, src->driver.max_memcpy_size, self->size);
+		copy_size = min_t(u64, src->driver.max_memcpy_size, buf->size);
 		count = min_t(u64, src->driver.max_memcpy_count,
 			      max_t(u64, DMA_IN_FLIGHT_MAX / copy_size, 1));
 
-		memset(self->src_buf, 'b', copy_size);
-		memset(self->dst_buf, 0, copy_size);
+		memset(buf->src_buf, 'b', copy_size);
+		memset(buf->dst_buf, 0, copy_size);
 
 		printf("Migrating with %llu memcpys of 0x%llx bytes in flight\n",
 		       (unsigned long long)count, (unsigned long long)copy_size);
-		vfio_pci_driver_memcpy_start(src, self->src_iova, self->dst_iova,
+		vfio_pci_driver_memcpy_start(src, buf->src_iova, buf->dst_iova,
 					     copy_size, count);
 	}
 
@@ -930,14 +988,14 @@ static void round_trip(struct __test_metadata *_metadata,
 
 	if (in_flight) {
 		ASSERT_EQ(0, vfio_pci_driver_memcpy_wait(dst));
-		ASSERT_EQ(0, memcmp(self->src_buf, self->dst_buf, copy_size));
+		ASSERT_EQ(0, memcmp(buf->src_buf, buf->dst_buf, copy_size));
 	}
 
-	memset(self->src_buf, 'c', self->size);
-	memset(self->dst_buf, 0, self->size);
-	ASSERT_EQ(0, vfio_pci_driver_memcpy(dst, self->src_iova,
-					    self->dst_iova, self->size));
-	ASSERT_EQ(0, memcmp(self->src_buf, self->dst_buf, self->size));
+	memset(buf->src_buf, 'c', buf->size);
+	memset(buf->dst_buf, 0, buf->size);
+	ASSERT_EQ(0, vfio_pci_driver_memcpy(dst, buf->src_iova,
+					    buf->dst_iova, buf->size));
+	ASSERT_EQ(0, memcmp(buf->src_buf, buf->dst_buf, buf->size));
 
 	if (!dst->driver.ops->send_msi)
 		return;
@@ -951,17 +1009,20 @@ static void round_trip(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(vfio_pci_migration_round_trip, stop_copy, 120)
 {
-	round_trip(_metadata, self, false, false);
+	round_trip(_metadata, self->src, self->dst, self->flags, &self->buf,
+		   false, false);
 }
 
 TEST_F_TIMEOUT(vfio_pci_migration_round_trip, pre_copy, 120)
 {
-	round_trip(_metadata, self, true, false);
+	round_trip(_metadata, self->src, self->dst, self->flags, &self->buf,
+		   true, false);
 }
 
 TEST_F_TIMEOUT(vfio_pci_migration_round_trip, dma_in_flight, 120)
 {
-	round_trip(_metadata, self, self->flags & VFIO_MIGRATION_PRE_COPY, true);
+	round_trip(_metadata, self->src, self->dst, self->flags, &self->buf,
+		   self->flags & VFIO_MIGRATION_PRE_COPY, true);
 }
 
 /* Whether the device at @bdf supports migration, in *flags. */

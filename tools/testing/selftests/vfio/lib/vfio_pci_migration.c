@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 
 #include <linux/kernel.h>
+#include <linux/limits.h>
 #include <linux/sizes.h>
 #include <linux/vfio.h>
 
@@ -44,6 +45,26 @@ int __vfio_pci_device_feature(struct vfio_pci_device *device, u32 flags,
 	free(feature);
 
 	return ret;
+}
+
+bool vfio_iommu_mode_available(const char *iommu_mode, const char *bdf)
+{
+	char path[PATH_MAX];
+
+	if (!strcmp(iommu_mode, MODE_IOMMUFD)) {
+		if (!bdf)
+			return !access("/dev/iommu", F_OK);
+
+		snprintf_assert(path, sizeof(path),
+				"/sys/bus/pci/devices/%s/vfio-dev", bdf);
+		return !access("/dev/iommu", F_OK) && !access(path, F_OK);
+	}
+
+	if (!strcmp(iommu_mode, MODE_IOMMUFD_COMPAT_TYPE1) ||
+	    !strcmp(iommu_mode, MODE_IOMMUFD_COMPAT_TYPE1V2))
+		return !access("/dev/iommu", F_OK);
+
+	return !access("/dev/vfio/vfio", F_OK);
 }
 
 const char *vfio_mig_state_name(u32 state)

@@ -32,6 +32,12 @@ static inline bool vfio_pci_device_feature_probe(struct vfio_pci_device *device,
 					  flags | feature, NULL, 0);
 }
 
+/*
+ * Whether this kernel offers @iommu_mode (for the device at @bdf, if not
+ * NULL): a migration test runs in the modes the host has, as a VMM does.
+ */
+bool vfio_iommu_mode_available(const char *iommu_mode, const char *bdf);
+
 const char *vfio_mig_state_name(u32 state);
 
 /* Whether the migration flags @flags let a device be set to @state. */
@@ -71,7 +77,7 @@ static inline u64 vfio_pci_mig_data_size(struct vfio_pci_device *device)
 
 /*
  * VFIO_MIG_GET_PRECOPY_INFO with input @flags (0 for the v1 ioctl; output
- * flags are valid only after vfio_pci_mig_precopy_info_v2_enable()).
+ * flags are valid only after __vfio_pci_mig_precopy_info_v2_enable()).
  */
 int __vfio_mig_precopy_info(int data_fd, u32 flags,
 			    struct vfio_precopy_info *info);

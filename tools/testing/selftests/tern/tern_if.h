@@ -1,1 +1,0 @@
-../../../../include/linux/tern/tern_if.h

@@ -1,0 +1,1 @@
+../../../../../../../include/linux/tern/tern_if.h
