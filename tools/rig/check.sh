@@ -4,7 +4,9 @@
 # The whole `make check`: install what is missing, build (or reuse) the
 # cached QEMU and kernels, run checkpatch, kernel-doc -Wall (6.12 and
 # 7.3) and the version check, build the tern-dkms package (lintian), run
-# the model tests, build the selftests, then for each kernel build the modules with W=1, run sparse,
+# the model tests, check the upstream series of tern's additions to the
+# VFIO selftests (tools/rig/upstream-series.sh), build the selftests,
+# then for each kernel build the modules with W=1, run sparse,
 # build them with DKMS from the package where the kernel asks for it,
 # build the initramfs, boot the VM, run the suite and judge the logs. Ends
 # with one "kernel K: N passed, N failed, N skipped" line per kernel and
@@ -17,7 +19,8 @@
 #   T         the quick loop: only these tests (comma-separated selftest
 #             binaries, TEST_F names or fixture.variant.test names, or
 #             tern-migrate), none of the static checks but the W=1 build
-#             (which is all the demo and bench suites do either)
+#             (which is all the demo and bench suites do either) and the
+#             upstream series
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 . "$RIG_TOP/tools/rig/kernels.sh"
@@ -125,6 +128,22 @@ host_checks() {
 # the tern-dkms package (full check only): what DKMS builds, if there is one
 tern_deb=
 [ $full = 0 ] || host_checks
+
+# tern's additions to the VFIO selftests as a patch series for upstream:
+# it must apply to a clean 7.3 tree, build there and be checkpatch
+# --strict clean (a few seconds; also in the T= loop)
+if [ "$suite" = check ]; then
+	step "upstream series of the VFIO selftests (git am, build, checkpatch on 7.3)"
+	if "$RIG_TOP/tools/rig/upstream-series.sh" "$out/upstream-series" \
+		> /dev/null 2> "$out/upstream-series.log"; then
+		echo "PASS static: upstream series: git am, build, checkpatch --strict on 7.3" \
+			>> "$results"
+	else
+		echo "FAIL static: upstream series (see $out/upstream-series.log)" \
+			>> "$results"
+		cat "$out/upstream-series.log" >&2
+	fi
+fi
 
 step "selftests"
 # one build for every kernel, against the newest uAPI headers: the tests
