@@ -19,6 +19,9 @@
 #error "include cli.h before mig.h"
 #endif
 
+/* The page both tools lay device memory and DMA buffers out in. */
+#define PAGE		4096ull
+
 /* Bytes asked for per read() of a data_fd, and written per write(). */
 #define MIG_CHUNK	SZ_1M
 

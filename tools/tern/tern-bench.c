@@ -41,7 +41,6 @@
 #include "mig.h"
 
 #define CHUNK		MIG_CHUNK	/* read() and write() size */
-#define PAGE		4096ull
 #define MAX_REPS	32
 #define MAX_PASSES	16
 

@@ -27,7 +27,6 @@
 #include "cli.h"
 #include "mig.h"
 
-#define PAGE		4096
 
 struct opts {
 	const char *iommu_mode;
