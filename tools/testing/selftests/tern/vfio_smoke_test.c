@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Rig smoke test: QEMU's stock "edu" PCI device, bound to vfio-pci behind
- * the emulated intel-iommu, is opened through libvfio in both IOMMU modes the
- * tern tests use (iommufd with the vfio cdev, the type1 container); MMIO, DMA through IOMMU mappings and MSI
- * delivery to an eventfd are checked on each.
+ * the emulated intel-iommu, is opened through libvfio in both IOMMU modes
+ * the tern tests use (iommufd with the vfio cdev, the type1 container);
+ * MMIO, DMA through IOMMU mappings and MSI delivery to an eventfd are
+ * checked on each.
  *
  * The edu device is named like the tern PF (lib/tern_setup.h): its address as
  * the last argument, or TERN_SELFTESTS_EDU=segment:bus:device.function.
@@ -43,6 +44,7 @@ static const struct pci_selftest_id edu_id = {
 	.vendor = EDU_VENDOR,
 	.device = EDU_DEVICE,
 };
+
 static char edu_bdf[16];
 
 FIXTURE(vfio_smoke_test)

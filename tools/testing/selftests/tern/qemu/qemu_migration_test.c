@@ -321,5 +321,4 @@ TEST_F_TIMEOUT(qemu_migration_test, mtty_baseline, 300)
 	}
 }
 
-
 TERN_TEST_HARNESS_MAIN
