@@ -190,7 +190,7 @@ int tern_new_save_reads(struct vfio_pci_device *device)
 		return -1;
 
 	n = read(fd, buf, sizeof(buf));
-	if (__vfio_pci_mig_state_set(device, VFIO_DEVICE_STATE_RUNNING, &fd))
+	if (tern_mig_state_set(device, VFIO_DEVICE_STATE_RUNNING))
 		n = -1;
 	close(fd);
 
