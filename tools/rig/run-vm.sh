@@ -20,12 +20,18 @@ devices=(
 	# stock device for the rig smoke test, integrated on the root bus
 	-device edu,bus=pcie.0,addr=0x5
 )
-# the tern PF behind its own root port, when this QEMU has the model
+# two tern PFs, when this QEMU has the model: PF0 and PF1, the same
+# device, each behind its own root port (its own bus numbers and IOMMU
+# groups), as the source and destination of a migration between hosts are
+# two devices; the tests migrate from PF0's VFs to PF1's
+# (TERN_SELFTESTS_PF_OTHER, guest/lib.sh)
 if "$qemu" -device help 2>/dev/null | grep -q '"tern-pf"'; then
 	# SeaBIOS does not size SR-IOV BARs: reserve a 64-bit window for the
 	# VFs' device memory that Linux then assigns
-	devices+=(-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=0x6,pref64-reserve=4G
-		  -device "tern-pf,bus=rp1${TERN_PF_OPTS:+,$TERN_PF_OPTS}")
+	for pf in 1 2; do
+		devices+=(-device pcie-root-port,id=rp$pf,bus=pcie.0,chassis=$pf,addr=0x$((5 + pf)),pref64-reserve=4G
+			  -device "tern-pf,bus=rp$pf${TERN_PF_OPTS:+,$TERN_PF_OPTS}")
+	done
 fi
 
 log "booting VM (suite $suite, log $out/console.log)"
