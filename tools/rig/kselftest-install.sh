@@ -18,6 +18,9 @@
 #
 #	TERN_SELFTESTS_PF=<PF address> ./run_kselftest.sh -c tern
 #
+# with TERN_SELFTESTS_PF_OTHER=<address of a second tern PF> to migrate
+# between the two PFs (README.rst).
+#
 # usage: kselftest-install.sh KSRC OUTDIR [UAPI_INCLUDE]
 # Prints the install directory.
 set -euo pipefail

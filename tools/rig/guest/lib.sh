@@ -233,31 +233,41 @@ run_cmd_test() {
 	echo "TERN-RIG: exit $name 0"
 }
 
-# pci_find VENDOR DEVICE: the address of the first such PCI device
-# (hexadecimal IDs without 0x), nothing if there is none
+# pci_find VENDOR DEVICE [N]: the address of the Nth (from 0, default
+# the first) such PCI device in address order (hexadecimal IDs without
+# 0x), nothing if there is none
 pci_find() {
+	n=${3:-0}
 	for dev in /sys/bus/pci/devices/*; do
 		if [ "$(cat "$dev/vendor")" = "0x$1" ] &&
 		   [ "$(cat "$dev/device")" = "0x$2" ]; then
-			basename "$dev"
-			return
+			if [ "$n" = 0 ]; then
+				basename "$dev"
+				return
+			fi
+			n=$((n - 1))
 		fi
 	done
 }
 
 # name_devices: name the VM's devices to the selftests, which never look
 # for one themselves (tools/testing/selftests/tern/tern_setup.h), and let
-# them reconfigure and reload everything: the VM is theirs. A device that
-# is missing fails the run here; the tests would only SKIP.
+# them reconfigure and reload everything: the VM is theirs. The VM has two
+# tern PFs (tools/rig/run-vm.sh): PF0, the first in address order, is the
+# PF of every test; PF1, the second, the destination of the migrations
+# between PFs. A device that is missing fails the run here; the tests
+# would only SKIP (or migrate within PF0).
 name_devices() {
-	TERN_SELFTESTS_PF=$(pci_find 1234 7e40)
+	TERN_SELFTESTS_PF=$(pci_find 1234 7e40 0)
+	TERN_SELFTESTS_PF_OTHER=$(pci_find 1234 7e40 1)
 	TERN_SELFTESTS_EDU=$(pci_find 1234 11e8)
 	TERN_SELFTESTS_DESTRUCTIVE=1
 	# the two consumers of the QEMU tests: QEMU 10.0 with the tern model
 	# and Debian's QEMU (tools/rig/mkinitramfs.sh)
 	TERN_SELFTESTS_QEMU=/usr/bin/qemu-system-x86_64
 	TERN_SELFTESTS_QEMU_OTHER=/usr/bin/qemu-system-x86_64-debian
-	export TERN_SELFTESTS_PF TERN_SELFTESTS_EDU TERN_SELFTESTS_DESTRUCTIVE \
+	export TERN_SELFTESTS_PF TERN_SELFTESTS_PF_OTHER TERN_SELFTESTS_EDU \
+		TERN_SELFTESTS_DESTRUCTIVE \
 		TERN_SELFTESTS_QEMU TERN_SELFTESTS_QEMU_OTHER
 	# the suites that run the QEMU tests must carry both; the bench does not
 	case " $(cat /proc/cmdline) " in
@@ -269,9 +279,11 @@ name_devices() {
 	esac
 	[ -n "$TERN_SELFTESTS_PF" ] ||
 		echo "TERN-RIG: fail no tern PF (1234:7e40) in the VM"
+	[ -n "$TERN_SELFTESTS_PF_OTHER" ] ||
+		echo "TERN-RIG: fail no second tern PF (1234:7e40) in the VM"
 	[ -n "$TERN_SELFTESTS_EDU" ] ||
 		echo "TERN-RIG: fail no edu device (1234:11e8) in the VM"
-	echo "TERN-RIG: devices PF=${TERN_SELFTESTS_PF:-none} edu=${TERN_SELFTESTS_EDU:-none}"
+	echo "TERN-RIG: devices PF=${TERN_SELFTESTS_PF:-none} PF_OTHER=${TERN_SELFTESTS_PF_OTHER:-none} edu=${TERN_SELFTESTS_EDU:-none}"
 	echo "TERN-RIG: QEMUs $($TERN_SELFTESTS_QEMU --version | head -1) / $($TERN_SELFTESTS_QEMU_OTHER --version | head -1)"
 }
 
@@ -286,7 +298,8 @@ skip_test() {
 # run_upstream_vfio [NAME...]: the upstream VFIO selftests of the 7.3 tree
 # (make check T=upstream-vfio, or T=one of their binaries)
 # with tern's libvfio driver and vfio_pci_migration_test
-# (tools/rig/upstream-vfio.sh) on two tern VFs, each binary framed as
+# (tools/rig/upstream-vfio.sh) on two tern VFs of PF0 (the migration
+# test: PF0's VF 0 and PF1's VF 0), each binary framed as
 # vfio/NAME; all of them, or the NAMEs. Where the kernel has no iommufd
 # (tern.lacks=cdev) the iommufd modes are left out, and the binaries that
 # open the device through iommufd in main() SKIP. What the rig changes or

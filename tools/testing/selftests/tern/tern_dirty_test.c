@@ -5,7 +5,8 @@
  * driver) as the writer: exact reports, page size negotiation, merged
  * ranges, sparse spans, sub-range and unaligned reports, error paths,
  * reports racing with DMA, and logging across a PRE_COPY -> STOP_COPY
- * migration.
+ * migration, whose stream loads on a VF of another PF where one is named
+ * (TERN_SELFTESTS_PF_OTHER, tern_setup.h), as between two hosts.
  *
  * The engine writes host memory only in the data area of its DMA arena
  * (and its rings, below the data, outside every range); ranges are placed
@@ -22,6 +23,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include <linux/pci_regs.h>
 #include <linux/sizes.h>
 
 #include <libvfio.h>
@@ -44,7 +46,7 @@ typedef struct vfio_device_feature_dma_logging_range range_t;
 
 FIXTURE(tern_dirty_test)
 {
-	char bdf[2][16];
+	struct tern_mig_vfs vfs;
 	struct iommu *iommu;
 	struct tern_arena arena;
 	struct vfio_pci_device *device;
@@ -58,11 +60,11 @@ TERN_FIXTURE_IOMMU_MODES(tern_dirty_test);
 FIXTURE_SETUP(tern_dirty_test)
 {
 	SKIP_UNLESS_IOMMU_MODE(variant->iommu_mode);
-	TERN_PREPARE_OR_SKIP(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, self->bdf);
+	TERN_PREPARE_MIGRATION_OR_SKIP(&self->vfs);
 	self->iommu = iommu_init(variant->iommu_mode);
 	/* the VF's rings (2 MiB) first, then the data, 2 MiB aligned */
 	tern_arena_init(&self->arena, self->iommu, SZ_16M);
-	self->device = tern_vf_init(self->bdf[0], self->iommu, &self->arena);
+	self->device = tern_vf_init(self->vfs.src, self->iommu, &self->arena);
 	SKIP_UNLESS_KERNEL_HAS(tern_dma_logging_available(self->device),
 			       "dma_logging");
 	ASSERT_EQ(0, __tern_engine_start(self->device, DIRTY_RING_SIZE));
@@ -704,7 +706,7 @@ TEST_F(tern_dirty_test, close_while_logging)
 	self->device = NULL;
 	self->data = NULL;
 	tern_arena_init(&self->arena, self->iommu, SZ_16M);
-	device = tern_vf_init(self->bdf[0], self->iommu, &self->arena);
+	device = tern_vf_init(self->vfs.src, self->iommu, &self->arena);
 	self->device = device;
 	ASSERT_EQ(0, dbg(device, "bitmap_bytes"));
 	ASSERT_EQ(-EINVAL, log_report(device, self->iova, 64 * PAGE, PAGE,
@@ -823,10 +825,45 @@ TEST_F(tern_dirty_test, report_races_with_dma)
 }
 
 /*
+ * The stream of a stopped source @a loads on VF @bdf: its counters and
+ * ring are @a's at the stop point. The destination is reset and closed
+ * without running: it would run @a's parked jobs into @a's rings.
+ */
+static void load_elsewhere(struct __test_metadata *_metadata,
+			   struct iommu *iommu, struct vfio_pci_device *a,
+			   const char *bdf, const struct vfio_mig_stream *s)
+{
+	static const u32 ring[] = {
+		TERN_VF_REG_RING_HEAD, TERN_VF_REG_RING_DONE,
+		TERN_VF_REG_RING_TAIL,
+	};
+	struct vfio_pci_device *b = vfio_pci_device_init(bdf, iommu);
+	unsigned int i;
+	int fd;
+
+	vfio_pci_cmd_set(b, PCI_COMMAND_MEMORY);
+	fd = vfio_pci_mig_state_set(b, VFIO_DEVICE_STATE_RESUMING);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, __vfio_mig_write(fd, s->data, s->len, SZ_1M));
+	ASSERT_EQ(0, tern_mig_state_set(b, VFIO_DEVICE_STATE_STOP));
+	close(fd);
+	ASSERT_EQ(tern_readq(a, TERN_VF_REG_JOBS_LO),
+		  tern_readq(b, TERN_VF_REG_JOBS_LO));
+	ASSERT_EQ(tern_readq(a, TERN_VF_REG_BYTES_LO),
+		  tern_readq(b, TERN_VF_REG_BYTES_LO));
+	for (i = 0; i < ARRAY_SIZE(ring); i++)
+		ASSERT_EQ(tern_readl(a, ring[i]), tern_readl(b, ring[i]))
+			TH_LOG("register 0x%x", ring[i]);
+	ASSERT_EQ(0, __vfio_pci_device_reset(b));
+	vfio_pci_device_cleanup(b);
+}
+
+/*
  * Logging stays on across PRE_COPY -> STOP_COPY while the VF keeps
  * writing: the union of the reports is exactly what the VF wrote. Jobs
  * queued just before the quiesce either ran (and are reported) or are
- * parked until RUNNING (and are reported then).
+ * parked until RUNNING (and are reported then). The stream loads on the
+ * migration's destination (another PF's VF where one is named).
  */
 TEST_F(tern_dirty_test, logging_across_migration)
 {
@@ -868,6 +905,7 @@ TEST_F(tern_dirty_test, logging_across_migration)
 	vfio_mig_read_stop_copy(fd, &s);
 	ASSERT_EQ(0, tern_mig_state_set(device, VFIO_DEVICE_STATE_STOP));
 	close(fd);
+	load_elsewhere(_metadata, self->iommu, device, self->vfs.dst, &s);
 	for (done = 0; done < queued && !__tern_reap(device, &cpl, 0); done++) {
 		page = 200 + le64toh(cpl.cookie);
 		want[page / 64] |= 1ull << (page % 64);

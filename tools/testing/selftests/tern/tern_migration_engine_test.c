@@ -5,10 +5,13 @@
  * it was quiesced complete on the destination once it runs, with the
  * registers and counters of the source at its stop point.
  *
- * The two VFs share one IOMMU address space, and the arena holding the
- * engine's rings and the buffers is mapped in it once, as a VM's memory is
- * mapped at the same IOVAs on the source and the destination of a
- * migration: the destination takes over the source's rings where they are.
+ * The source and the destination are VFs of two PFs where a second one is
+ * named (TERN_SELFTESTS_PF_OTHER, tern_setup.h), as between two hosts,
+ * else two VFs of one PF. They share one IOMMU address space, and the
+ * arena holding the engine's rings and the buffers is mapped in it once,
+ * as a VM's memory is mapped at the same IOVAs on the source and the
+ * destination of a migration: the destination takes over the source's
+ * rings where they are.
  */
 #include <endian.h>
 #include <errno.h>
@@ -33,7 +36,7 @@
 
 FIXTURE(tern_migration_engine_test)
 {
-	char bdf[2][16];
+	struct tern_mig_vfs vfs;
 	struct iommu *iommu;
 	struct tern_arena arena;
 	struct vfio_pci_device *vf[2];
@@ -46,12 +49,12 @@ FIXTURE_SETUP(tern_migration_engine_test)
 	int i;
 
 	SKIP_UNLESS_IOMMU_MODE(variant->iommu_mode);
-	TERN_PREPARE_OR_SKIP(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, self->bdf);
+	TERN_PREPARE_MIGRATION_OR_SKIP(&self->vfs);
 	self->iommu = iommu_init(variant->iommu_mode);
 	tern_arena_init(&self->arena, self->iommu, ARENA_SIZE);
 	for (i = 0; i < 2; i++)
-		self->vf[i] = tern_vf_init(self->bdf[i], self->iommu,
-					   &self->arena);
+		self->vf[i] = tern_vf_init(i ? self->vfs.dst : self->vfs.src,
+					   self->iommu, &self->arena);
 	ASSERT_EQ(0, __tern_engine_start(self->vf[0], 64));
 }
 

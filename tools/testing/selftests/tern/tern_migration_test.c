@@ -10,9 +10,11 @@
  * data transfer rules, resets in every state) are
  * ../vfio/vfio_pci_migration_test.c's, which runs on tern VFs too.
  *
- * Two VFs of one PF are used: A is the source, B the destination. Device
- * memory (BAR2, mmap'ed) and the context registers carry the state that
- * must arrive.
+ * Two VFs are used: A is the source, B the destination, on another PF
+ * where one is named (TERN_SELFTESTS_PF_OTHER, tern_setup.h), as between
+ * two hosts, else on A's PF; stop_copy_round_trip also loads A's stream
+ * into a VF of A's own PF. Device memory (BAR2, mmap'ed) and the context
+ * registers carry the state that must arrive.
  */
 #include <endian.h>
 #include <errno.h>
@@ -49,7 +51,7 @@ static const u32 all_states[] = {
 
 FIXTURE(tern_migration_test)
 {
-	char bdf[2][16];
+	struct tern_mig_vfs vfs;
 	struct iommu *iommu;
 	struct vfio_pci_device *vf[2];
 	char depth[16];
@@ -68,19 +70,26 @@ static size_t devmem_size(struct vfio_pci_device *vf)
 	return vf->bars[TERN_VF_BAR_DEVMEM].info.size;
 }
 
+/* Open VF @bdf for a migration: memory decoding, bus mastering. */
+static struct vfio_pci_device *open_vf(const char *bdf, struct iommu *iommu)
+{
+	struct vfio_pci_device *vf = vfio_pci_device_init(bdf, iommu);
+
+	vfio_pci_cmd_set(vf, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	return vf;
+}
+
 FIXTURE_SETUP(tern_migration_test)
 {
 	int i;
 
 	SKIP_UNLESS_IOMMU_MODE(variant->iommu_mode);
-	TERN_PREPARE_OR_SKIP(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, self->bdf);
+	TERN_PREPARE_MIGRATION_OR_SKIP(&self->vfs);
 	self->iommu = iommu_init(variant->iommu_mode);
-	for (i = 0; i < 2; i++) {
-		self->vf[i] = vfio_pci_device_init(self->bdf[i], self->iommu);
-		vfio_pci_cmd_set(self->vf[i],
-				 PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	self->vf[0] = open_vf(self->vfs.src, self->iommu);
+	self->vf[1] = open_vf(self->vfs.dst, self->iommu);
+	for (i = 0; i < 2; i++)
 		ASSERT_NE(NULL, devmem(self->vf[i]));
-	}
 	ASSERT_EQ(devmem_size(self->vf[0]), devmem_size(self->vf[1]));
 	ASSERT_EQ(0, sysfs_read(DEPTH_PARAM, self->depth, sizeof(self->depth)));
 	ASSERT_EQ(0, sysfs_read(CHUNK_PARAM, self->chunk_kb,
@@ -213,11 +222,13 @@ TEST_F(tern_migration_test, leave_resuming_without_stream)
 
 /*
  * A STOP_COPY migration A -> B carries device memory and the context
- * registers: the stream holds at least the filled device memory.
+ * registers: the stream holds at least the filled device memory. The same
+ * stream loads into a VF of A's own PF too (when B is on another PF: the
+ * one migration of this fixture that stays on one PF).
  */
 TEST_F(tern_migration_test, stop_copy_round_trip)
 {
-	struct vfio_pci_device *a = self->vf[0], *b = self->vf[1];
+	struct vfio_pci_device *a = self->vf[0], *b = self->vf[1], *c;
 	struct vfio_mig_stream s = {};
 
 	fill_devmem(a, 1);
@@ -230,6 +241,100 @@ TEST_F(tern_migration_test, stop_copy_round_trip)
 	vfio_pci_mig_resume(b, &s);
 	ASSERT_EQ(-1, check_devmem(b, 1));
 	ASSERT_EQ(-1, check_ctx(b, 1));
+	if (self->vfs.cross_pf) {
+		c = open_vf(self->vfs.same_pf, self->iommu);
+		vfio_pci_mig_resume(c, &s);
+		ASSERT_EQ(-1, check_devmem(c, 1));
+		ASSERT_EQ(-1, check_ctx(c, 1));
+		vfio_pci_device_cleanup(c);
+	}
+	vfio_mig_stream_free(&s);
+}
+
+/* The save sessions PF @pf's firmware began: SAVE_BEGINs sent to it. */
+static long pf_save_sessions(const char *pf)
+{
+	return tern_pf_op_stat(pf, "SAVE_BEGIN", 1);
+}
+
+/* The link @name of PCI device @bdf, its last component, into @buf. */
+static const char *pci_link(const char *bdf, const char *name, char *buf,
+			    size_t len)
+{
+	char path[128], link[128] = "";
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, name);
+	if (readlink(path, link, sizeof(link) - 1) <= 0)
+		return "";
+	snprintf(buf, len, "%s", strrchr(link, '/') ? strrchr(link, '/') + 1 :
+		 link);
+	return buf;
+}
+
+/*
+ * The stream carries nothing of the PF it was saved on: A (VF 1 of its
+ * PF) migrates to B (VF 0 of the other PF) after the other PF's firmware
+ * did work of its own first, so that every PF-local value differs between
+ * the two sides: the VF index, the PF and its bus, the VF's IOMMU group,
+ * the firmware sessions and loads each PF's firmware has seen, the PF's
+ * own chunk buffers. B ends up as A was, registers and device memory, and
+ * keeps what is its own: its VF index (VF_INDEX, read-only, not in the
+ * stream, like the VF's PCI address).
+ */
+TEST_F(tern_migration_test, stream_carries_no_pf_local_state)
+{
+	struct vfio_pci_device *a = self->vf[0], *b = self->vf[1];
+	const char *pf_a = tern_pf, *pf_b = tern_pf_other;
+	struct vfio_mig_stream s = {};
+	long sessions_a, sessions_b;
+	char link_a[64], link_b[64];
+	int i;
+
+	if (!self->vfs.cross_pf)
+		SKIP(return, "needs a second tern PF: set %s",
+		     TERN_SELFTESTS_PF_OTHER_ENV);
+	/* A is VF 1 of its PF, B VF 0 of the other, in other IOMMU groups */
+	ASSERT_STREQ(self->vfs.src, pci_link(pf_a, "virtfn1", link_a,
+					     sizeof(link_a)));
+	ASSERT_STREQ(self->vfs.dst, pci_link(pf_b, "virtfn0", link_b,
+					     sizeof(link_b)));
+	ASSERT_EQ(1, tern_readl(a, TERN_VF_REG_VF_INDEX));
+	ASSERT_EQ(0, tern_readl(b, TERN_VF_REG_VF_INDEX));
+	ASSERT_STRNE(pci_link(self->vfs.src, "iommu_group", link_a,
+			      sizeof(link_a)),
+		     pci_link(self->vfs.dst, "iommu_group", link_b,
+			      sizeof(link_b)));
+	/* B's firmware: save sessions and loads of its own, counts unlike A's */
+	for (i = 0; i < 8; i++) {
+		if (i >= 2 &&
+		    pf_save_sessions(pf_a) != pf_save_sessions(pf_b) &&
+		    tern_pf_op_stat(pf_a, "LOAD_BEGIN", 1) !=
+		    tern_pf_op_stat(pf_b, "LOAD_BEGIN", 1))
+			break;
+		fill_devmem(b, 20 + i);
+		vfio_pci_mig_save(b, &s, false);
+		vfio_pci_mig_resume(b, &s);
+		vfio_mig_stream_free(&s);
+	}
+	sessions_a = pf_save_sessions(pf_a);
+	sessions_b = pf_save_sessions(pf_b);
+	ASSERT_LE(0, sessions_a);
+	ASSERT_NE(sessions_a, sessions_b);
+	ASSERT_NE(tern_pf_op_stat(pf_a, "LOAD_BEGIN", 1),
+		  tern_pf_op_stat(pf_b, "LOAD_BEGIN", 1));
+
+	fill_devmem(a, 14);
+	set_ctx(a, 14);
+	fill_devmem(b, 15);
+	set_ctx(b, 15);
+	vfio_pci_mig_save(a, &s, false);
+	vfio_pci_mig_resume(b, &s);
+	ASSERT_EQ(-1, check_devmem(b, 14));
+	ASSERT_EQ(-1, check_ctx(b, 14));
+	/* B is still its PF's VF 0: the stream does not carry A's index */
+	ASSERT_EQ(0, tern_readl(b, TERN_VF_REG_VF_INDEX));
+	ASSERT_EQ(sessions_a + 1, pf_save_sessions(pf_a));
+	ASSERT_EQ(sessions_b, pf_save_sessions(pf_b));
 	vfio_mig_stream_free(&s);
 }
 

@@ -72,11 +72,35 @@ static bool is_bdf(const char *str)
 	       length == (int)strlen(str);
 }
 
+/* @name (from @from) is a device of the kind @id names: into @bdf. */
+static int pci_selftest_check(const struct pci_selftest_id *id,
+			      const char *name, const char *from, char *bdf,
+			      char *why, size_t len)
+{
+	unsigned long vendor, device;
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s", name);
+	if (sysfs_read_hex(dir, "vendor", &vendor) ||
+	    sysfs_read_hex(dir, "device", &device)) {
+		snprintf(why, len, "%s (from %s): no such PCI device", name,
+			 from);
+		return -ENODEV;
+	}
+	if (vendor != id->vendor || device != id->device) {
+		snprintf(why, len,
+			 "%s (from %s) is a %04lx:%04lx, not a %s (%04x:%04x)",
+			 name, from, vendor, device, id->what, id->vendor,
+			 id->device);
+		return -ENODEV;
+	}
+	snprintf(bdf, 16, "%s", name);
+	return 0;
+}
+
 int pci_selftest_device(const struct pci_selftest_id *id, int *argc,
 			char **argv, char *bdf, char *why, size_t len)
 {
-	char dir[PATH_MAX];
-	unsigned long vendor, device;
 	const char *name, *from;
 	int i;
 
@@ -103,22 +127,7 @@ int pci_selftest_device(const struct pci_selftest_id *id, int *argc,
 			return -EINVAL;
 		}
 	}
-	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s", name);
-	if (sysfs_read_hex(dir, "vendor", &vendor) ||
-	    sysfs_read_hex(dir, "device", &device)) {
-		snprintf(why, len, "%s (from %s): no such PCI device", name,
-			 from);
-		return -ENODEV;
-	}
-	if (vendor != id->vendor || device != id->device) {
-		snprintf(why, len,
-			 "%s (from %s) is a %04lx:%04lx, not a %s (%04x:%04x)",
-			 name, from, vendor, device, id->what, id->vendor,
-			 id->device);
-		return -ENODEV;
-	}
-	snprintf(bdf, 16, "%s", name);
-	return 0;
+	return pci_selftest_check(id, name, from, bdf, why, len);
 }
 
 int pci_device_driver(const char *bdf, char *driver, size_t len)
@@ -233,7 +242,36 @@ const struct pci_selftest_id tern_pf_id = {
 };
 
 char tern_pf[16];
+char tern_pf_other[16];
 static char tern_setup_why[512];
+
+int tern_selftest_other_pf(char *why, size_t len)
+{
+	const char *name = getenv(TERN_SELFTESTS_PF_OTHER_ENV);
+	int ret;
+
+	tern_pf_other[0] = 0;
+	if (!name || !*name)
+		return -ENOENT;
+	if (!is_bdf(name)) {
+		snprintf(why, len,
+			 "%s=%s: not a PCI address (segment:bus:device.function)",
+			 TERN_SELFTESTS_PF_OTHER_ENV, name);
+		return -EINVAL;
+	}
+	ret = pci_selftest_check(&tern_pf_id, name,
+				 TERN_SELFTESTS_PF_OTHER_ENV, tern_pf_other,
+				 why, len);
+	if (ret)
+		return ret;
+	if (!strcmp(tern_pf_other, tern_pf)) {
+		snprintf(why, len, "%s=%s: the PF itself, not another one",
+			 TERN_SELFTESTS_PF_OTHER_ENV, name);
+		tern_pf_other[0] = 0;
+		return -EINVAL;
+	}
+	return 0;
+}
 
 bool tern_selftests_destructive(void)
 {
@@ -247,7 +285,8 @@ const char *tern_setup_reason(void)
 	return tern_setup_why;
 }
 
-int tern_pf_vfs(char (*vf_bdf)[16], int max)
+/* The enabled VFs of PF @pf, in VF order: their number (at most @max). */
+static int pf_vfs(const char *pf, char (*vf_bdf)[16], int max)
 {
 	char path[PATH_MAX], link[PATH_MAX];
 	ssize_t len;
@@ -255,7 +294,7 @@ int tern_pf_vfs(char (*vf_bdf)[16], int max)
 
 	for (n = 0; n < max; n++) {
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/virtfn%d",
-			 tern_pf, n);
+			 pf, n);
 		len = readlink(path, link, sizeof(link) - 1);
 		if (len <= 0)
 			break;
@@ -265,42 +304,48 @@ int tern_pf_vfs(char (*vf_bdf)[16], int max)
 	return n;
 }
 
-/* The first @nvfs VFs on @vf_driver, the PF on @pf_driver; or -EPERM. */
-static int tern_vfs_as_they_are(const char *pf_driver, const char *vf_driver,
-				int nvfs, char (*vf_bdf)[16])
+int tern_pf_vfs(char (*vf_bdf)[16], int max)
+{
+	return pf_vfs(tern_pf, vf_bdf, max);
+}
+
+/* The first @nvfs VFs on @vf_driver, PF @pf on @pf_driver; or -EPERM. */
+static int tern_vfs_as_they_are(const char *pf, const char *pf_driver,
+				const char *vf_driver, int nvfs,
+				char (*vf_bdf)[16])
 {
 	char vfs[TERN_MAX_VFS][16], cur[64];
 	int n, i, found = 0;
 
-	n = tern_pf_vfs(vfs, TERN_MAX_VFS);
+	n = pf_vfs(pf, vfs, TERN_MAX_VFS);
 	for (i = 0; i < n && found < nvfs; i++)
 		if (pci_driver_is(vfs[i], vf_driver))
 			strcpy(vf_bdf[found++], vfs[i]);
-	if (pci_driver_is(tern_pf, pf_driver) && found == nvfs)
+	if (pci_driver_is(pf, pf_driver) && found == nvfs)
 		return nvfs;
 
-	if (pci_device_driver(tern_pf, cur, sizeof(cur)))
+	if (pci_device_driver(pf, cur, sizeof(cur)))
 		strcpy(cur, "no driver");
 	snprintf(tern_setup_why, sizeof(tern_setup_why),
 		 "needs PF %s on %s with %d VFs on %s, finds it on %s with %d VFs, %d on %s: set %s=1 to let the test set that up",
-		 tern_pf, pf_driver, nvfs, vf_driver, cur, n, found, vf_driver,
+		 pf, pf_driver, nvfs, vf_driver, cur, n, found, vf_driver,
 		 TERN_SELFTESTS_DESTRUCTIVE_ENV);
 	return -EPERM;
 }
 
-/* Exactly @nvfs VFs on @vf_driver, the PF on @pf_driver; rebinding. */
-static int tern_set_up_vfs(const char *pf_driver, const char *vf_driver,
-			   int nvfs, char (*vf_bdf)[16])
+/* Exactly @nvfs VFs on @vf_driver, PF @pf on @pf_driver; rebinding. */
+static int tern_set_up_vfs(const char *pf, const char *pf_driver,
+			   const char *vf_driver, int nvfs, char (*vf_bdf)[16])
 {
 	char vfs[TERN_MAX_VFS][16], path[PATH_MAX], buf[32];
 	int n, i, ret;
 
-	ret = pci_bind_driver(tern_pf, pf_driver);
+	ret = pci_bind_driver(pf, pf_driver);
 	if (ret)
 		return ret;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs",
-		 tern_pf);
+		 pf);
 	ret = sysfs_read(path, buf, sizeof(buf));
 	if (ret)
 		return ret;
@@ -315,7 +360,7 @@ static int tern_set_up_vfs(const char *pf_driver, const char *vf_driver,
 		if (ret)
 			return ret;
 	}
-	n = tern_pf_vfs(vfs, TERN_MAX_VFS);
+	n = pf_vfs(pf, vfs, TERN_MAX_VFS);
 	if (n != nvfs)
 		return -ENODEV;
 	for (i = 0; i < n; i++) {
@@ -336,23 +381,56 @@ static bool tern_driver_present(const char *driver)
 	return !stat(path, &st);
 }
 
-int tern_prepare_vfs(const char *pf_driver, const char *vf_driver, int nvfs,
-		     char (*vf_bdf)[16])
+int tern_prepare_pf_vfs(const char *pf, const char *pf_driver,
+			const char *vf_driver, int nvfs, char (*vf_bdf)[16])
 {
 	char path[PATH_MAX], cur[64];
 
 	if (!tern_selftests_destructive())
-		return tern_vfs_as_they_are(pf_driver, vf_driver, nvfs, vf_bdf);
+		return tern_vfs_as_they_are(pf, pf_driver, vf_driver, nvfs,
+					    vf_bdf);
 	if (!tern_driver_present(pf_driver) || !tern_driver_present(vf_driver))
 		return -ENOENT;
-	if (!pci_device_driver(tern_pf, cur, sizeof(cur)) &&
+	if (!pci_device_driver(pf, cur, sizeof(cur)) &&
 	    strcmp(cur, pf_driver)) {
 		/* VFs go away before their PF changes hands */
 		snprintf(path, sizeof(path),
-			 "/sys/bus/pci/devices/%s/sriov_numvfs", tern_pf);
+			 "/sys/bus/pci/devices/%s/sriov_numvfs", pf);
 		sysfs_write(path, "0");
 	}
-	return tern_set_up_vfs(pf_driver, vf_driver, nvfs, vf_bdf);
+	return tern_set_up_vfs(pf, pf_driver, vf_driver, nvfs, vf_bdf);
+}
+
+int tern_prepare_vfs(const char *pf_driver, const char *vf_driver, int nvfs,
+		     char (*vf_bdf)[16])
+{
+	return tern_prepare_pf_vfs(tern_pf, pf_driver, vf_driver, nvfs, vf_bdf);
+}
+
+int tern_prepare_migration(struct tern_mig_vfs *vfs)
+{
+	char pf0[2][16], pf1[2][16];
+	int ret;
+
+	memset(vfs, 0, sizeof(*vfs));
+	ret = tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2, pf0);
+	if (ret < 0)
+		return ret;
+	if (!tern_pf_other[0]) {
+		strcpy(vfs->src, pf0[0]);
+		strcpy(vfs->dst, pf0[1]);
+		strcpy(vfs->same_pf, pf0[1]);
+		return 0;
+	}
+	ret = tern_prepare_pf_vfs(tern_pf_other, TERN_PF_DRIVER,
+				  TERN_VF_DRIVER, 2, pf1);
+	if (ret < 0)
+		return ret;
+	strcpy(vfs->src, pf0[1]);
+	strcpy(vfs->dst, pf1[0]);
+	strcpy(vfs->same_pf, pf0[0]);
+	vfs->cross_pf = true;
+	return 0;
 }
 
 int tern_pci_reset(const char *bdf)

@@ -11,6 +11,18 @@
  * the address named: the binary exits KSFT_SKIP and says why. The tests
  * never look for a tern device themselves.
  *
+ * A second tern PF like the first, optional, is the destination of the
+ * migrations between PFs, as between two hosts:
+ *
+ *	TERN_SELFTESTS_PF_OTHER=segment:bus:device.function
+ *
+ * Named, the migration round trips go from a VF of the PF to a VF of the
+ * other PF (tern_prepare_migration()), and one of each kind still goes to
+ * a VF of the same PF. Not named, every migration goes from one VF of the
+ * PF to another, as on a machine with one tern PF. Named but not another
+ * tern PF: the binary fails and says why. The other PF is prepared and
+ * changed as the PF is (below), and only by the tests that migrate.
+ *
  * Without TERN_SELFTESTS_DESTRUCTIVE=1 a test takes the PF and its VFs as
  * they are (the PF on tern_core, enough VFs enabled and on tern_vfio_pci,
  * none of them in use), touches only the VFs it opens, and SKIPs, saying
@@ -36,6 +48,7 @@
 #define TERN_VF_DRIVER		"tern_vfio_pci"
 
 #define TERN_SELFTESTS_PF_ENV		"TERN_SELFTESTS_PF"
+#define TERN_SELFTESTS_PF_OTHER_ENV	"TERN_SELFTESTS_PF_OTHER"
 #define TERN_SELFTESTS_DESTRUCTIVE_ENV	"TERN_SELFTESTS_DESTRUCTIVE"
 
 /* The page the tests lay their buffers out in. */
@@ -73,13 +86,32 @@ int pci_selftest_device(const struct pci_selftest_id *id, int *argc,
 extern const struct pci_selftest_id tern_pf_id;
 /* The named PF's address, set by TERN_TEST_HARNESS_MAIN. */
 extern char tern_pf[16];
+/* The other PF's address, "" when none is named (TERN_TEST_HARNESS_MAIN). */
+extern char tern_pf_other[16];
 
-/* main() of a tern selftest: the PF named, or KSFT_SKIP. */
+/*
+ * The other PF named by TERN_SELFTESTS_PF_OTHER, after tern_pf is known,
+ * into tern_pf_other: 0, or -ENOENT (none named: tern_pf_other is ""),
+ * -EINVAL (not an address, or tern_pf itself), -ENODEV (no such device,
+ * or not a tern PF), with the reason in @why.
+ */
+int tern_selftest_other_pf(char *why, size_t len);
+
+/*
+ * main() of a tern selftest: the PF named, or KSFT_SKIP; the other PF, if
+ * one is named, or KSFT_FAIL.
+ */
 #define TERN_TEST_HARNESS_MAIN						\
 	int main(int argc, char **argv)					\
 	{								\
+		char __why[256];					\
+		int __ret;						\
+									\
 		SELFTEST_DEVICE_OR_SKIP(&tern_pf_id, &argc, argv,	\
 					tern_pf);			\
+		__ret = tern_selftest_other_pf(__why, sizeof(__why));	\
+		if (__ret && __ret != -ENOENT)				\
+			ksft_exit_fail_msg("%s\n", __why);		\
 		return test_harness_run(argc, argv);			\
 	}
 
@@ -175,6 +207,10 @@ void tern_vf_debugfs_path(char *path, size_t len, const char *bdf,
 /* The enabled VFs of the PF, in VF order: their number (at most @max). */
 int tern_pf_vfs(char (*vf_bdf)[16], int max);
 
+/* tern_prepare_vfs() (below) for PF @pf: tern_pf or tern_pf_other. */
+int tern_prepare_pf_vfs(const char *pf, const char *pf_driver,
+			const char *vf_driver, int nvfs, char (*vf_bdf)[16]);
+
 /*
  * @nvfs VFs of the PF on @vf_driver, the PF on @pf_driver. Returns @nvfs
  * with the VFs' addresses in @vf_bdf, or -errno:
@@ -192,6 +228,37 @@ int tern_prepare_vfs(const char *pf_driver, const char *vf_driver, int nvfs,
 
 /* Why the last tern_prepare_vfs() was -EPERM. */
 const char *tern_setup_reason(void);
+
+/* The VFs of a migration A -> B, from tern_prepare_migration(). */
+struct tern_mig_vfs {
+	char src[16];		/* A: a VF of the PF */
+	char dst[16];		/* B: a VF of the other PF, if named */
+	char same_pf[16];	/* a destination on A's PF, never A */
+	bool cross_pf;		/* B is on the other PF */
+};
+
+/*
+ * Two VFs on tern_vfio_pci on each PF (the other one only if named),
+ * prepared as tern_prepare_vfs() prepares them: 0, or its -errno. With
+ * the other PF, A is the PF's VF 1 and B the other PF's VF 0, so that the
+ * VF index differs as well as the PF (a stream must carry neither), and
+ * @same_pf is the PF's VF 0; without it, A and B are the PF's VFs 0 and
+ * 1, as on a machine with one tern PF, and @same_pf is B.
+ */
+int tern_prepare_migration(struct tern_mig_vfs *vfs);
+
+/* In a FIXTURE_SETUP or TEST_F: tern_prepare_migration(), or SKIP. */
+#define TERN_PREPARE_MIGRATION_OR_SKIP(vfs)				\
+	do {								\
+		int __ret = tern_prepare_migration(vfs);		\
+									\
+		if (__ret == -EPERM)					\
+			SKIP(return, "%s", tern_setup_reason());	\
+		ASSERT_EQ(0, __ret) TH_LOG("%s/%s: %s",			\
+					   TERN_PF_DRIVER,		\
+					   TERN_VF_DRIVER,		\
+					   strerror(-__ret));		\
+	} while (0)
 
 /*
  * In a FIXTURE_SETUP or TEST_F: tern_prepare_vfs() must give @nvfs VFs;
