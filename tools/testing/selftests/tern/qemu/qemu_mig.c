@@ -433,10 +433,24 @@ int qemu_mig_start(struct qemu_mig *m, int nvfs)
 
 	m->nvfs = nvfs;
 	snprintf(m->pf, sizeof(m->pf), "%s", tern_pf);
-	n = tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2 * nvfs, m->bdf);
-	if (n == -EPERM)
-		return n;
-	CHECK(n == 2 * nvfs, "%d VFs", n);
+	if (tern_pf_other[0] && !m->same_pf) {
+		n = tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, nvfs,
+				     m->bdf);
+		if (n == -EPERM)
+			return n;
+		CHECK(n == nvfs, "%d VFs on %s", n, tern_pf);
+		n = tern_prepare_pf_vfs(tern_pf_other, TERN_PF_DRIVER,
+					TERN_VF_DRIVER, nvfs, m->bdf + nvfs);
+		if (n == -EPERM)
+			return n;
+		CHECK(n == nvfs, "%d VFs on %s", n, tern_pf_other);
+	} else {
+		n = tern_prepare_vfs(TERN_PF_DRIVER, TERN_VF_DRIVER, 2 * nvfs,
+				     m->bdf);
+		if (n == -EPERM)
+			return n;
+		CHECK(n == 2 * nvfs, "%d VFs", n);
+	}
 	ret = vf_offers_dma_logging(m->bdf[0], &m->dma_logging);
 	if (ret)
 		return ret;

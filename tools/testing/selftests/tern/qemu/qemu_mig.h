@@ -11,6 +11,11 @@
  * variant (they SKIP when it is not named). The rig names QEMU 10.0 with
  * the tern model and Debian's packaged QEMU 11.1.
  *
+ * Which VFs: the source QEMU gets VFs of the PF (TERN_SELFTESTS_PF), the
+ * destination QEMU VFs of the other PF where one is named
+ * (TERN_SELFTESTS_PF_OTHER), as between two hosts; else, or for a
+ * scenario that sets same_pf, other VFs of the same PF.
+ *
  * The functions return 0 or a negative errno and print why on failure
  * ("# ..."), for the tests to ASSERT on.
  */
@@ -79,7 +84,8 @@ struct qemu_mig {
 	int qemu_version;	/* its version, major * 100 + minor */
 	struct vmm src, dst;
 	char bdf[2 * MIG_MAX_VFS][16];	/* source VFs, then destination's */
-	char pf[16];
+	char pf[16];		/* the source VFs' PF */
+	bool same_pf;		/* destination VFs on it too, even with another */
 	struct l2_vf vf[MIG_MAX_VFS];
 	int nvfs;
 	bool container;		/* legacy group/container instead of iommufd */
@@ -101,8 +107,9 @@ int qemu_mig_version(struct vmm *vm, char *buf, size_t len);
 int qemu_mig_start_vmm(struct qemu_mig *m, struct vmm *vm, const char *name,
 		       int first, const char *incoming);
 /*
- * Take 2 * @nvfs VFs, start both VMMs (the destination listening) and play
- * the source's guest driver. -EPERM: the VFs are not there to take
+ * Take @nvfs VFs for each VMM (the destination's on the other PF, if
+ * named, unless same_pf), start both VMMs (the destination listening) and
+ * play the source's guest driver. -EPERM: the VFs are not there to take
  * (tern_setup_reason() says why).
  */
 int qemu_mig_start(struct qemu_mig *m, int nvfs);

@@ -315,6 +315,8 @@ TEST_F_TIMEOUT(qemu_migration_abort_test, pf_unbound_under_qemu, 600)
 	void *unbound;
 
 	SKIP_UNLESS_IOMMU_MODE(MODE_IOMMUFD);
+	/* the PF goes from under both QEMUs: saving and resuming VFs */
+	m->same_pf = true;
 	QEMU_MIG_OR_SKIP(qemu_mig_setup(m, 1));
 	ASSERT_EQ(1, qemu_mig_dirty_rounds(m, 1, 0));
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs",

@@ -8,7 +8,10 @@
  * trace events show the states, pre-copy iterations and switchover
  * acknowledgements it went through.
  *
- * Every test runs once per consumer (qemu_mig_fixture.h).
+ * Every test runs once per consumer (qemu_mig_fixture.h). The destination
+ * QEMU's VFs are on another PF than the source's where one is named
+ * (qemu_mig.h), as between two hosts, in every scenario but one_vf, which
+ * keeps a migration between VFs of one PF.
  *
  * The kernel's mtty sample is migrated the same way as the baseline.
  * Migrations that fail, are cancelled or lose a peer:
@@ -138,9 +141,11 @@ static void migrate_and_verify(struct __test_metadata *_metadata,
 	check_switchover_ack(_metadata, m);
 }
 
+/* between two VFs of one PF, whether or not another PF is named */
 TEST_F_TIMEOUT(qemu_migration_test, one_vf, 600)
 {
 	SKIP_UNLESS_IOMMU_MODE(MODE_IOMMUFD);
+	self->m.same_pf = true;
 	migrate_and_verify(_metadata, &self->m, 1, "tern_1vf");
 }
 
