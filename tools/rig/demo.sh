@@ -12,13 +12,14 @@ tern demo
 =========
 This builds (or reuses from the cache) a Linux 6.12 kernel and QEMU 10.0
 with the tern device model, boots a small VM under QEMU's TCG emulation
-(q35 machine, emulated Intel IOMMU) and runs the demo inside it: it
-live-migrates one VF's state to another with tern-migrate (tools/tern),
-the way a VMM does, with and without pre-copy, while a workload keeps
-changing the source's device memory; then QEMU itself is the VMM: two QEMU
-processes inside the VM migrate a machine with two tern VFs assigned, with
-pre-copy and device dirty tracking. It ends with the comparison and QEMU's
-figures.
+(q35 machine, emulated Intel IOMMU, two tern PFs as two hosts would have)
+and runs the demo inside it: it live-migrates a VF's state with
+tern-migrate (tools/tern), the way a VMM does, with pre-copy to a VF of
+the other PF while a workload keeps changing the source's device memory,
+and without pre-copy to another VF of its own PF; then QEMU itself is the
+VMM: two QEMU processes inside the VM migrate a machine with two tern VFs
+assigned, from one PF's VFs to the other's, with pre-copy and device dirty
+tracking. It ends with the comparison and QEMU's figures.
 First run: ~20 minutes of builds; later runs: about a minute and a half.
 
 EOT

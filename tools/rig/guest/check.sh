@@ -9,13 +9,15 @@ load vfio-pci vfio_iommu_type1 pci-pf-stub tern_core tern-vfio-pci aer_inject
 kernel_lacks mtty || load mtty
 
 # the migration tool, as a VMM would run it, with a live workload
-# (through the container where the kernel has no iommufd)
+# (through the container where the kernel has no iommufd), from a VF of
+# PF0 to a VF of PF1, as between two hosts
 run_tern_migrate() {
-	vfs=$(tern_vfs 2)
+	src=$(tern_vfs 1)
+	dst=$(tern_vfs 1 "$TERN_SELFTESTS_PF_OTHER")
 	path=
 	kernel_lacks cdev && path=--legacy
 	run_cmd_test tern-migrate /tests/tern-migrate $path --fill 7 \
-		--workload 4 --verify $vfs
+		--workload 4 --verify "$src" "$dst"
 }
 
 if [ -n "$TERN_TESTS" ]; then

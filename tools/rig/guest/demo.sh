@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # The `make demo` suite: show the emulated host, then live-migrate a tern
-# VF's state to another VF with tern-migrate, with and without pre-copy.
+# VF's state with tern-migrate, with pre-copy to a VF of the other PF (as
+# between two hosts) and without it to another VF of the same PF.
 . /rig/lib.sh
 
 say() { echo "DEMO: $*"; }
@@ -9,10 +10,12 @@ say "kernel $(uname -r) booted under TCG with an emulated Intel IOMMU"
 load vfio-pci vfio_iommu_type1 pci-pf-stub mtty tern_core tern-vfio-pci
 say "loaded tern_core (PF: firmware admin queue) and tern-vfio-pci (VFs)"
 vfs=$(tern_vfs 2)
-set -- $vfs
-say "enabled 2 VFs on the tern PF and bound them to tern_vfio_pci:"
-for bdf in $vfs; do
-	say "  VF $bdf, IOMMU group $(basename "$(readlink /sys/bus/pci/devices/$bdf/iommu_group)"), $(( $(stat -c %s /sys/bus/pci/devices/$bdf/resource2) >> 20 )) MiB device memory"
+other=$(tern_vfs 1 "$TERN_SELFTESTS_PF_OTHER")
+set -- $vfs $other
+say "two tern PFs, as two hosts would have: PF0 $TERN_SELFTESTS_PF and PF1 $TERN_SELFTESTS_PF_OTHER"
+say "enabled 2 VFs on PF0 and 1 on PF1 and bound them to tern_vfio_pci:"
+for bdf in $vfs $other; do
+	say "  VF $bdf (PF $(basename "$(readlink /sys/bus/pci/devices/$bdf/physfn)")), IOMMU group $(basename "$(readlink /sys/bus/pci/devices/$bdf/iommu_group)"), $(( $(stat -c %s /sys/bus/pci/devices/$bdf/resource2) >> 20 )) MiB device memory"
 done
 
 migrate() {	# migrate NAME TITLE ARGS...
@@ -32,9 +35,9 @@ bytes() {
 		"/tmp/$1.out"
 }
 
-migrate pre-copy "VF $1 -> VF $2 with pre-copy, source rewriting 8 pages/ms" \
-	--fill 1 --workload 8 --verify "$1" "$2"
-migrate stop-copy "VF $1 -> VF $2 stop-copy only (no pre-copy)" \
+migrate pre-copy "VF $1 (PF0) -> VF $3 (PF1) with pre-copy, source rewriting 8 pages/ms" \
+	--fill 1 --workload 8 --verify "$1" "$3"
+migrate stop-copy "VF $1 -> VF $2 (both PF0) stop-copy only (no pre-copy)" \
 	--no-precopy --fill 2 --verify "$1" "$2"
 say ""
 say "With pre-copy only the pages changed since the last pass travel while"
@@ -44,9 +47,10 @@ say ""
 if [ -x /usr/bin/qemu-system-x86_64 ]; then
 	say "QEMU as the VMM: two QEMU 10.0 processes in this VM are the source"
 	say "and destination of a machine with two tern VFs assigned (vfio-pci,"
-	say "iommufd). Its guest is played over QEMU's qtest protocol; it keeps"
-	say "writing device memory, and the engine keeps writing guest RAM, while"
-	say "QEMU migrates it with pre-copy and the VFs' DMA dirty logging:"
+	say "iommufd), the source's of PF0, the destination's of PF1. Its guest"
+	say "is played over QEMU's qtest protocol; it keeps writing device memory,"
+	say "and the engine keeps writing guest RAM, while QEMU migrates it with"
+	say "pre-copy and the VFs' DMA dirty logging:"
 	/tests/qemu_migration_test -r qemu_migration_test.default.two_vfs \
 		> /tmp/qemu.out 2>&1
 	rc=$?

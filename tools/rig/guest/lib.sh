@@ -314,6 +314,8 @@ run_upstream_vfio() {
 	names=${*:-$(cat "$UPSTREAM_VFIO/list")}
 	vfs=$(tern_vfs 2)
 	vf0=$(echo $vfs | cut -d' ' -f1)
+	# the migration test's destination: a VF of PF1, as between hosts
+	other=$(tern_vfs 1 "$TERN_SELFTESTS_PF_OTHER")
 	# the variants of the iommufd modes, alone and with a memory type
 	no_iommufd=
 	if kernel_lacks cdev; then
@@ -346,7 +348,9 @@ run_upstream_vfio() {
 			set -- $no_iommufd ;;
 		esac
 		case $t in
-		vfio_pci_migration_test | vfio_pci_device_init_perf_test)
+		vfio_pci_migration_test)
+			set -- "$@" "$vf0" $other ;;
+		vfio_pci_device_init_perf_test)
 			set -- "$@" $vfs ;;
 		*)
 			set -- "$@" "$vf0" ;;
@@ -363,10 +367,11 @@ run_upstream_vfio() {
 	done
 }
 
-# tern_vfs N: enable N VFs on the tern PF (bound to tern_core) and bind
-# them to tern-vfio-pci; prints their BDFs.
+# tern_vfs N [PF]: enable N VFs on tern PF PF (bound to tern_core;
+# default PF0, $TERN_SELFTESTS_PF) and bind them to tern-vfio-pci; prints
+# their BDFs.
 tern_vfs() {
-	pf=/sys/bus/pci/devices/$TERN_SELFTESTS_PF
+	pf=/sys/bus/pci/devices/${2:-$TERN_SELFTESTS_PF}
 	echo 0 > "$pf/sriov_numvfs"
 	echo "$1" > "$pf/sriov_numvfs"
 	for vf in "$pf"/virtfn*; do
