@@ -4,7 +4,9 @@
 # checks that every line of the README's quote (QUOTES/NAME, written by
 # the script tools/rig/readme-messages.py generates from README.md) is a
 # line of what was printed: QEMU's stderr, a QMP error's "desc", the new
-# kernel log lines (without their time stamps). One TAP result per quote.
+# kernel log lines (without their time stamps). One TAP result per quote,
+# one for the type1 migration that never switches over (a behaviour, no
+# quote), and one that fails if the README has a quote with no cause here.
 #
 # usage: sh troubleshoot.sh QUOTES
 . /rig/lib.sh
@@ -73,8 +75,8 @@ vf_driver() {
 
 # qemu_start QEMU DEVICE_ARG [ARGS]: QEMU with one VF (-device DEVICE_ARG,
 # after ARGS), QMP on its stdin and stdout (fd 3 and 4 here), stderr to
-# $W/qemu.err; returns
-# non-zero if QEMU ended before its QMP greeting (its error in qemu.err).
+# $W/qemu.err; returns non-zero if QEMU ended before its QMP greeting (its
+# error in qemu.err).
 # Every wait is a blocking read of QEMU's answer; a watchdog ends a QEMU
 # that hangs (no answer in 120 s), which fails the test.
 qemu_start() {
