@@ -182,6 +182,11 @@ python3 "$RIG_TOP/tools/rig/readme-blocks.py" "$RIG_TOP/README.md" \
 	"$out/selftests/readme-host"
 chmod +x "$out/selftests/readme-host"
 tests="$tests readme-host"
+# the README's quoted error messages, caused in the VM (troubleshoot.sh)
+python3 "$RIG_TOP/tools/rig/readme-messages.py" "$RIG_TOP/README.md" \
+	"$out/selftests/readme-messages"
+chmod +x "$out/selftests/readme-messages"
+tests="$tests readme-messages"
 
 # Build the kernels in the background, in order, at the lowest priority:
 # while the first kernel's VM runs, the next kernel builds in the CPU time
