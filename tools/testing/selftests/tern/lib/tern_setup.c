@@ -247,7 +247,7 @@ const char *tern_setup_reason(void)
 	return tern_setup_why;
 }
 
-int tern_pf_vfs(char (*vf_bdf)[16], int max)
+int tern_pf_vfs_of(const char *pf, char (*vf_bdf)[16], int max)
 {
 	char path[PATH_MAX], link[PATH_MAX];
 	ssize_t len;
@@ -255,7 +255,7 @@ int tern_pf_vfs(char (*vf_bdf)[16], int max)
 
 	for (n = 0; n < max; n++) {
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/virtfn%d",
-			 tern_pf, n);
+			 pf, n);
 		len = readlink(path, link, sizeof(link) - 1);
 		if (len <= 0)
 			break;
@@ -265,42 +265,48 @@ int tern_pf_vfs(char (*vf_bdf)[16], int max)
 	return n;
 }
 
+int tern_pf_vfs(char (*vf_bdf)[16], int max)
+{
+	return tern_pf_vfs_of(tern_pf, vf_bdf, max);
+}
+
 /* The first @nvfs VFs on @vf_driver, the PF on @pf_driver; or -EPERM. */
-static int tern_vfs_as_they_are(const char *pf_driver, const char *vf_driver,
-				int nvfs, char (*vf_bdf)[16])
+static int tern_vfs_as_they_are(const char *pf, const char *pf_driver,
+				const char *vf_driver, int nvfs,
+				char (*vf_bdf)[16])
 {
 	char vfs[TERN_MAX_VFS][16], cur[64];
 	int n, i, found = 0;
 
-	n = tern_pf_vfs(vfs, TERN_MAX_VFS);
+	n = tern_pf_vfs_of(pf, vfs, TERN_MAX_VFS);
 	for (i = 0; i < n && found < nvfs; i++)
 		if (pci_driver_is(vfs[i], vf_driver))
 			strcpy(vf_bdf[found++], vfs[i]);
-	if (pci_driver_is(tern_pf, pf_driver) && found == nvfs)
+	if (pci_driver_is(pf, pf_driver) && found == nvfs)
 		return nvfs;
 
-	if (pci_device_driver(tern_pf, cur, sizeof(cur)))
+	if (pci_device_driver(pf, cur, sizeof(cur)))
 		strcpy(cur, "no driver");
 	snprintf(tern_setup_why, sizeof(tern_setup_why),
 		 "needs PF %s on %s with %d VFs on %s, finds it on %s with %d VFs, %d on %s: set %s=1 to let the test set that up",
-		 tern_pf, pf_driver, nvfs, vf_driver, cur, n, found, vf_driver,
+		 pf, pf_driver, nvfs, vf_driver, cur, n, found, vf_driver,
 		 TERN_SELFTESTS_DESTRUCTIVE_ENV);
 	return -EPERM;
 }
 
 /* Exactly @nvfs VFs on @vf_driver, the PF on @pf_driver; rebinding. */
-static int tern_set_up_vfs(const char *pf_driver, const char *vf_driver,
-			   int nvfs, char (*vf_bdf)[16])
+static int tern_set_up_vfs(const char *pf, const char *pf_driver,
+			   const char *vf_driver, int nvfs, char (*vf_bdf)[16])
 {
 	char vfs[TERN_MAX_VFS][16], path[PATH_MAX], buf[32];
 	int n, i, ret;
 
-	ret = pci_bind_driver(tern_pf, pf_driver);
+	ret = pci_bind_driver(pf, pf_driver);
 	if (ret)
 		return ret;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs",
-		 tern_pf);
+		 pf);
 	ret = sysfs_read(path, buf, sizeof(buf));
 	if (ret)
 		return ret;
@@ -315,7 +321,7 @@ static int tern_set_up_vfs(const char *pf_driver, const char *vf_driver,
 		if (ret)
 			return ret;
 	}
-	n = tern_pf_vfs(vfs, TERN_MAX_VFS);
+	n = tern_pf_vfs_of(pf, vfs, TERN_MAX_VFS);
 	if (n != nvfs)
 		return -ENODEV;
 	for (i = 0; i < n; i++) {
@@ -336,23 +342,31 @@ static bool tern_driver_present(const char *driver)
 	return !stat(path, &st);
 }
 
-int tern_prepare_vfs(const char *pf_driver, const char *vf_driver, int nvfs,
-		     char (*vf_bdf)[16])
+int tern_prepare_pf_vfs(const char *pf, const char *pf_driver,
+			const char *vf_driver, int nvfs, char (*vf_bdf)[16])
 {
 	char path[PATH_MAX], cur[64];
 
 	if (!tern_selftests_destructive())
-		return tern_vfs_as_they_are(pf_driver, vf_driver, nvfs, vf_bdf);
+		return tern_vfs_as_they_are(pf, pf_driver, vf_driver, nvfs,
+					    vf_bdf);
 	if (!tern_driver_present(pf_driver) || !tern_driver_present(vf_driver))
 		return -ENOENT;
-	if (!pci_device_driver(tern_pf, cur, sizeof(cur)) &&
+	if (!pci_device_driver(pf, cur, sizeof(cur)) &&
 	    strcmp(cur, pf_driver)) {
 		/* VFs go away before their PF changes hands */
 		snprintf(path, sizeof(path),
-			 "/sys/bus/pci/devices/%s/sriov_numvfs", tern_pf);
+			 "/sys/bus/pci/devices/%s/sriov_numvfs", pf);
 		sysfs_write(path, "0");
 	}
-	return tern_set_up_vfs(pf_driver, vf_driver, nvfs, vf_bdf);
+	return tern_set_up_vfs(pf, pf_driver, vf_driver, nvfs, vf_bdf);
+}
+
+int tern_prepare_vfs(const char *pf_driver, const char *vf_driver, int nvfs,
+		     char (*vf_bdf)[16])
+{
+	return tern_prepare_pf_vfs(tern_pf, pf_driver, vf_driver, nvfs,
+				   vf_bdf);
 }
 
 int tern_pci_reset(const char *bdf)
