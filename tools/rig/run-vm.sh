@@ -26,6 +26,15 @@ if "$qemu" -device help 2>/dev/null | grep -q '"tern-pf"'; then
 	# VFs' device memory that Linux then assigns
 	devices+=(-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=0x6,pref64-reserve=4G
 		  -device "tern-pf,bus=rp1${TERN_PF_OPTS:+,$TERN_PF_OPTS}")
+	# the PFs a destination of another kind is made of, one VF each
+	# (tern_compat_test, tools/rig/guest/lib.sh names them by root
+	# port): PF2 runs the previous firmware with PF0's device memory,
+	# PF3 the current firmware with 1 MiB
+	pf0_devmem=$(echo ",$TERN_PF_OPTS," | sed -n 's/.*,devmem-mb=\([0-9]*\),.*/\1/p')
+	devices+=(-device pcie-root-port,id=rp3,bus=pcie.0,chassis=3,addr=0x8,pref64-reserve=4G
+		  -device "tern-pf,bus=rp3,vfs=1,fw-version=1.0${pf0_devmem:+,devmem-mb=$pf0_devmem}"
+		  -device pcie-root-port,id=rp4,bus=pcie.0,chassis=4,addr=0x9,pref64-reserve=64M
+		  -device tern-pf,bus=rp4,vfs=1,devmem-mb=1)
 fi
 
 log "booting VM (suite $suite, log $out/console.log)"
