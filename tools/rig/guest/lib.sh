@@ -272,6 +272,9 @@ name_devices() {
 	# 1 MiB of device memory
 	TERN_SELFTESTS_PF_FW10=$(pci_find_behind 08.0 1234 7e40)
 	TERN_SELFTESTS_PF_DEVMEM1M=$(pci_find_behind 09.0 1234 7e40)
+	# tern-migrate --check, compared with what RESUMING does
+	TERN_SELFTESTS_TERN_MIGRATE=
+	[ -x /tests/tern-migrate ] && TERN_SELFTESTS_TERN_MIGRATE=/tests/tern-migrate
 	TERN_SELFTESTS_DESTRUCTIVE=1
 	# the two consumers of the QEMU tests: QEMU 10.0 with the tern model
 	# and Debian's QEMU (tools/rig/mkinitramfs.sh)
@@ -279,7 +282,8 @@ name_devices() {
 	TERN_SELFTESTS_QEMU_OTHER=/usr/bin/qemu-system-x86_64-debian
 	export TERN_SELFTESTS_PF TERN_SELFTESTS_EDU TERN_SELFTESTS_DESTRUCTIVE \
 		TERN_SELFTESTS_QEMU TERN_SELFTESTS_QEMU_OTHER \
-		TERN_SELFTESTS_PF_FW10 TERN_SELFTESTS_PF_DEVMEM1M
+		TERN_SELFTESTS_PF_FW10 TERN_SELFTESTS_PF_DEVMEM1M \
+		TERN_SELFTESTS_TERN_MIGRATE
 	# the suites that run the QEMU tests must carry both; the bench does not
 	case " $(cat /proc/cmdline) " in
 	*" tern.suite=check "* | *" tern.suite=stress "*)

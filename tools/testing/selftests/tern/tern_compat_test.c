@@ -6,7 +6,9 @@
  * one kernel log line naming the field and both values); what it can (an
  * older stream version) loads. For every pair, the VFs' migration_compat
  * attributes, compared by the documented rule, give the answer RESUMING
- * then gives, in the same words as the kernel log.
+ * then gives, in the same words as the kernel log; and so does
+ * `tern-migrate --check SRC DST` where the runner names the tool
+ * (TERN_SELFTESTS_TERN_MIGRATE, as the rig does).
  *
  * Streams recorded by earlier releases (streams/, made by
  * tools/qemu/tern-qtest/record_streams.py) load forever: each is loaded on
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include <linux/sizes.h>
 
@@ -105,6 +108,31 @@ static int compat_check(const struct compat *src, const struct compat *dst,
 	else
 		return 0;
 	return -EINVAL;
+}
+
+/*
+ * tern-migrate --check @src @dst, if TERN_SELFTESTS_TERN_MIGRATE names the
+ * tool: its exit status, and its output's first line in @out; -ENOENT
+ * when no tool is named.
+ */
+static int tool_check(const char *src, const char *dst, char *out, size_t len)
+{
+	const char *tool = getenv("TERN_SELFTESTS_TERN_MIGRATE");
+	char cmd[PATH_MAX + 64];
+	FILE *p;
+	int st;
+
+	if (!tool || !*tool)
+		return -ENOENT;
+	snprintf(cmd, sizeof(cmd), "%s --check %s %s", tool, src, dst);
+	p = popen(cmd, "r");
+	if (!p)
+		return -errno;
+	if (!fgets(out, len, p))
+		out[0] = 0;
+	out[strcspn(out, "\n")] = 0;
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -EIO;
 }
 
 /* /dev/kmsg, read from now on (O_NONBLOCK: -EAGAIN at its end). */
@@ -309,7 +337,18 @@ static void pair_refused(struct __test_metadata *_metadata,
 			 FIXTURE_DATA(tern_compat_test) *self, int src, int dst)
 {
 	struct vfio_mig_stream s = {};
+	char why[256], want[300], out[300];
+	int ret;
 
+	/* the tool, on the two VFs, says what the rule and RESUMING say */
+	ASSERT_EQ(-EINVAL, compat_check(&self->compat[src], &self->compat[dst],
+					why, sizeof(why)));
+	snprintf(want, sizeof(want), "incompatible: %s", why);
+	ret = tool_check(self->bdf[src], self->bdf[dst], out, sizeof(out));
+	if (ret != -ENOENT) {
+		ASSERT_EQ(1, ret) TH_LOG("tern-migrate --check: %s", out);
+		ASSERT_STREQ(want, out);
+	}
 	fill_devmem(self->vf[src], 3);
 	save(self->vf[src], &s);
 	expect_refused(_metadata, self, &self->compat[src], dst, &s);
@@ -389,8 +428,8 @@ TEST_F(tern_compat_test, older_stream_loads)
 	u64 jobs, ctx[TERN_VF_CTX_REGS];
 	struct vfio_mig_stream s = {};
 	struct tern_desc_cpl cpl;
-	char why[256];
-	int i, commit;
+	char why[256], out[300];
+	int i, commit, ret;
 
 	NEED_PF(FW10);
 	a = self->vf[FW10];
@@ -398,6 +437,11 @@ TEST_F(tern_compat_test, older_stream_loads)
 	ASSERT_NE(NULL, dst);
 	ASSERT_EQ(0, compat_check(&self->compat[FW10], &self->compat[PF0], why,
 				  sizeof(why))) TH_LOG("%s", why);
+	ret = tool_check(self->bdf[FW10], self->bdf[PF0], out, sizeof(out));
+	if (ret != -ENOENT) {
+		ASSERT_EQ(0, ret) TH_LOG("tern-migrate --check: %s", out);
+		ASSERT_STREQ("compatible", out);
+	}
 	for (i = 0; i < 2 * PAGE; i++)
 		src[i] = (u8)(i * 13 + 5);
 	fill_devmem(a, 11);
