@@ -20,11 +20,12 @@ devices=(
 	# stock device for the rig smoke test, integrated on the root bus
 	-device edu,bus=pcie.0,addr=0x5
 )
-# two tern PFs, when this QEMU has the model: PF0 and PF1, the same
-# device, each behind its own root port (its own bus numbers and IOMMU
-# groups), as the source and destination of a migration between hosts are
-# two devices; the tests migrate from PF0's VFs to PF1's
-# (TERN_SELFTESTS_PF_OTHER, guest/lib.sh)
+# four tern PFs, when this QEMU has the model, each behind its own root
+# port (its own bus numbers and IOMMU groups): PF0 and PF1, the same
+# device, as the source and destination of a migration between hosts are
+# two devices (the tests migrate from PF0's VFs to PF1's,
+# TERN_SELFTESTS_PF_OTHER), and PF2 and PF3 of other kinds (guest/lib.sh
+# names each by its root port)
 if "$qemu" -device help 2>/dev/null | grep -q '"tern-pf"'; then
 	# SeaBIOS does not size SR-IOV BARs: reserve a 64-bit window for the
 	# VFs' device memory that Linux then assigns
@@ -32,6 +33,15 @@ if "$qemu" -device help 2>/dev/null | grep -q '"tern-pf"'; then
 		devices+=(-device pcie-root-port,id=rp$pf,bus=pcie.0,chassis=$pf,addr=0x$((5 + pf)),pref64-reserve=4G
 			  -device "tern-pf,bus=rp$pf${TERN_PF_OPTS:+,$TERN_PF_OPTS}")
 	done
+	# the PFs a destination of another kind is made of, one VF each
+	# (tern_compat_test, tools/rig/guest/lib.sh names them by root
+	# port): PF2 runs the previous firmware with PF0's device memory,
+	# PF3 the current firmware with 1 MiB
+	pf0_devmem=$(echo ",$TERN_PF_OPTS," | sed -n 's/.*,devmem-mb=\([0-9]*\),.*/\1/p')
+	devices+=(-device pcie-root-port,id=rp3,bus=pcie.0,chassis=3,addr=0x8,pref64-reserve=4G
+		  -device "tern-pf,bus=rp3,vfs=1,fw-version=1.0${pf0_devmem:+,devmem-mb=$pf0_devmem}"
+		  -device pcie-root-port,id=rp4,bus=pcie.0,chassis=4,addr=0x9,pref64-reserve=64M
+		  -device tern-pf,bus=rp4,vfs=1,devmem-mb=1)
 fi
 
 log "booting VM (suite $suite, log $out/console.log)"

@@ -218,6 +218,20 @@ for o in --threshold=1M --max-passes=2 --workload=4; do
 	usage_error $M "$msg" "$o" --no-precopy "$NODEV1" "$NODEV2"
 done
 
+# --check migrates nothing: no migration option goes with it; a VF whose
+# attribute cannot be read is exit 2 (the VM's test checks the answers)
+for o in --verify --fill=1 --no-precopy --workload=4 --threshold=1M; do
+	usage_error $M "${o%%=*} contradicts --check, which migrates nothing" \
+		--check "$o" "$NODEV1" "$NODEV2"
+done
+run $M --check "$NODEV1" "$NODEV2"
+if [ $rc = 2 ] && [ ! -s "$tmp/out" ] &&
+   grep -q "^$M: /sys/bus/pci/devices/$NODEV1/migration_compat: " "$tmp/err"; then
+	pass "$M --check without the VFs: exit 2, the attribute named"
+else
+	fail "$M --check without the VFs: exit $rc, $(head -1 "$tmp/err")"
+fi
+
 # the rig's own command lines (guest/check.sh, guest/demo.sh)
 accepted $M --fill 7 --workload 4 --verify
 accepted $M --legacy --fill 7 --workload 4 --verify

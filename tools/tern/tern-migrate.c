@@ -5,6 +5,9 @@
  * runs, until the dirty data converges below a threshold or a pass bound
  * is hit, then STOP_COPY, and the destination is resumed.
  *
+ * With --check it migrates nothing: it says whether SRC's stream would
+ * load on DST, from both VFs' migration_compat attributes.
+ *
  * The options, their defaults and the exit status: tern-migrate --help
  * (the text is below, in usage[]).
  */
@@ -155,14 +158,84 @@ static void migrate(struct vfio_pci_device *src, struct vfio_pci_device *dst,
 	close(rfd);
 }
 
+/* A VF's migration_compat attribute (Documentation/tern/drivers.rst). */
+struct compat {
+	unsigned int vendor, device;
+	unsigned long long devmem_size;
+	unsigned int stream, loads_min, loads_max;
+};
+
+static void read_compat(const char *bdf, struct compat *c)
+{
+	char path[128], line[256] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/migration_compat",
+		 bdf);
+	f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, CLI_PROG ": %s: %s (is the VF bound to tern_vfio_pci?)\n",
+			path, strerror(errno));
+		exit(CLI_EXIT_USAGE);
+	}
+	if (!fgets(line, sizeof(line), f) ||
+	    sscanf(line, "device=%x:%x devmem_size=%llu stream=%u loads=%u-%u",
+		   &c->vendor, &c->device, &c->devmem_size, &c->stream,
+		   &c->loads_min, &c->loads_max) != 6) {
+		fprintf(stderr, CLI_PROG ": %s: cannot parse '%s'\n", path,
+			strtok(line, "\n") ?: "");
+		exit(CLI_EXIT_USAGE);
+	}
+	fclose(f);
+}
+
+/*
+ * The rule: SRC's stream loads on DST iff the device and the device memory
+ * size are equal and DST loads SRC's stream version. A refusal is said as
+ * tern-vfio-pci logs it when RESUMING meets the stream's header, with the
+ * checks in the same order.
+ */
+static int check(const char *src_bdf, const char *dst_bdf)
+{
+	struct compat s, d;
+
+	read_compat(src_bdf, &s);
+	read_compat(dst_bdf, &d);
+	if (s.stream < d.loads_min || s.stream > d.loads_max)
+		printf("incompatible: stream version %u is %s than this VF loads (%u..%u)\n",
+		       s.stream, s.stream > d.loads_max ? "newer" : "older",
+		       d.loads_min, d.loads_max);
+	else if (s.vendor != d.vendor)
+		printf("incompatible: vendor_id is 0x%04x in the stream, 0x%04x on this VF\n",
+		       s.vendor, d.vendor);
+	else if (s.device != d.device)
+		printf("incompatible: device_id is 0x%04x in the stream, 0x%04x on this VF\n",
+		       s.device, d.device);
+	else if (s.devmem_size != d.devmem_size)
+		printf("incompatible: devmem_size is %llu in the stream, %llu on this VF\n",
+		       s.devmem_size, d.devmem_size);
+	else {
+		printf("compatible\n");
+		return 0;
+	}
+	return CLI_EXIT_FAIL;
+}
+
 static const char usage[] =
 "usage: tern-migrate [options] SRC_BDF DST_BDF\n"
+"       tern-migrate --check SRC_BDF DST_BDF\n"
 "\n"
 "Migrate the state of tern VF SRC_BDF to tern VF DST_BDF through the VFIO\n"
 "migration v2 uAPI, as a VMM does: pre-copy passes while the source runs,\n"
 "then STOP_COPY, then the destination is resumed. Both are full PCI\n"
 "addresses (e.g. 0000:01:00.1 and 0000:01:00.2) of VFs bound to\n"
 "tern-vfio-pci.\n"
+"\n"
+"With --check nothing is migrated: it prints 'compatible' if a stream\n"
+"saved from SRC_BDF would load on DST_BDF, else 'incompatible: ' and the\n"
+"reason, in the words tern-vfio-pci logs when it refuses one (from both\n"
+"VFs' migration_compat attributes; no option of a migration goes\n"
+"with it).\n"
 "\n"
 "options:\n"
 "  --legacy          open the VFs through the VFIO group and a type1\n"
@@ -180,6 +253,8 @@ static const char usage[] =
 "  --fill SEED       first fill the source's device memory with a pattern\n"
 "                    made from SEED (default: leave it as it is)\n"
 "  --verify          compare both VFs' device memory afterwards\n"
+"  --check           migrate nothing: say whether SRC_BDF's stream would\n"
+"                    load on DST_BDF (see above)\n"
 "  -h, --help        print this help and exit\n"
 "\n"
 "SIZE is a decimal number of bytes, optionally with a binary suffix: K, M,\n"
@@ -190,11 +265,13 @@ static const char usage[] =
 "the downtime) and total time on stdout, pre-copy progress on stderr.\n"
 "\n"
 "exit status:\n"
-"  0  migrated (and, with --verify, device memory identical)\n"
+"  0  migrated (and, with --verify, device memory identical); --check:\n"
+"     compatible\n"
 "  1  failed: no such PCI device, a VFIO or migration error, or --verify\n"
-"     found the device memory differing\n"
+"     found the device memory differing; --check: incompatible\n"
 "  2  usage error: unknown option, bad value, contradictory options or\n"
-"     missing arguments; nothing was done\n";
+"     missing arguments; nothing was done; --check: an attribute that\n"
+"     cannot be read (no such VF, or not bound to tern-vfio-pci)\n";
 
 int main(int argc, char **argv)
 {
@@ -206,6 +283,7 @@ int main(int argc, char **argv)
 		{ "workload", required_argument, NULL, 'w' },
 		{ "fill", required_argument, NULL, 'f' },
 		{ "verify", no_argument, NULL, 'v' },
+		{ "check", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -214,6 +292,8 @@ int main(int argc, char **argv)
 		.threshold = 65536, .precopy = true,
 	};
 	const char *precopy_opt = NULL;	/* an option only pre-copy uses */
+	const char *migrate_opt = NULL;	/* an option only a migration uses */
+	bool check_only = false;
 	struct totals t = { };
 	struct vf src, dst;
 	pid_t workload = 0;
@@ -237,6 +317,7 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			o.precopy = false;
+			migrate_opt = "--no-precopy";
 			break;
 		case 'w':
 			o.workload = cli_count("--workload", optarg, 0,
@@ -245,11 +326,16 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			o.fill = true;
+			migrate_opt = "--fill";
 			o.fill_seed = cli_count("--fill", optarg, 0,
 						UINT64_MAX);
 			break;
 		case 'v':
 			o.verify = true;
+			migrate_opt = "--verify";
+			break;
+		case 'c':
+			check_only = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -263,6 +349,12 @@ int main(int argc, char **argv)
 		cli_usage_error("%s only acts in pre-copy: it contradicts --no-precopy",
 				precopy_opt);
 	cli_src_dst(argc, argv);
+	if (check_only) {
+		if (migrate_opt || precopy_opt)
+			cli_usage_error("%s contradicts --check, which migrates nothing",
+					migrate_opt ?: precopy_opt);
+		return check(argv[optind], argv[optind + 1]);
+	}
 	cli_pci_present(argv[optind]);
 	cli_pci_present(argv[optind + 1]);
 

@@ -61,10 +61,11 @@ static int tern_identify_show(struct seq_file *s, void *unused)
 		   le64_to_cpu(id->devmem_size),
 		   le32_to_cpu(id->devmem_page_size),
 		   le32_to_cpu(id->max_chunk));
-	seq_printf(s, "dirty_page_sizes 0x%llx\nmax_dirty_ranges %u\nstream_version %u\ncaps 0x%x\n",
+	seq_printf(s, "dirty_page_sizes 0x%llx\nmax_dirty_ranges %u\nstream_version %u\nstream_version_min %u\ncaps 0x%x\n",
 		   le64_to_cpu(id->dirty_page_sizes),
 		   le32_to_cpu(id->max_dirty_ranges),
-		   le32_to_cpu(id->stream_version), le32_to_cpu(id->caps));
+		   le32_to_cpu(id->stream_version),
+		   le32_to_cpu(id->stream_version_min), le32_to_cpu(id->caps));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(tern_identify);

@@ -37,9 +37,9 @@
 
 #define TERN_MAGIC			0x4e524554u	/* "TERN" */
 #define TERN_ABI_MAJOR			1
-#define TERN_ABI_MINOR			1
+#define TERN_ABI_MINOR			2
 #define TERN_ABI_VERSION		((TERN_ABI_MAJOR << 16) | TERN_ABI_MINOR)
-#define TERN_FW_VERSION			0x00010000u
+#define TERN_FW_VERSION			0x00010001u	/* 1.1 */
 
 /* SR-IOV layout of the PF capability */
 #define TERN_SRIOV_VF_OFFSET		1
@@ -484,6 +484,8 @@ enum tern_vf_state {
  * @vf_index: the addressed VF, or TERN_VF_NONE
  * @vf_state: TERN_VF_STATE_* of the addressed VF (0 for TERN_VF_NONE)
  * @vf_sessions: TERN_VF_SESS_* of the addressed VF (0 for TERN_VF_NONE)
+ * @stream_version_min: TERN_STREAM_VERSION_MIN, the oldest stream version
+ *	LOAD accepts (ABI 1.2; zero before: read it as @stream_version)
  * @rsvd: zero
  */
 struct tern_identify {
@@ -506,7 +508,8 @@ struct tern_identify {
 	__le16	vf_index;
 	__le16	vf_state;
 	__le32	vf_sessions;
-	__u8	rsvd[56];
+	__le32	stream_version_min;
+	__u8	rsvd[52];
 };
 
 TERN_ABI_CHECK_SIZE(struct tern_identify, 128);
@@ -530,7 +533,8 @@ TERN_ABI_CHECK_SIZE(struct tern_dirty_range, 16);
  * final XOR 0xffffffff; CRC of "123456789" is 0xe3069283).
  */
 #define TERN_STREAM_MAGIC		0x4d545354u	/* "TSTM" */
-#define TERN_STREAM_VERSION		1
+#define TERN_STREAM_VERSION		2	/* what a save produces */
+#define TERN_STREAM_VERSION_MIN		1	/* the oldest a load accepts */
 
 /**
  * struct tern_stream_hdr - stream header (64 bytes, stream offset 0)
@@ -569,6 +573,7 @@ enum tern_rec_type {
 	TERN_REC_REGS	= 2,
 	TERN_REC_ENGINE	= 3,
 	TERN_REC_END	= 4,
+	TERN_REC_ZERO	= 5,	/* stream version 2 */
 };
 
 /**
@@ -604,6 +609,19 @@ struct tern_rec_pages {
 };
 
 TERN_ABI_CHECK_SIZE(struct tern_rec_pages, 8);
+
+/**
+ * struct tern_rec_zero - ZERO payload (stream version 2): device memory
+ *	pages @first .. @first + @count - 1 are all zero
+ * @first: index of the first device memory page
+ * @count: pages, at least 1
+ */
+struct tern_rec_zero {
+	__le32	first;
+	__le32	count;
+};
+
+TERN_ABI_CHECK_SIZE(struct tern_rec_zero, 8);
 
 /**
  * struct tern_rec_regs - REGS payload (168 bytes)

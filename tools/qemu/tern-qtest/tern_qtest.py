@@ -401,11 +401,12 @@ def identify(r, vf=TERN_VF_NONE):
     r.q.memset(BUF, 128, 0xaa)
     st, res = r.run(TERN_OP_IDENTIFY, vf, data=(BUF, 128))
     assert res[0] == 128
-    f = struct.unpack('<IHHIHHQIIQIIIIIIHHI', r.q.mem_read(BUF, 72))
+    f = struct.unpack('<IHHIHHQIIQIIIIIIHHII', r.q.mem_read(BUF, 76))
     keys = ('magic abi_major abi_minor fw_version total_vfs num_vfs '
             'devmem_size devmem_page_size max_chunk dirty_page_sizes '
             'max_dirty_ranges max_sge stream_version caps ctx_regs '
-            'fifo_depth vf_index vf_state vf_sessions').split()
+            'fifo_depth vf_index vf_state vf_sessions '
+            'stream_version_min').split()
     return dict(zip(keys, f))
 
 
@@ -504,6 +505,11 @@ def t_identity(r):
     assert idf['dirty_page_sizes'] == TERN_DIRTY_PAGE_SIZES
     assert idf['max_chunk'] == TERN_MAX_CHUNK
     assert idf['vf_index'] == TERN_VF_NONE
+    # firmware 1.1 (the default): ABI 1.2, saves v2, loads v1..v2
+    assert (idf['abi_major'], idf['abi_minor']) == (1, 2)
+    assert idf['fw_version'] == TERN_FW_VERSION == 0x00010001
+    assert idf['stream_version'] == TERN_STREAM_VERSION == 2
+    assert idf['stream_version_min'] == TERN_STREAM_VERSION_MIN == 1
     idf = identify(r, 1)
     assert idf['vf_index'] == 1 and idf['vf_state'] == TERN_VF_STATE_RUNNING
     assert q.readl(MSI_PF) == 0x1000, 'PF MSI-X message'
@@ -860,7 +866,9 @@ def t_load_errors(r, good):
     bad = bytearray(good)
     bad[0] ^= 1
     expect(bytes(bad), TERN_ST_STREAM_MAGIC)
-    expect(make_header(version=2) + body, TERN_ST_STREAM_VERSION)
+    expect(make_header(version=TERN_STREAM_VERSION + 1) + body,
+           TERN_ST_STREAM_VERSION)
+    expect(make_header(version=0) + body, TERN_ST_STREAM_VERSION)
     expect(make_header(devmem=DEVMEM * 2) + body, TERN_ST_STREAM_MISMATCH)
     bad = bytearray(good)
     bad[64 + 16 + 8 + 100] ^= 0x40                      # first page payload
@@ -876,6 +884,18 @@ def t_load_errors(r, good):
            make_record(1, 0, struct.pack('<II', DEVMEM // 4096, 1) + page),
            TERN_ST_STREAM_PAGE_RANGE)
     expect(make_header() + make_record(9, 0, b''), TERN_ST_STREAM_RECORD)
+    # ZERO: version 2 only, at least one page, in range, 8 bytes
+    zero = TERN_REC_ZERO
+    expect(make_header(version=1) +
+           make_record(zero, 0, struct.pack('<II', 0, 1)),
+           TERN_ST_STREAM_RECORD)
+    expect(make_header() + make_record(zero, 0, struct.pack('<II', 3, 0)),
+           TERN_ST_STREAM_RECORD)
+    expect(make_header() + make_record(zero, 0, struct.pack('<III', 3, 1, 0)),
+           TERN_ST_STREAM_RECORD)
+    expect(make_header() +
+           make_record(zero, 0, struct.pack('<II', DEVMEM // 4096 - 1, 2)),
+           TERN_ST_STREAM_PAGE_RANGE)
     expect(make_header() + make_record(4, 1, b''), TERN_ST_STREAM_RECORD)
     expect(make_header() + make_record(4, 0, b''), TERN_ST_STREAM_RECORD,
            at_commit=True)                              # no REGS/ENGINE
@@ -1139,6 +1159,108 @@ def t_parked(r):
     assert q.readq(r.vf_reg(0, TERN_VF_REG_JOBS_LO)) == 5
 
 
+def t_zero(r):
+    """Changed pages that are now zero travel as ZERO records (v2)."""
+    q = r.q
+    e = r.engine_setup(0)
+    pages = fill_vf(r, 0, e, 11)
+    r.run(TERN_OP_SAVE_BEGIN, 0,
+          params=struct.pack('<II', TERN_SAVE_MODE_PRECOPY, 0))
+    stream, flags = r.save_all(0, chunk=65536, nsge=1)
+    assert flags & TERN_SAVE_F_NO_DATA
+    # the guest clears pages 0-2 and 70 and rewrites 71: a ZERO run, a
+    # ZERO page, a PAGES record between them
+    q.memset(r.devmem(0), 3 * 4096)
+    q.memset(r.devmem(0) + 70 * 4096, 4096)
+    q.writel(r.devmem(0) + 71 * 4096, 0x2e2e)
+    for pg in (0, 1, 2, 70):
+        del pages[pg]
+    pages[71] = struct.pack('<I', 0x2e2e) + pages[71][4:]
+    more, flags = r.save_all(0)
+    r.freeze(0)
+    tail, flags = r.save_all(0)
+    assert flags & TERN_SAVE_F_END
+    r.run(TERN_OP_SAVE_END, 0)
+    r.thaw(0)
+    hdr, recs = parse_stream(stream[:64] + more + tail)
+    zeros = [struct.unpack('<II', p) for t, _, p in recs if t == TERN_REC_ZERO]
+    assert zeros == [(0, 3), (70, 1)], zeros
+    assert [struct.unpack('<II', p[:8]) for t, _, p in recs
+            if t == TERN_REC_PAGES] == [(71, 1)]
+    assert len(more) == 2 * (16 + 8) + 16 + 8 + 4096, len(more)
+    assert struct.unpack('<H', stream[4:6])[0] == 2
+    # loaded: the pages the first pass carried are zero again
+    r.freeze(1)
+    assert r.load(1, stream + more + tail) == 0
+    r.run(TERN_OP_LOAD_COMMIT, 1)
+    check_vf(r, 1, pages, 11)
+    r.thaw(1)
+
+
+def fw10_stream(qemu):
+    """A stream of firmware 1.0, with a page cleared in pre-copy."""
+    old = Rig(qemu, ',fw-version=1.0')
+    try:
+        q = old.q
+        assert q.readl(PF_BAR0 + TERN_PF_REG_VERSION) == 1 << 16 | 1
+        assert q.readl(old.vf_reg(0, TERN_VF_REG_VERSION)) == 1 << 16 | 1
+        idf = identify(old)
+        assert (idf['abi_minor'], idf['fw_version']) == (1, 0x00010000)
+        assert idf['stream_version'] == 1 and idf['stream_version_min'] == 0
+        e = old.engine_setup(0)
+        pages = fill_vf(old, 0, e, 13)
+        old.run(TERN_OP_SAVE_BEGIN, 0,
+                params=struct.pack('<II', TERN_SAVE_MODE_PRECOPY, 0))
+        stream, flags = old.save_all(0, chunk=65536, nsge=1)
+        q.memset(old.devmem(0) + 70 * 4096, 4096)
+        pages[70] = bytes(4096)
+        old.freeze(0)
+        tail, flags = old.save_all(0)
+        assert flags & TERN_SAVE_F_END
+        old.run(TERN_OP_SAVE_END, 0)
+        stream += tail
+        hdr, recs = parse_stream(stream)
+        assert struct.unpack('<H', hdr[4:6])[0] == 1
+        assert TERN_REC_ZERO not in [t for t, _, _ in recs]
+        # 1.0 loads its own stream, refuses a v2 one at the header
+        old.freeze(1)
+        assert old.load(1, stream) == 0
+        old.run(TERN_OP_LOAD_COMMIT, 1)
+        check_vf(old, 1, {k: v for k, v in pages.items() if any(v)}, 13)
+        old.freeze(2)
+        assert old.load(2, make_header(version=2)) == TERN_ST_STREAM_VERSION
+        old.run(TERN_OP_LOAD_COMMIT, 2, expect=TERN_ST_STREAM_VERSION)
+        return stream, pages
+    finally:
+        old.q.close()
+
+
+def t_fw_versions(r, qemu):
+    """fw-version: 1.0 saves v1 and refuses v2; 1.1 loads v1; bad values."""
+    stream, pages = fw10_stream(qemu)
+    r.freeze(1)
+    assert r.load(1, stream) == 0
+    r.run(TERN_OP_LOAD_COMMIT, 1)
+    check_vf(r, 1, {k: v for k, v in pages.items() if any(v)}, 13)
+    r.thaw(1)
+    q11 = Rig(qemu, ',fw-version=1.1')
+    try:
+        assert identify(q11)['fw_version'] == TERN_FW_VERSION
+    finally:
+        q11.q.close()
+    for bad in ('2.0', '1'):
+        p = subprocess.run(
+            [qemu, '-M', 'q35', '-accel', 'qtest', '-display', 'none',
+             '-nodefaults', '-L', '/usr/share/seabios', '-L',
+             '/usr/share/qemu', '-device',
+             'pcie-root-port,id=rp,chassis=1,addr=1.0', '-device',
+             'tern-pf,bus=rp,fw-version=' + bad],
+            capture_output=True, text=True, timeout=60)
+        assert p.returncode != 0, bad
+        assert "fw-version must be 1.0 or 1.1, not '%s'" % bad in p.stderr, \
+            p.stderr
+
+
 TESTS = [
     ('CRC-32C: realize checks each path against crc32c()', t_crc_selftest),
     ('identity and IDENTIFY', t_identity),
@@ -1147,6 +1269,8 @@ TESTS = [
     ('stop-copy round trip with pending jobs', t_stopcopy_roundtrip),
     ('pre-copy: initial and dirty bytes, round trip', t_precopy),
     ('pre-copy: a re-based engine ring re-inits the first pass', t_reinit),
+    ('pre-copy: cleared pages travel as ZERO records', t_zero),
+    ('fw-version 1.0 and 1.1: stream versions saved and loaded', None),
     ('load rejects bad streams', None),
     ('DMA dirty tracking', t_dirty),
     ('fault injection and firmware reset', None),
@@ -1174,6 +1298,8 @@ def main():
                 fn(qemu)
             elif r is None:
                 raise RuntimeError('no test machine (%s)' % rig_error)
+            elif name.startswith('fw-version'):
+                t_fw_versions(r, qemu)
             elif name.startswith('load rejects'):
                 t_load_errors(r, good)
             elif name.startswith('fault'):

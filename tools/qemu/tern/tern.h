@@ -80,6 +80,21 @@ struct TernVFState {
     TernDirty *dirty;
 };
 
+/*
+ * A firmware release the PF runs (property fw-version): what IDENTIFY and
+ * the VERSION registers report, which stream version a save produces and
+ * which a load accepts. 1.0 is the firmware before ZERO records (ABI 1.1,
+ * stream 1 only, stream_version_min not reported); 1.1 is this ABI.
+ */
+typedef struct TernFirmware {
+    const char *name;           /* "1.1": the property's value */
+    uint16_t abi_minor;
+    uint32_t fw_version;
+    uint16_t stream_version;    /* a save produces this version */
+    uint16_t stream_version_min;  /* as IDENTIFY reports it: 0 for 1.0 */
+    uint16_t load_min;          /* the oldest version a load accepts */
+} TernFirmware;
+
 typedef struct TernCmd {
     struct tern_admin_cmd cmd;  /* little-endian, as fetched */
     uint64_t result[3];
@@ -99,6 +114,9 @@ struct TernPFState {
     uint32_t fw_latency_us;
     uint32_t engine_latency_us;
     bool fault_injection;
+    char *fw_version_name;      /* "fw-version" */
+
+    const TernFirmware *fw;     /* from fw-version, at realize */
 
     /* admin queue registers */
     uint32_t ctrl;

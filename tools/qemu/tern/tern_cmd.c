@@ -65,8 +65,8 @@ static uint16_t tern_cmd_identify(TernPFState *pf, TernCmd *c)
 
     id.magic = cpu_to_le32(TERN_MAGIC);
     id.abi_major = cpu_to_le16(TERN_ABI_MAJOR);
-    id.abi_minor = cpu_to_le16(TERN_ABI_MINOR);
-    id.fw_version = cpu_to_le32(TERN_FW_VERSION);
+    id.abi_minor = cpu_to_le16(pf->fw->abi_minor);
+    id.fw_version = cpu_to_le32(pf->fw->fw_version);
     id.total_vfs = cpu_to_le16(pf->vfs);
     id.num_vfs = cpu_to_le16(pcie_sriov_num_vfs(PCI_DEVICE(pf)));
     id.devmem_size = cpu_to_le64((uint64_t)pf->devmem_mb * MiB);
@@ -75,7 +75,8 @@ static uint16_t tern_cmd_identify(TernPFState *pf, TernCmd *c)
     id.dirty_page_sizes = cpu_to_le64(TERN_DIRTY_PAGE_SIZES);
     id.max_dirty_ranges = cpu_to_le32(TERN_DIRTY_MAX_RANGES);
     id.max_sge = cpu_to_le32(TERN_MAX_SGE);
-    id.stream_version = cpu_to_le32(TERN_STREAM_VERSION);
+    id.stream_version = cpu_to_le32(pf->fw->stream_version);
+    id.stream_version_min = cpu_to_le32(pf->fw->stream_version_min);
     id.caps = cpu_to_le32(pf->fault_injection ? TERN_PF_CAP_FAULT_INJECT : 0);
     id.ctx_regs = cpu_to_le32(TERN_VF_CTX_REGS);
     id.fifo_depth = cpu_to_le32(TERN_ENGINE_FIFO_DEPTH);

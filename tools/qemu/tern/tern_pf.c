@@ -286,7 +286,7 @@ static uint64_t tern_pf_mmio_read(void *opaque, hwaddr addr, unsigned size)
     case TERN_PF_REG_MAGIC:
         return TERN_MAGIC;
     case TERN_PF_REG_VERSION:
-        return TERN_ABI_VERSION;
+        return TERN_ABI_MAJOR << 16 | pf->fw->abi_minor;
     case TERN_PF_REG_CAPS:
         return pf->fault_injection ? TERN_PF_CAP_FAULT_INJECT : 0;
     case TERN_PF_REG_TOTAL_VFS:
@@ -424,6 +424,40 @@ static void tern_pf_write_config(PCIDevice *dev, uint32_t addr, uint32_t val,
     pcie_aer_write_config(dev, addr, val, len);
 }
 
+/* The firmware releases the model can run, newest first. */
+static const TernFirmware tern_firmwares[] = {
+    {
+        .name = "1.1",
+        .abi_minor = TERN_ABI_MINOR,
+        .fw_version = TERN_FW_VERSION,
+        .stream_version = TERN_STREAM_VERSION,
+        .stream_version_min = TERN_STREAM_VERSION_MIN,
+        .load_min = TERN_STREAM_VERSION_MIN,
+    },
+    {
+        .name = "1.0",
+        .abi_minor = 1,
+        .fw_version = 0x00010000,
+        .stream_version = 1,
+        .stream_version_min = 0,
+        .load_min = 1,
+    },
+};
+
+static bool tern_pf_pick_firmware(TernPFState *pf, Error **errp)
+{
+    const char *name = pf->fw_version_name ? pf->fw_version_name : "1.1";
+
+    for (size_t i = 0; i < ARRAY_SIZE(tern_firmwares); i++) {
+        if (!strcmp(name, tern_firmwares[i].name)) {
+            pf->fw = &tern_firmwares[i];
+            return true;
+        }
+    }
+    error_setg(errp, "fw-version must be 1.0 or 1.1, not '%s'", name);
+    return false;
+}
+
 static void tern_pf_realize(PCIDevice *dev, Error **errp)
 {
     TernPFState *pf = TERN_PF(dev);
@@ -440,6 +474,9 @@ static void tern_pf_realize(PCIDevice *dev, Error **errp)
     if (!pf->devmem_mb || !is_power_of_2(pf->devmem_mb) ||
         pf->devmem_mb > 4096) {
         error_setg(errp, "devmem-mb must be a power of 2, 1..4096");
+        return;
+    }
+    if (!tern_pf_pick_firmware(pf, errp)) {
         return;
     }
 
@@ -537,6 +574,7 @@ static const Property tern_pf_properties[] = {
     DEFINE_PROP_UINT32("fw-latency-us", TernPFState, fw_latency_us, 20),
     DEFINE_PROP_UINT32("engine-latency-us", TernPFState, engine_latency_us, 0),
     DEFINE_PROP_BOOL("fault-injection", TernPFState, fault_injection, false),
+    DEFINE_PROP_STRING("fw-version", TernPFState, fw_version_name),
 };
 
 static void tern_pf_class_init(ObjectClass *klass, void *data)

@@ -396,7 +396,7 @@ static uint64_t tern_vf_mmio_read(void *opaque, hwaddr addr, unsigned size)
     case TERN_VF_REG_MAGIC:
         return TERN_MAGIC;
     case TERN_VF_REG_VERSION:
-        return TERN_ABI_VERSION;
+        return TERN_ABI_MAJOR << 16 | vf->pf->fw->abi_minor;
     case TERN_VF_REG_DEVMEM_SIZE_LO:
         return (uint32_t)vf->devmem_size;
     case TERN_VF_REG_DEVMEM_SIZE_HI:

@@ -233,34 +233,53 @@ run_cmd_test() {
 	echo "TERN-RIG: exit $name 0"
 }
 
-# pci_find VENDOR DEVICE [N]: the address of the Nth (from 0, default
-# the first) such PCI device in address order (hexadecimal IDs without
-# 0x), nothing if there is none
+# pci_find VENDOR DEVICE: the address of the first such PCI device in
+# address order (hexadecimal IDs without 0x), nothing if there is none
 pci_find() {
-	n=${3:-0}
 	for dev in /sys/bus/pci/devices/*; do
 		if [ "$(cat "$dev/vendor")" = "0x$1" ] &&
 		   [ "$(cat "$dev/device")" = "0x$2" ]; then
-			if [ "$n" = 0 ]; then
-				basename "$dev"
-				return
-			fi
-			n=$((n - 1))
+			basename "$dev"
+			return
+		fi
+	done
+}
+
+# pci_find_behind PORT VENDOR DEVICE: the address of the first such device
+# below the root port at 0000:00:PORT (e.g. 08.0), nothing if none
+pci_find_behind() {
+	for dev in /sys/bus/pci/devices/*; do
+		case "$(readlink -f "$dev")" in
+		*/0000:00:$1/*) ;;
+		*) continue ;;
+		esac
+		if [ "$(cat "$dev/vendor")" = "0x$2" ] &&
+		   [ "$(cat "$dev/device")" = "0x$3" ]; then
+			basename "$dev"
+			return
 		fi
 	done
 }
 
 # name_devices: name the VM's devices to the selftests, which never look
 # for one themselves (tools/testing/selftests/tern/tern_setup.h), and let
-# them reconfigure and reload everything: the VM is theirs. The VM has two
-# tern PFs (tools/rig/run-vm.sh): PF0, the first in address order, is the
-# PF of every test; PF1, the second, the destination of the migrations
-# between PFs. A device that is missing fails the run here; the tests
-# would only SKIP (or migrate within PF0).
+# them reconfigure and reload everything: the VM is theirs. The VM has four
+# tern PFs, found by the root port they are behind (tools/rig/run-vm.sh):
+# PF0 (00:06.0) is the PF of every test; PF1 (00:07.0), the same device,
+# the destination of the migrations between PFs; PF2 and PF3 are of
+# another kind, for tern_compat_test. A device that is missing fails the
+# run here; the tests would only SKIP (or migrate within PF0).
 name_devices() {
-	TERN_SELFTESTS_PF=$(pci_find 1234 7e40 0)
-	TERN_SELFTESTS_PF_OTHER=$(pci_find 1234 7e40 1)
+	TERN_SELFTESTS_PF=$(pci_find_behind 06.0 1234 7e40)
+	TERN_SELFTESTS_PF_OTHER=$(pci_find_behind 07.0 1234 7e40)
 	TERN_SELFTESTS_EDU=$(pci_find 1234 11e8)
+	# the PFs of another kind (tools/rig/run-vm.sh): firmware 1.0, and
+	# 1 MiB of device memory
+	TERN_SELFTESTS_PF_FW10=$(pci_find_behind 08.0 1234 7e40)
+	TERN_SELFTESTS_PF_DEVMEM1M=$(pci_find_behind 09.0 1234 7e40)
+	# tern-migrate --check, compared with what RESUMING does
+	TERN_SELFTESTS_TERN_MIGRATE=
+	[ -x /tests/tern-migrate ] && TERN_SELFTESTS_TERN_MIGRATE=/tests/tern-migrate
 	TERN_SELFTESTS_DESTRUCTIVE=1
 	# the two consumers of the QEMU tests: QEMU 10.0 with the tern model
 	# and Debian's QEMU (tools/rig/mkinitramfs.sh)
@@ -268,7 +287,9 @@ name_devices() {
 	TERN_SELFTESTS_QEMU_OTHER=/usr/bin/qemu-system-x86_64-debian
 	export TERN_SELFTESTS_PF TERN_SELFTESTS_PF_OTHER TERN_SELFTESTS_EDU \
 		TERN_SELFTESTS_DESTRUCTIVE \
-		TERN_SELFTESTS_QEMU TERN_SELFTESTS_QEMU_OTHER
+		TERN_SELFTESTS_QEMU TERN_SELFTESTS_QEMU_OTHER \
+		TERN_SELFTESTS_PF_FW10 TERN_SELFTESTS_PF_DEVMEM1M \
+		TERN_SELFTESTS_TERN_MIGRATE
 	# the suites that run the QEMU tests must carry both; the bench does not
 	case " $(cat /proc/cmdline) " in
 	*" tern.suite=check "* | *" tern.suite=stress "*)
@@ -283,7 +304,11 @@ name_devices() {
 		echo "TERN-RIG: fail no second tern PF (1234:7e40) in the VM"
 	[ -n "$TERN_SELFTESTS_EDU" ] ||
 		echo "TERN-RIG: fail no edu device (1234:11e8) in the VM"
-	echo "TERN-RIG: devices PF=${TERN_SELFTESTS_PF:-none} PF_OTHER=${TERN_SELFTESTS_PF_OTHER:-none} edu=${TERN_SELFTESTS_EDU:-none}"
+	[ -n "$TERN_SELFTESTS_PF_FW10" ] ||
+		echo "TERN-RIG: fail no tern PF with firmware 1.0 behind 00:08.0 in the VM"
+	[ -n "$TERN_SELFTESTS_PF_DEVMEM1M" ] ||
+		echo "TERN-RIG: fail no tern PF with 1 MiB device memory behind 00:09.0 in the VM"
+	echo "TERN-RIG: devices PF=${TERN_SELFTESTS_PF:-none} PF_OTHER=${TERN_SELFTESTS_PF_OTHER:-none} edu=${TERN_SELFTESTS_EDU:-none} PF_FW10=${TERN_SELFTESTS_PF_FW10:-none} PF_DEVMEM1M=${TERN_SELFTESTS_PF_DEVMEM1M:-none}"
 	echo "TERN-RIG: QEMUs $($TERN_SELFTESTS_QEMU --version | head -1) / $($TERN_SELFTESTS_QEMU_OTHER --version | head -1)"
 }
 

@@ -44,6 +44,24 @@
 #endif
 
 /*
+ * 6.15: crc32c() is the CRC library's, in <linux/crc32.h>; before, it is
+ * __crc32c_le() there (crc32c() was libcrc32c's, through the crypto API).
+ * Both run the raw CRC: the standard CRC-32C inverts before and after.
+ */
+#include <linux/crc32.h>
+#ifdef TERN_HAVE_CRC32C_LIB
+#define tern_crc32c_raw(crc, p, len)	crc32c(crc, p, len)
+#else
+#define tern_crc32c_raw(crc, p, len)	__crc32c_le(crc, p, len)
+#endif
+
+/* CRC-32C as the device computes it (stream CRCs) */
+static inline u32 tern_crc32c(const void *p, size_t len)
+{
+	return ~tern_crc32c_raw(~0u, p, len);
+}
+
+/*
  * DMA logging reports go through struct iova_bitmap, which only a kernel
  * with IOMMUFD_DRIVER implements (elsewhere it compiles to stubs that fail
  * every report). Debian's stock 6.12 kernel has no IOMMUFD at all.

@@ -37,6 +37,7 @@ static int tern_vf_init_dev(struct vfio_device *vdev)
 	if (vf_id < 0)
 		return vf_id;
 	tvf->vf_index = vf_id;
+	tern_vf_compat_init(tvf, pdev);
 	tern_vf_mig_init(tvf);
 	ret = vfio_pci_core_init_dev(vdev);
 	if (ret)
@@ -133,6 +134,33 @@ static void tern_vf_debugfs_init(struct tern_vf *tvf)
 	tern_vf_dirty_debugfs_init(tvf);
 }
 
+/*
+ * migration_compat: what a save from this VF produces and what a load on
+ * it accepts, for a host or an orchestrator to compare before migrating
+ * (tern-migrate --check; the format and the rule are in drivers.rst). A
+ * stream from SRC loads on DST if device and devmem_size are equal and
+ * DST's loads range holds SRC's stream.
+ */
+static ssize_t migration_compat_show(struct device *dev,
+				     struct device_attribute *attr, char *buf)
+{
+	struct vfio_pci_core_device *vdev = dev_get_drvdata(dev);
+	const struct tern_vf_compat *c;
+
+	c = &tern_vf_from_vdev(&vdev->vdev)->compat;
+	return sysfs_emit(buf, "device=%04x:%04x devmem_size=%llu stream=%u loads=%u-%u\n",
+			  c->vendor_id, c->device_id, c->devmem_size,
+			  c->stream_version, c->stream_version_min,
+			  c->stream_version);
+}
+static DEVICE_ATTR_RO(migration_compat);
+
+static struct attribute *tern_vf_attrs[] = {
+	&dev_attr_migration_compat.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(tern_vf);
+
 static int tern_vf_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct tern_vf *tvf;
@@ -202,6 +230,7 @@ static struct pci_driver tern_vf_driver = {
 	.probe = tern_vf_probe,
 	.remove = tern_vf_remove,
 	.err_handler = &tern_vf_err_handlers,
+	.dev_groups = tern_vf_groups,
 	.driver_managed_dma = true,
 };
 

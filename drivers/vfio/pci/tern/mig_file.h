@@ -83,6 +83,8 @@ struct tern_mig_chunk {
  *	being written ends
  * @rec_hdr: resume: the next record's header, as far as written
  * @rec_hdr_len: resume: bytes of @rec_hdr written so far
+ * @stream_hdr: resume: the stream header, as far as written (checked
+ *	against the VF when complete, before the firmware sees any of it)
  * @poll_wait: poll() sleepers
  * @poll_recheck: wakes poll() sleepers to ask the firmware again
  * @poll_asked: save: when poll() last had a SAVE_QUERY answered (jiffies)
@@ -120,6 +122,7 @@ struct tern_mig_file {
 	u64 rec_end;
 	u8 rec_hdr[sizeof(struct tern_rec_hdr)];
 	u8 rec_hdr_len;
+	u8 stream_hdr[sizeof(struct tern_stream_hdr)];
 	wait_queue_head_t poll_wait;
 	struct delayed_work poll_recheck;
 	unsigned long poll_asked;

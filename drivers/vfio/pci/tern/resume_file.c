@@ -4,7 +4,9 @@
  * file's ring (mig_file.c) and hands each full chunk to LOAD_WRITE while
  * it fills the next; the firmware reassembles records across chunks. At
  * the end of a write() that ends a record, and before RESUMING -> STOP,
- * every chunk goes to the firmware and its verdict is awaited.
+ * every chunk goes to the firmware and its verdict is awaited. Before
+ * that, the stream header is checked against the VF: a stream that cannot
+ * load here is refused at its first write(), naming what differs.
  */
 #include <linux/file.h>
 #include <linux/module.h>
@@ -108,6 +110,108 @@ static void tern_resume_track(struct tern_mig_file *migf,
 	}
 }
 
+/* before vfio_pci_core_init_dev(): @pdev is not yet in @tvf */
+void tern_vf_compat_init(struct tern_vf *tvf, struct pci_dev *pdev)
+{
+	const struct tern_identify *id = tern_core_identity(tvf->core);
+	struct tern_vf_compat *c = &tvf->compat;
+
+	c->vendor_id = pdev->vendor;
+	c->device_id = pdev->device;
+	c->page_size = le32_to_cpu(id->devmem_page_size);
+	c->devmem_size = le64_to_cpu(id->devmem_size);
+	c->ctx_regs = le32_to_cpu(id->ctx_regs);
+	c->fifo_depth = le32_to_cpu(id->fifo_depth);
+	c->stream_version = le32_to_cpu(id->stream_version);
+	/* firmware before ABI 1.2 reports 0: it loads its own version only */
+	c->stream_version_min = le32_to_cpu(id->stream_version_min) ?:
+				c->stream_version;
+}
+
+/* A header field that differs from the VF's: refused, both values said. */
+static int tern_resume_mismatch(struct tern_vf *tvf, const char *field,
+				u64 stream, u64 vf, bool hex)
+{
+	if (stream == vf)
+		return 0;
+	if (hex)
+		dev_warn(tern_vf_dev(tvf),
+			 "resume refused: %s is 0x%04llx in the stream, 0x%04llx on this VF\n",
+			 field, stream, vf);
+	else
+		dev_warn(tern_vf_dev(tvf),
+			 "resume refused: %s is %llu in the stream, %llu on this VF\n",
+			 field, stream, vf);
+	return -EINVAL;
+}
+
+/*
+ * The stream header is complete: whether the stream can load on this VF.
+ * A VMM that migrates to an unsuitable VF learns it from the write() that
+ * carries the header, with the reason in the kernel log, rather than from
+ * the state change after the whole stream was sent. A damaged header (bad
+ * magic or CRC) is left to the firmware, whose verdict it is; the
+ * firmware checks the rest again.
+ */
+static int tern_resume_check_header(struct tern_mig_file *migf)
+{
+	const struct tern_stream_hdr *h = (void *)migf->stream_hdr;
+	struct tern_vf *tvf = migf->tvf;
+	const struct tern_vf_compat *c = &tvf->compat;
+	u16 version = le16_to_cpu(h->version);
+
+	if (le32_to_cpu(h->magic) != TERN_STREAM_MAGIC ||
+	    le32_to_cpu(h->crc) !=
+	    tern_crc32c(h, offsetof(struct tern_stream_hdr, crc)))
+		return 0;
+	if (version < c->stream_version_min || version > c->stream_version) {
+		dev_warn(tern_vf_dev(tvf),
+			 "resume refused: stream version %u is %s than this VF loads (%u..%u)\n",
+			 version, version > c->stream_version ? "newer" : "older",
+			 c->stream_version_min, c->stream_version);
+		return -EINVAL;
+	}
+	return tern_resume_mismatch(tvf, "vendor_id", le16_to_cpu(h->vendor_id),
+				    c->vendor_id, true) ?:
+	       tern_resume_mismatch(tvf, "device_id", le16_to_cpu(h->device_id),
+				    c->device_id, true) ?:
+	       tern_resume_mismatch(tvf, "page_size", le32_to_cpu(h->page_size),
+				    c->page_size, false) ?:
+	       tern_resume_mismatch(tvf, "devmem_size",
+				    le64_to_cpu(h->devmem_size),
+				    c->devmem_size, false) ?:
+	       tern_resume_mismatch(tvf, "ctx_regs", le32_to_cpu(h->ctx_regs),
+				    c->ctx_regs, false) ?:
+	       tern_resume_mismatch(tvf, "fifo_depth",
+				    le32_to_cpu(h->fifo_depth),
+				    c->fifo_depth, false);
+}
+
+/*
+ * Collect the stream header from the @n bytes just written (at @boff in
+ * @buf, ending at stream offset @migf->offset) and check it once it is
+ * complete. A refusal is sticky: the chunk holding the header is never
+ * handed to the firmware, and RESUMING -> STOP fails.
+ */
+static int tern_resume_header(struct tern_mig_file *migf,
+			      struct tern_dma_buf *buf, size_t boff, size_t n)
+{
+	u64 pos = migf->offset - n;
+	size_t k;
+	int ret;
+
+	if (pos >= sizeof(migf->stream_hdr))
+		return 0;
+	k = min_t(u64, n, sizeof(migf->stream_hdr) - pos);
+	tern_core_buf_read(buf, boff, migf->stream_hdr + pos, k);
+	if (pos + k < sizeof(migf->stream_hdr))
+		return 0;
+	ret = tern_resume_check_header(migf);
+	if (ret)
+		migf->error = ret;
+	return ret;
+}
+
 static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 				 size_t len, loff_t *pos)
 {
@@ -152,8 +256,11 @@ static ssize_t tern_resume_write(struct file *filp, const char __user *ubuf,
 		}
 		migf->offset += n;
 		tern_resume_track(migf, c->buf, c->len, n);
+		ret = tern_resume_header(migf, c->buf, c->len, n);
 		c->len += n;
 		done += n;
+		if (ret)
+			break;
 		/* full: to the firmware, while the next chunk fills */
 		if (c->len == tern_core_buf_size(c->buf))
 			ret = tern_resume_flush(migf, false, nonblock);

@@ -103,10 +103,36 @@ struct tern_dirty {
 };
 
 /**
+ * struct tern_vf_compat - what a stream must match to load on a VF
+ * @vendor_id: the VF's PCI vendor ID
+ * @device_id: the VF's PCI device ID
+ * @page_size: device memory page size
+ * @devmem_size: device memory bytes
+ * @ctx_regs: context registers
+ * @fifo_depth: engine descriptors fetched ahead
+ * @stream_version: the version a save from this VF produces
+ * @stream_version_min: the oldest version a load on this VF accepts
+ *
+ * Taken from the PF's IDENTIFY when the VF is bound; the stream version
+ * range is the firmware's, which is the PF's for as long as it is bound.
+ */
+struct tern_vf_compat {
+	u16 vendor_id;
+	u16 device_id;
+	u32 page_size;
+	u64 devmem_size;
+	u32 ctx_regs;
+	u32 fifo_depth;
+	u16 stream_version;
+	u16 stream_version_min;
+};
+
+/**
  * struct tern_vf - one tern VF bound to tern-vfio-pci
  * @core_device: vfio-pci core state (must be first for container_of)
  * @core: the PF, which executes firmware commands for this VF
  * @vf_index: this VF's index on the PF
+ * @compat: what a stream must match to load here (migration_compat)
  * @state_mutex: serialises migration state changes; protects @core (set
  *	to NULL when the VF leaves its PF), @mig_state, @save_file,
  *	@resume_file, @owed, @fw_epoch, @dirty and @stats
@@ -136,6 +162,7 @@ struct tern_vf {
 	struct vfio_pci_core_device core_device;
 	struct tern_core *core;
 	u16 vf_index;
+	struct tern_vf_compat compat;
 
 	struct mutex state_mutex;	/* see above; taken before migf->lock */
 	enum vfio_device_mig_state mig_state;
@@ -199,6 +226,7 @@ int tern_save_freeze(struct tern_vf *tvf);
 int tern_save_stop(struct tern_vf *tvf);
 int tern_save_query_sizes(struct tern_vf *tvf, struct tern_save_sizes *sizes);
 struct file *tern_resume_start(struct tern_vf *tvf);
+void tern_vf_compat_init(struct tern_vf *tvf, struct pci_dev *pdev);
 int tern_resume_commit(struct tern_vf *tvf);
 void tern_vf_disable_files(struct tern_vf *tvf);
 void tern_mig_file_orphan(struct tern_vf *tvf, struct tern_mig_file **slot);

@@ -329,8 +329,9 @@ static const char *mutate(uint64_t *r, struct stream *s,
 }
 
 /*
- * What a VF that accepted @p holds: the PAGES records applied in order on
- * zeroed device memory, and the last REGS record's context registers.
+ * What a VF that accepted @p holds: the PAGES and ZERO records applied in
+ * order on zeroed device memory, and the last REGS record's context
+ * registers.
  */
 static void interpret(const uint8_t *p, size_t len, uint8_t *mem,
 		      size_t memsize, uint64_t *ctx)
@@ -353,6 +354,14 @@ static void interpret(const uint8_t *p, size_t len, uint8_t *mem,
 			if ((first + count) * TERN_DEVMEM_PAGE_SIZE <= memsize)
 				memcpy(mem + first * TERN_DEVMEM_PAGE_SIZE,
 				       pl + sizeof(*pg),
+				       count * TERN_DEVMEM_PAGE_SIZE);
+		} else if (le16toh(h->type) == TERN_REC_ZERO) {
+			const struct tern_rec_zero *z = (const void *)pl;
+			uint64_t first = le32toh(z->first);
+			uint64_t count = le32toh(z->count);
+
+			if ((first + count) * TERN_DEVMEM_PAGE_SIZE <= memsize)
+				memset(mem + first * TERN_DEVMEM_PAGE_SIZE, 0,
 				       count * TERN_DEVMEM_PAGE_SIZE);
 		} else if (le16toh(h->type) == TERN_REC_REGS) {
 			const struct tern_rec_regs *rg = (const void *)pl;

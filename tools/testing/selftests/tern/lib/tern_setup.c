@@ -285,8 +285,7 @@ const char *tern_setup_reason(void)
 	return tern_setup_why;
 }
 
-/* The enabled VFs of PF @pf, in VF order: their number (at most @max). */
-static int pf_vfs(const char *pf, char (*vf_bdf)[16], int max)
+int tern_pf_vfs_of(const char *pf, char (*vf_bdf)[16], int max)
 {
 	char path[PATH_MAX], link[PATH_MAX];
 	ssize_t len;
@@ -306,10 +305,10 @@ static int pf_vfs(const char *pf, char (*vf_bdf)[16], int max)
 
 int tern_pf_vfs(char (*vf_bdf)[16], int max)
 {
-	return pf_vfs(tern_pf, vf_bdf, max);
+	return tern_pf_vfs_of(tern_pf, vf_bdf, max);
 }
 
-/* The first @nvfs VFs on @vf_driver, PF @pf on @pf_driver; or -EPERM. */
+/* The first @nvfs VFs on @vf_driver, the PF on @pf_driver; or -EPERM. */
 static int tern_vfs_as_they_are(const char *pf, const char *pf_driver,
 				const char *vf_driver, int nvfs,
 				char (*vf_bdf)[16])
@@ -317,7 +316,7 @@ static int tern_vfs_as_they_are(const char *pf, const char *pf_driver,
 	char vfs[TERN_MAX_VFS][16], cur[64];
 	int n, i, found = 0;
 
-	n = pf_vfs(pf, vfs, TERN_MAX_VFS);
+	n = tern_pf_vfs_of(pf, vfs, TERN_MAX_VFS);
 	for (i = 0; i < n && found < nvfs; i++)
 		if (pci_driver_is(vfs[i], vf_driver))
 			strcpy(vf_bdf[found++], vfs[i]);
@@ -360,7 +359,7 @@ static int tern_set_up_vfs(const char *pf, const char *pf_driver,
 		if (ret)
 			return ret;
 	}
-	n = pf_vfs(pf, vfs, TERN_MAX_VFS);
+	n = tern_pf_vfs_of(pf, vfs, TERN_MAX_VFS);
 	if (n != nvfs)
 		return -ENODEV;
 	for (i = 0; i < n; i++) {
@@ -404,7 +403,8 @@ int tern_prepare_pf_vfs(const char *pf, const char *pf_driver,
 int tern_prepare_vfs(const char *pf_driver, const char *vf_driver, int nvfs,
 		     char (*vf_bdf)[16])
 {
-	return tern_prepare_pf_vfs(tern_pf, pf_driver, vf_driver, nvfs, vf_bdf);
+	return tern_prepare_pf_vfs(tern_pf, pf_driver, vf_driver, nvfs,
+				   vf_bdf);
 }
 
 int tern_prepare_migration(struct tern_mig_vfs *vfs)

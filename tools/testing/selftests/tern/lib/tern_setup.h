@@ -23,6 +23,18 @@
  * tern PF: the binary fails and says why. The other PF is prepared and
  * changed as the PF is (below), and only by the tests that migrate.
  *
+ * The compatibility tests (tern_compat_test) migrate between the PF and
+ * PFs of other kinds, each named the same way, in the environment only:
+ *
+ *	TERN_SELFTESTS_PF_FW10=<a tern PF running firmware 1.0, with the
+ *		same device memory size as TERN_SELFTESTS_PF>
+ *	TERN_SELFTESTS_PF_DEVMEM1M=<a tern PF running the current firmware,
+ *		with 1 MiB of device memory per VF>
+ *
+ * (the QEMU model: tern-pf,fw-version=1.0 and tern-pf,devmem-mb=1). A test
+ * that needs one SKIPs when it is not named; named but not there fails.
+ * They need one VF each, which the test enables itself.
+ *
  * Without TERN_SELFTESTS_DESTRUCTIVE=1 a test takes the PF and its VFs as
  * they are (the PF on tern_core, enough VFs enabled and on tern_vfio_pci,
  * none of them in use), touches only the VFs it opens, and SKIPs, saying
@@ -50,6 +62,8 @@
 #define TERN_SELFTESTS_PF_ENV		"TERN_SELFTESTS_PF"
 #define TERN_SELFTESTS_PF_OTHER_ENV	"TERN_SELFTESTS_PF_OTHER"
 #define TERN_SELFTESTS_DESTRUCTIVE_ENV	"TERN_SELFTESTS_DESTRUCTIVE"
+#define TERN_SELFTESTS_PF_FW10_ENV	"TERN_SELFTESTS_PF_FW10"
+#define TERN_SELFTESTS_PF_DEVMEM1M_ENV	"TERN_SELFTESTS_PF_DEVMEM1M"
 
 /* The page the tests lay their buffers out in. */
 #define PAGE			4096
@@ -206,10 +220,8 @@ void tern_vf_debugfs_path(char *path, size_t len, const char *bdf,
 
 /* The enabled VFs of the PF, in VF order: their number (at most @max). */
 int tern_pf_vfs(char (*vf_bdf)[16], int max);
-
-/* tern_prepare_vfs() (below) for PF @pf: tern_pf or tern_pf_other. */
-int tern_prepare_pf_vfs(const char *pf, const char *pf_driver,
-			const char *vf_driver, int nvfs, char (*vf_bdf)[16]);
+/* The same for PF @pf. */
+int tern_pf_vfs_of(const char *pf, char (*vf_bdf)[16], int max);
 
 /*
  * @nvfs VFs of the PF on @vf_driver, the PF on @pf_driver. Returns @nvfs
@@ -225,6 +237,10 @@ int tern_prepare_pf_vfs(const char *pf, const char *pf_driver,
  */
 int tern_prepare_vfs(const char *pf_driver, const char *vf_driver, int nvfs,
 		     char (*vf_bdf)[16]);
+
+/* The same for PF @pf: tern_pf, tern_pf_other or a PF of another kind. */
+int tern_prepare_pf_vfs(const char *pf, const char *pf_driver,
+			const char *vf_driver, int nvfs, char (*vf_bdf)[16]);
 
 /* Why the last tern_prepare_vfs() was -EPERM. */
 const char *tern_setup_reason(void);
