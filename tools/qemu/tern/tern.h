@@ -161,7 +161,10 @@ typedef struct TernData {
     } seg[TERN_MAX_SGE];
 } TernData;
 
-/* Use up one count of a CORRUPT, MISCOUNT or FATAL fault rule: whether it applies */
+/*
+ * Use up one count of a CORRUPT, MISCOUNT or FATAL fault rule: whether it
+ * applies
+ */
 static inline bool tern_fault_take(uint32_t *count)
 {
     if (!*count) {

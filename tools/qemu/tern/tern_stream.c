@@ -7,15 +7,17 @@
  * last sent (runs of pages that are now all zero as ZERO records, from
  * stream version 2 on), and, once the VF is frozen and nothing is left,
  * REGS, ENGINE and END. The stream version is the firmware release's
- * (property fw-version). A re-init (the guest re-bases or resizes its engine ring during
- * pre-copy) starts a new first pass after the record being delivered. Changed pages come from the devmem region's dirty log (CPU
- * writes through BAR2, and engine writes, which mark the region dirty).
+ * (property fw-version). A re-init (the guest re-bases or resizes its
+ * engine ring during pre-copy) starts a new first pass after the record
+ * being delivered. Changed pages come from the devmem region's dirty log
+ * (CPU writes through BAR2, and engine writes, which mark the region
+ * dirty).
  *
  * Load parses any split of the byte stream, writes pages straight into the
  * (frozen, reset) VF, keeps REGS and ENGINE aside and applies them only at
  * commit, where it also zeroes the pages the stream did not carry, or
- * carried last as ZERO (device memory is not cleared at LOAD_BEGIN). Any error resets the VF function,
- * so no half-loaded state remains.
+ * carried last as ZERO (device memory is not cleared at LOAD_BEGIN). Any
+ * error resets the VF function, so no half-loaded state remains.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
