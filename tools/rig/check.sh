@@ -178,12 +178,12 @@ if [ $full = 1 ]; then
 	fi
 fi
 # the README's commands for hosts, run in the VM as a host admin would
-python3 "$RIG_TOP/tools/rig/readme-blocks.py" "$RIG_TOP/README.md" \
+python3 "$RIG_TOP/tools/rig/readme-blocks.py" guest "$RIG_TOP/README.md" \
 	"$out/selftests/readme-host"
 chmod +x "$out/selftests/readme-host"
 tests="$tests readme-host"
 # the README's quoted error messages, caused in the VM (troubleshoot.sh)
-python3 "$RIG_TOP/tools/rig/readme-messages.py" "$RIG_TOP/README.md" \
+python3 "$RIG_TOP/tools/rig/readme-blocks.py" messages "$RIG_TOP/README.md" \
 	"$out/selftests/readme-messages"
 chmod +x "$out/selftests/readme-messages"
 tests="$tests readme-messages"

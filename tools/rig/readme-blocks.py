@@ -1,73 +1,112 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Turn the README's guest-runnable shell blocks into one TAP test.
+"""Turn the README's marked blocks into guest tests.
 
-Every fenced ```sh block that the line `<!-- rig: guest -->` introduces
-is a command a host admin runs as written; the rig runs each one in the
-test VM (busybox sh, as root, tern's modules loaded) in a subshell with
-`set -e`, as one TAP result named after the README line and the section
-it is in. A README without such blocks fails: the check would be empty.
+`guest`: every fenced ```sh block that the line `<!-- rig: guest -->`
+introduces is a command a host admin runs as written; the rig runs each
+one in the test VM (busybox sh, as root, tern's modules loaded) in a
+subshell with `set -e`, as one TAP result named after the README line and
+the section it is in.
 
-usage: readme-blocks.py README OUTPUT_SCRIPT
+`messages`: README.md's "Troubleshooting" quotes each message as it is
+printed. A quote the rig can cause is a fenced ``` block that the line
+`<!-- rig: message NAME -->` introduces; the generated script writes each
+to /tmp/readme-messages/NAME and runs tools/rig/guest/troubleshoot.sh,
+which causes message NAME and checks that every line of the quote is a
+line of what was printed. The quotes come from the README at every run,
+so README and software cannot drift apart.
+
+A README without such blocks fails: the check would be empty.
+
+usage: readme-blocks.py guest|messages README OUTPUT_SCRIPT
 """
+import re
 import shlex
 import sys
 
+MARKS = {
+    "guest": (re.compile(r"^<!-- rig: guest -->$"), "```sh"),
+    "messages": (re.compile(r"^<!-- rig: message ([a-z0-9_]+) -->$"), "```"),
+}
 
-def blocks(path):
-    """(line number, section title, code) of each marked block."""
+
+def blocks(path, kind):
+    """(line number, section title, mark's name, text) of each block."""
+    mark, fence = MARKS[kind]
     lines = open(path, encoding="utf-8").read().splitlines()
-    section, marked, fenced, out = "", False, False, []
+    section, fenced, out = "", False, []
     i = 0
     while i < len(lines):
         line = lines[i]
-        if line.startswith("```") and not marked:
+        if line.startswith("```"):
             fenced = not fenced
         if line.startswith("#") and not fenced:
             section = line.lstrip("#").strip()
-        if line.strip() == "<!-- rig: guest -->":
-            marked = True
-            i += 1
-            continue
-        if marked:
-            if line.strip() != "```sh":
-                sys.exit(f"{path}:{i + 1}: `<!-- rig: guest -->` must be "
-                         "followed by a ```sh block")
-            start, code = i + 1, []
-            i += 1
-            while i < len(lines) and lines[i].strip() != "```":
-                code.append(lines[i])
-                i += 1
-            if i == len(lines):
-                sys.exit(f"{path}:{start}: unterminated block")
-            out.append((start, section, "\n".join(code)))
-            marked = False
+        m = mark.match(line.strip())
         i += 1
+        if not m:
+            continue
+        if i == len(lines) or lines[i].strip() != fence:
+            sys.exit(f"{path}:{i}: `{line.strip()}` must be followed by "
+                     f"a {fence} block")
+        start, text = i + 1, []
+        i += 1
+        while i < len(lines) and lines[i].strip() != "```":
+            text.append(lines[i])
+            i += 1
+        if i == len(lines):
+            sys.exit(f"{path}:{start}: unterminated block")
+        i += 1
+        out.append((start, section, m.group(1) if m.groups() else None,
+                    "\n".join(text)))
     return out
 
 
+def write_guest(f, found):
+    f.write(f"echo 1..{len(found)}\nrc=0\n")
+    for n, (line, section, _, code) in enumerate(found, 1):
+        name = shlex.quote(f"README.md:{line} ({section})")
+        f.write(f"echo '# README.md:{line}'\n")
+        # not in an if: a shell ignores set -e in a condition
+        f.write(f"(set -e\n{code}\n) >/tmp/readme.out 2>&1\n"
+                f"if [ $? = 0 ]; then\n"
+                f"\techo ok {n} {name}\nelse\n"
+                f"\tsed 's/^/# /' /tmp/readme.out\n"
+                f"\techo not ok {n} {name}\n\trc=1\nfi\n")
+    f.write("exit $rc\n")
+
+
+def write_messages(f, found, path):
+    names = set()
+    f.write("q=/tmp/readme-messages\nrm -rf $q\nmkdir -p $q\n")
+    for line, _, name, text in found:
+        if name in names:
+            sys.exit(f"{path}:{line}: message {name} quoted twice")
+        names.add(name)
+        # each quote becomes a here-document ending at a line "EOQ"
+        if not text or "EOQ" in text:
+            sys.exit(f"{path}:{line}: message {name}: empty or unquotable")
+        f.write(f"cat > $q/{name} <<'EOQ'\n{text}\nEOQ\n")
+    f.write("exec sh /rig/troubleshoot.sh $q\n")
+
+
 def main():
-    readme, output = sys.argv[1], sys.argv[2]
-    found = blocks(readme)
+    if len(sys.argv) != 4 or sys.argv[1] not in MARKS:
+        sys.exit(__doc__.strip().splitlines()[-1])
+    kind, readme, output = sys.argv[1:]
+    found = blocks(readme, kind)
     if not found:
-        sys.exit(f"{readme}: no `<!-- rig: guest -->` blocks")
+        sys.exit(f"{readme}: no `{MARKS[kind][0].pattern}` blocks")
     with open(output, "w", encoding="utf-8") as f:
         f.write("#!/bin/sh\n# generated by tools/rig/readme-blocks.py "
-                "from README.md\n")
+                f"{kind} from README.md\n")
         # a filter (make check T=NAME runs each binary with -t/-r NAME)
         # selects none of the blocks: they run as a whole or not at all
         f.write('[ $# = 0 ] || { echo 1..0; exit 0; }\n')
-        f.write(f"echo 1..{len(found)}\nrc=0\n")
-        for n, (line, section, code) in enumerate(found, 1):
-            name = shlex.quote(f"README.md:{line} ({section})")
-            f.write(f"echo '# README.md:{line}'\n")
-            # not in an if: a shell ignores set -e in a condition
-            f.write(f"(set -e\n{code}\n) >/tmp/readme.out 2>&1\n"
-                    f"if [ $? = 0 ]; then\n"
-                    f"\techo ok {n} {name}\nelse\n"
-                    f"\tsed 's/^/# /' /tmp/readme.out\n"
-                    f"\techo not ok {n} {name}\n\trc=1\nfi\n")
-        f.write("exit $rc\n")
+        if kind == "guest":
+            write_guest(f, found)
+        else:
+            write_messages(f, found, readme)
 
 
 if __name__ == "__main__":

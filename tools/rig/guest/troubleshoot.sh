@@ -2,7 +2,7 @@
 # The README's "Troubleshooting" quotes, checked against the software: each
 # cause below makes the error happen as a host admin would meet it and
 # checks that every line of the README's quote (QUOTES/NAME, written by
-# the script tools/rig/readme-messages.py generates from README.md) is a
+# the script tools/rig/readme-blocks.py messages generates from README.md) is a
 # line of what was printed: QEMU's stderr, a QMP error's "desc", the new
 # kernel log lines (without their time stamps). One TAP result per quote,
 # one for the type1 migration that never switches over (a behaviour, no
