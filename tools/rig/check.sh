@@ -228,7 +228,7 @@ for k in $kernels; do
 		if "$RIG_TOP/tools/rig/dkms.sh" "$K_RELEASE" "$K_KDIR" \
 			"$RIG_CACHE/dkms/$k" ${tern_deb:+"$tern_deb"} \
 			> "$kout/dkms.modules" 2> "$kout/dkms.log"; then
-			echo "PASS static($k): dkms build and install" >> "$kout/static.results"
+			echo "PASS static($k): dkms build and install, README.md's removal and upgrade" >> "$kout/static.results"
 		else
 			echo "FAIL static($k): dkms build and install (see $kout/dkms.log)" \
 				>> "$kout/static.results"

@@ -17,6 +17,12 @@
 # README.md warns of (bookworm's dkms 3.0.10 counts a refused build as a
 # failed autoinstall). Prints those two results.
 #
+# Otherwise it also goes through README.md's "Upgrading and removing" once
+# the modules are installed: a second `dkms add` is refused ("already
+# contains"), the removal (`dkms remove --all`, the /usr/src copy deleted)
+# leaves no module and no DKMS entry behind, and the upgrade (add, build
+# and install again) installs what the VM then loads.
+#
 # usage: dkms.sh KERNEL_RELEASE KDIR TREE [DEB]
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -37,20 +43,29 @@ else
 fi
 name=$(sed -n 's/^PACKAGE_NAME="\(.*\)"/\1/p' "$conf")
 ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$conf")
-opts=(--sourcetree "$srcroot" --dkmstree "$tree/dkms"
-      --installtree "$tree/install" -k "$kver" --kernelsourcedir "$kdir")
+trees=(--sourcetree "$srcroot" --dkmstree "$tree/dkms"
+       --installtree "$tree/install")
+opts=("${trees[@]}" -k "$kver" --kernelsourcedir "$kdir")
 
 mkdir -p "$tree/dkms" "$tree/install/$kver"
+# place_sources: the sources in $srcroot/$name-$ver, as `dkms add .` (or
+# the package) puts them in /usr/src/tern-<version>
+place_sources() {
+	if [ -n "$deb" ]; then
+		dpkg-deb -x "$deb" "$tree/pkg"
+	else
+		mkdir -p "$srcroot/$name-$ver"
+		(cd "$RIG_TOP" && git ls-files -co --exclude-standard -- dkms.conf \
+			Makefile Kbuild Kconfig drivers include |
+			rsync -a --files-from=- . "$srcroot/$name-$ver/")
+	fi
+}
 if [ -n "$deb" ]; then
 	[ "$(dirname "$conf")" = "$srcroot/$name-$ver" ] ||
 		die "$deb: dkms.conf names $name $ver, but is in $(dirname "$conf")"
 	log "dkms: the sources of $(basename "$deb")"
 else
-	# what `dkms add` would copy to /usr/src/tern-<version>
-	mkdir -p "$srcroot/$name-$ver"
-	(cd "$RIG_TOP" && git ls-files -co --exclude-standard -- dkms.conf Makefile \
-		Kbuild Kconfig drivers include | rsync -a --files-from=- . \
-		"$srcroot/$name-$ver/")
+	place_sources
 	log "dkms: the sources of $RIG_TOP"
 fi
 dkms add "$name/$ver" "${opts[@]}" >&2
@@ -72,8 +87,32 @@ if [ "${DKMS_EXPECT:-}" = refusal ]; then
 	echo "dkms autoinstall $kver: exit $rc (a failed autoinstall, as README.md says)"
 	exit 0
 fi
-dkms build "$name/$ver" "${opts[@]}" >&2 ||
-	{ cat "$tree/dkms/$name/$ver/build/make.log" >&2 || true
-	  die "dkms build for $kver failed"; }
-dkms install "$name/$ver" "${opts[@]}" --no-depmod >&2
+build_install() {
+	dkms build "$name/$ver" "${opts[@]}" >&2 ||
+		{ cat "$tree/dkms/$name/$ver/build/make.log" >&2 || true
+		  die "dkms build for $kver failed"; }
+	dkms install "$name/$ver" "${opts[@]}" --no-depmod >&2
+	[ -n "$(find "$tree/install/$kver" -name '*.ko*')" ] ||
+		die "dkms install for $kver installed no module"
+}
+build_install
+
+# README.md, "Upgrading and removing": a second add is refused
+rc=0
+dkms add "$name/$ver" "${opts[@]}" > "$tree/add-again.log" 2>&1 || rc=$?
+cat "$tree/add-again.log" >&2
+[ $rc != 0 ] && grep -q "DKMS tree already contains: $name-$ver" "$tree/add-again.log" ||
+	die "a second dkms add: exit $rc, not README.md's \"already contains: $name-$ver\""
+# the removal: nothing of tern left for this kernel, nor in DKMS's tree
+dkms remove "$name/$ver" --all "${trees[@]}" >&2
+rm -rf "${srcroot:?}/$name-$ver"
+[ -z "$(find "$tree/install/$kver" -name '*.ko*')" ] ||
+	die "dkms remove --all left modules for $kver"
+[ -z "$(dkms status "$name" "${trees[@]}" 2>&1)" ] ||
+	die "dkms status after the removal: $(dkms status "$name" "${trees[@]}" 2>&1)"
+# the upgrade: add, build and install again, which the VM then loads
+place_sources
+dkms add "$name/$ver" "${opts[@]}" >&2
+build_install
+log "dkms: $kver installed, added again (refused), removed, installed again"
 find "$tree/install/$kver" -name '*.ko*' | sort
