@@ -135,33 +135,15 @@ static int tool_check(const char *src, const char *dst, char *out, size_t len)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -EIO;
 }
 
-/* /dev/kmsg, read from now on (O_NONBLOCK: -EAGAIN at its end). */
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-
-	if (fd >= 0)
-		lseek(fd, 0, SEEK_END);
-	return fd;
-}
-
-/* Lines logged since kmsg_open() that contain both @a and @b. */
+/* Records logged since kmsg_open() whose message contains @a and @b. */
 static int kmsg_count(int fd, const char *a, const char *b)
 {
-	char rec[2048];
+	char msg[2048];
 	int n = 0;
-	ssize_t len;
 
-	for (;;) {
-		len = read(fd, rec, sizeof(rec) - 1);
-		if (len < 0 && errno == EPIPE)
-			continue;	/* overwritten records: go on */
-		if (len <= 0)
-			break;
-		rec[len] = 0;
-		if (strstr(rec, a) && strstr(rec, b))
+	while (kmsg_next(fd, msg, sizeof(msg)))
+		if (strstr(msg, a) && strstr(msg, b))
 			n++;
-	}
 	return n;
 }
 

@@ -187,6 +187,35 @@ double monotonic_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+int kmsg_next(int fd, char *msg, size_t len)
+{
+	char rec[2048], *text;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* records overwritten meanwhile: go on */
+		if (n <= 0)
+			return 0;
+		rec[n] = 0;
+		/* "level,seq,usec,flags;message\n" then key=value lines */
+		rec[strcspn(rec, "\n")] = 0;
+		text = strchr(rec, ';');
+		snprintf(msg, len, "%s", text ? text + 1 : rec);
+		return 1;
+	}
+}
+
 bool kernel_may_lack(const char *feature)
 {
 	const char *lacks = getenv("TERN_KERNEL_LACKS");

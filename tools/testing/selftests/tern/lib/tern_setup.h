@@ -168,6 +168,15 @@ bool kernel_may_lack(const char *feature);
 /* CLOCK_MONOTONIC in seconds, for durations and deadlines. */
 double monotonic_s(void);
 
+/* /dev/kmsg, to be read from its end on (-errno if it cannot be opened) */
+int kmsg_open(void);
+/*
+ * The message of the next kernel log record since kmsg_open() (its first
+ * line, without the "level,seq,usec,flags;" prefix) in @msg: 1, or 0 when
+ * there is none (yet).
+ */
+int kmsg_next(int fd, char *msg, size_t len);
+
 /* sysfs and PCI driver binding: 0 or -errno. */
 int sysfs_write(const char *path, const char *val);
 /* @buf gets the value without its trailing newline. */

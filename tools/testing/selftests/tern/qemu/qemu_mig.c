@@ -677,28 +677,13 @@ void qemu_mig_print_stats(struct vmm *src, const char *test)
 	       version, test, downtime, total, pre, stop);
 }
 
-int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-
-	if (fd >= 0)
-		lseek(fd, 0, SEEK_END);
-	return fd;
-}
-
 int kmsg_records(int fd)
 {
-	char rec[1024];
+	char msg[1024];
 	int n = 0;
-	ssize_t len;
 
-	while ((len = read(fd, rec, sizeof(rec) - 1)) > 0 || errno == EPIPE) {
-		if (len <= 0)
-			continue;
-		rec[len] = 0;
-		/* "level,seq,usec,flags;message\n" then key=value lines */
-		rec[strcspn(rec, "\n")] = 0;
-		printf("# kernel: %s\n", strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
+	while (kmsg_next(fd, msg, sizeof(msg))) {
+		printf("# kernel: %s\n", msg);
 		n++;
 	}
 	close(fd);

@@ -149,8 +149,7 @@ void qemu_mig_trace_device_bytes(struct vmm *vm, long *pre, long *stop);
  */
 void qemu_mig_print_stats(struct vmm *src, const char *test);
 
-/* /dev/kmsg at its end, and the records logged since, printed */
-int kmsg_open(void);
+/* The records logged since kmsg_open() (tern_setup.h), printed; closes @fd */
 int kmsg_records(int fd);
 
 #endif
