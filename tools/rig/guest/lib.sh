@@ -233,28 +233,19 @@ run_cmd_test() {
 	echo "TERN-RIG: exit $name 0"
 }
 
-# pci_find VENDOR DEVICE: the address of the first such PCI device in
-# address order (hexadecimal IDs without 0x), nothing if there is none
+# pci_find VENDOR DEVICE [PORT]: the address of the first such PCI device
+# in address order (hexadecimal IDs without 0x), or with PORT the first
+# below the root port at 0000:00:PORT (e.g. 08.0); nothing if none
 pci_find() {
 	for dev in /sys/bus/pci/devices/*; do
+		if [ -n "${3:-}" ]; then
+			case "$(readlink -f "$dev")" in
+			*/0000:00:$3/*) ;;
+			*) continue ;;
+			esac
+		fi
 		if [ "$(cat "$dev/vendor")" = "0x$1" ] &&
 		   [ "$(cat "$dev/device")" = "0x$2" ]; then
-			basename "$dev"
-			return
-		fi
-	done
-}
-
-# pci_find_behind PORT VENDOR DEVICE: the address of the first such device
-# below the root port at 0000:00:PORT (e.g. 08.0), nothing if none
-pci_find_behind() {
-	for dev in /sys/bus/pci/devices/*; do
-		case "$(readlink -f "$dev")" in
-		*/0000:00:$1/*) ;;
-		*) continue ;;
-		esac
-		if [ "$(cat "$dev/vendor")" = "0x$2" ] &&
-		   [ "$(cat "$dev/device")" = "0x$3" ]; then
 			basename "$dev"
 			return
 		fi
@@ -270,13 +261,13 @@ pci_find_behind() {
 # another kind, for tern_compat_test. A device that is missing fails the
 # run here; the tests would only SKIP (or migrate within PF0).
 name_devices() {
-	TERN_SELFTESTS_PF=$(pci_find_behind 06.0 1234 7e40)
-	TERN_SELFTESTS_PF_OTHER=$(pci_find_behind 07.0 1234 7e40)
+	TERN_SELFTESTS_PF=$(pci_find 1234 7e40 06.0)
+	TERN_SELFTESTS_PF_OTHER=$(pci_find 1234 7e40 07.0)
 	TERN_SELFTESTS_EDU=$(pci_find 1234 11e8)
 	# the PFs of another kind (tools/rig/run-vm.sh): firmware 1.0, and
 	# 1 MiB of device memory
-	TERN_SELFTESTS_PF_FW10=$(pci_find_behind 08.0 1234 7e40)
-	TERN_SELFTESTS_PF_DEVMEM1M=$(pci_find_behind 09.0 1234 7e40)
+	TERN_SELFTESTS_PF_FW10=$(pci_find 1234 7e40 08.0)
+	TERN_SELFTESTS_PF_DEVMEM1M=$(pci_find 1234 7e40 09.0)
 	# tern-migrate --check, compared with what RESUMING does
 	TERN_SELFTESTS_TERN_MIGRATE=
 	[ -x /tests/tern-migrate ] && TERN_SELFTESTS_TERN_MIGRATE=/tests/tern-migrate
