@@ -247,13 +247,31 @@ for k in $kernels; do
 		RIG_UPSTREAM_VFIO=$uvfio \
 		"$RIG_TOP/tools/rig/mkinitramfs.sh" "$K_MODDIR" "$kout/initramfs.cpio" \
 		"$out/selftests" "$tests tern-migrate" "${modules[@]}"
-	RIG_APPEND="${RIG_APPEND:-} tern.kernel=$k tern.lacks=${K_LACKS:-none}${only:+ tern.tests=$only}" \
-		"$RIG_TOP/tools/rig/run-vm.sh" "$qemu" "$K_IMAGE" \
-		"$kout/initramfs.cpio" "$suite" "$kout" "${RIG_TIMEOUT:-1200}"
+	run_vm() {
+		RIG_APPEND="${RIG_APPEND:-} tern.kernel=$k tern.lacks=${K_LACKS:-none}${only:+ tern.tests=$only}" \
+			"$RIG_TOP/tools/rig/run-vm.sh" "$qemu" "$K_IMAGE" \
+			"$kout/initramfs.cpio" "$suite" "$kout" "${RIG_TIMEOUT:-1200}"
+	}
+	run_vm
+	# A task still in msleep() after the guest's hung-task timeout
+	# (120 s) means a timer of the guest never fired: one vCPU's clock
+	# event stopped (seen on 7.3 only, Documentation/tern/overview.rst),
+	# which no test can cause or survive. The suite runs once more; the
+	# stalled run's logs stay as *.stalled and the summary says so.
+	if [ -s "$kout/hung-task" ] && grep -q '[[:space:]]msleep+' "$kout/hung-task"; then
+		for f in console.log tap.log postmortem.log hung-task; do
+			mv "$kout/$f" "$kout/$f.stalled"
+		done
+		stalled="the guest's timers stalled (a task in msleep() for 120 s, $kout/hung-task.stalled): the suite ran again"
+		log "$k: $stalled"
+		run_vm
+	fi
 	python3 "$RIG_TOP/tools/rig/tap-summary.py" "$kout/tap.log" \
 		"$kout/console.log" "$kout/static.results" "${K_KNOWN_SPLATS:-none}" \
 		"$RIG_TOP/tools/rig/expected-failures" "$k" > "$kout/summary" || true
 	sed "s/^/[$k] /" "$kout/summary" | sed '$d'
+	[ -z "${stalled:-}" ] || echo "[$k] note: $stalled"
+	stalled=
 	# QEMU's downtime per consumer, tern beside the mtty baseline
 	python3 "$RIG_TOP/tools/rig/qemu-table.py" "$kout/tap.log" \
 		> "$kout/qemu-table" || true

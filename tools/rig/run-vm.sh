@@ -48,7 +48,7 @@ log "booting VM (suite $suite, log $out/console.log)"
 # a human monitor for the post-mortem of a run that times out (a short
 # path: a UNIX socket's is at most 107 bytes)
 mon=$(mktemp -u "${TMPDIR:-/tmp}/tern-monitor.XXXXXX")
-rm -f "$out/postmortem.log" "$out/timed-out"
+rm -f "$out/postmortem.log" "$out/timed-out" "$out/hung-task"
 start=$(date +%s)
 rc=0
 "$qemu" \
@@ -63,17 +63,11 @@ rc=0
 	-append "console=ttyS0 intel_iommu=on panic=-1 oops=panic \
 		 softlockup_panic=1 tern.suite=$suite ${RIG_APPEND:-}" &
 qemu_pid=$!
-# The suite's deadline: a timer, not a synchronisation. When it fires,
-# record what the VM was doing (vCPU states and addresses, QEMU's threads)
-# before it goes, then end it as `timeout` would.
-(
-	set +e
-	trap 'kill "$timer" 2> /dev/null; exit 0' TERM
-	sleep "$timeout_s" < /dev/null > /dev/null 2>&1 &
-	timer=$!
-	wait "$timer"
+# What the VM was doing (vCPU states and addresses, local APICs, QEMU's
+# threads), recorded before it is ended early
+postmortem() {
 	{
-		echo "suite $suite timed out after ${timeout_s}s"
+		echo "$1"
 		python3 "$RIG_TOP/tools/rig/vm-postmortem.py" "$mon" \
 			"$(dirname "$kernel")/../../../System.map"
 		if command -v gdb > /dev/null; then
@@ -83,16 +77,51 @@ qemu_pid=$!
 			done
 		fi
 	} > "$out/postmortem.log" 2>&1
+}
+# The suite's deadline: a timer, not a synchronisation. When it fires,
+# record the post-mortem, then end the VM as `timeout` would.
+(
+	set +e
+	trap 'kill "$timer" 2> /dev/null; exit 0' TERM
+	sleep "$timeout_s" < /dev/null > /dev/null 2>&1 &
+	timer=$!
+	wait "$timer"
+	postmortem "suite $suite timed out after ${timeout_s}s"
 	touch "$out/timed-out"
 	kill "$qemu_pid"
 ) &
 watchdog=$!
+# A task blocked for longer than the guest's hung-task timeout (120 s)
+# fails the suite whatever follows: end the VM at the guest's first report
+# (kept in $out/hung-task) instead of at the deadline. The reader follows
+# the console as QEMU writes it and stops with QEMU.
+(
+	set +e
+	report=
+	# read line by line as written (awk would wait for a full buffer)
+	while IFS= read -r line; do
+		case $line in
+		*"INFO: task "*" blocked for more than"*) report=1 ;;
+		esac
+		[ -n "$report" ] || continue
+		printf '%s\n' "$line"
+		case $line in *"</TASK>"*) break ;; esac
+	done < <(tail -n +1 -F --pid="$qemu_pid" "$out/console.log" 2> /dev/null) \
+		> "$out/hung-task"
+	[ -s "$out/hung-task" ] || exit 0
+	kill "$watchdog" 2> /dev/null
+	postmortem "suite $suite: a task blocked for more than the guest's hung-task timeout"
+	touch "$out/timed-out"
+	kill "$qemu_pid"
+) &
+hung_watch=$!
 wait "$qemu_pid" || rc=$?
 kill "$watchdog" 2> /dev/null || true
 wait "$watchdog" 2> /dev/null || true
+wait "$hung_watch" 2> /dev/null || true
 log "VM exited after $(( $(date +%s) - start ))s (rc=$rc)"
 if [ -e "$out/timed-out" ]; then
-	echo "TERN-RIG: timeout after ${timeout_s}s (post-mortem: $out/postmortem.log)" >> "$out/tap.log"
+	echo "TERN-RIG: timeout: $(head -1 "$out/postmortem.log") (post-mortem: $out/postmortem.log)" >> "$out/tap.log"
 	log "VM timed out: post-mortem in $out/postmortem.log"
 fi
 rm -f "$mon"

@@ -6,11 +6,12 @@ usage: vm-postmortem.py MONITOR_SOCKET [SYSTEM_MAP]
 
 Asks the VM's human monitor (run-vm.sh starts one on a UNIX socket) for
 its run state and each vCPU's state and instruction pointer, three times a
-second apart, and names the kernel function of each address from the
-kernel's System.map. Whether the vCPUs are halted (the kernel waits: see
-the guest's report of blocked tasks in console.log), spin in one function
-(a lockup) or are stuck in QEMU (no answer: the device model deadlocked)
-is what tells the kinds of hang apart.
+second apart, names the kernel function of each address from the
+kernel's System.map, and prints each vCPU's local APIC (its timer).
+Whether the vCPUs are halted (the kernel waits: see the guest's report of
+blocked tasks in console.log), spin in one function (a lockup) or are
+stuck in QEMU (no answer: the device model deadlocked) is what tells the
+kinds of hang apart.
 """
 import bisect
 import re
@@ -86,6 +87,14 @@ def main():
             for cpu, rip in enumerate(RIP_RE.findall(regs)):
                 addr = int(rip, 16)
                 print(f"  CPU {cpu}: RIP {addr:#x} {symbolize(symbols, addr)}")
+        # each CPU's local APIC: a timer that is not armed (initial count
+        # 0, or masked) on a CPU whose tasks wait for a timer tells a
+        # clock event the guest never re-armed from an interrupt that
+        # QEMU never delivered (a vector left in IRR)
+        for cpu in range(len(RIP_RE.findall(regs))):
+            print(f"local APIC of CPU {cpu}:")
+            for line in mon.command(f"info lapic {cpu}").splitlines():
+                print("  " + line.rstrip())
     except (OSError, socket.timeout) as e:
         print(f"the monitor does not answer ({e}): QEMU itself is stuck")
 
