@@ -20,21 +20,27 @@ the firmware commands in them and their latency, the DMA logging reports,
 the VFs' sections of the stream on both sides.
 
 usage: downtime-split.py TAP_LOG [TAP_LOG ...] [--qemu VERSION]
-                         [--events TEST]
+                         [--tests TEST,...] [--events TEST]
 
---qemu keeps one consumer; --events TEST prints the named scenario's
-events, as the tests logged them, instead of the tables.
+--qemu keeps one consumer; --tests names the columns (default: mtty and
+the scenarios of qemu_migration_test; the second migrations of
+qemu_migration_abort_test are again_*); --events TEST prints the named
+scenario's events, as the tests logged them, instead of the tables.
 """
 import argparse
 import collections
 import re
+import signal
 import sys
 
 # the scenarios, in the order of the columns; mtty is the baseline
 ORDER = ["mtty", "tern_1vf", "tern_2vf", "tern_1vf_container",
          "tern_2vf_multifd"]
 SHORT = {"mtty": "mtty", "tern_1vf": "1 VF", "tern_2vf": "2 VFs",
-         "tern_1vf_container": "container", "tern_2vf_multifd": "multifd"}
+         "tern_1vf_container": "container", "tern_2vf_multifd": "multifd",
+         "again_cancel_precopy": "2nd cancel", "again_cancel_stopcopy":
+         "2nd cancel sc", "again_dst_killed": "2nd killed",
+         "again_no_postcopy": "2nd postcopy"}
 
 PHASES = [
     ("stop_pre", "VM stop, before the devices' arcs"),
@@ -217,9 +223,12 @@ def tern_detail(kv, ev):
 
 
 def main():
+    # a reader that stops early (head) is no error
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("logs", nargs="+")
     ap.add_argument("--qemu")
+    ap.add_argument("--tests", help="comma-separated columns")
     ap.add_argument("--events", metavar="TEST")
     args = ap.parse_args()
 
@@ -242,8 +251,10 @@ def main():
                       key=lambda v: [int(x) for x in v.split(".")
                                      if x.isdigit()])
     for qemu in versions:
-        tests = [t for t in ORDER if (qemu, t) in runs]
-        tests += sorted(t for q, t in runs if q == qemu and t not in ORDER)
+        want = args.tests.split(",") if args.tests else ORDER
+        tests = [t for t in want if (qemu, t) in runs]
+        if not tests:
+            continue
         mean = {}
         for t in tests:
             acc = collections.Counter()
@@ -252,7 +263,7 @@ def main():
             n = len(runs[(qemu, t)])
             mean[t] = {p: v / n for p, v in acc.items()}
         base = mean.get("mtty")
-        w = 13
+        w = max([13] + [len(SHORT.get(t, t)) + 2 for t in tests])
         print(f"QEMU {qemu}: downtime by phase, ms "
               f"(mean of {', '.join(f'{SHORT.get(t, t)} {len(runs[(qemu, t)])}' for t in tests)}"
               f" migrations; +/-: against mtty)")
