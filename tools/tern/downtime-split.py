@@ -20,12 +20,15 @@ the firmware commands in them and their latency, the DMA logging reports,
 the VFs' sections of the stream on both sides.
 
 usage: downtime-split.py TAP_LOG [TAP_LOG ...] [--qemu VERSION]
-                         [--tests TEST,...] [--events TEST]
+                         [--tests TEST,...] [--events TEST] [--summary]
 
 --qemu keeps one consumer; --tests names the columns (default: mtty and
 the scenarios of qemu_migration_test; the second migrations of
 qemu_migration_abort_test are again_*); --events TEST prints the named
-scenario's events, as the tests logged them, instead of the tables.
+scenario's events, as the tests logged them, instead of the tables;
+--summary prints, per consumer and scenario, only the downtime and the
+phases tern works in (TERN_PHASES: the arcs of both sides, the last dirty
+sync, the stop-copy read), means over the logs.
 """
 import argparse
 import collections
@@ -60,6 +63,9 @@ PHASES = [
     ("shut", "destination: clean-up, SHUT on the return path"),
     ("rp", "source: return path closed, completion"),
 ]
+
+# the phases a VF's driver and firmware work in (mtty's are QEMU's alone)
+TERN_PHASES = ["arc_p2p", "arc_stop", "sync", "dev", "dst_p2p", "dst_run"]
 
 SPLIT_RE = re.compile(r"# SPLIT (.*)$")
 EVENT_RE = re.compile(r"# EVENT (-?\d+) (\S+) (\S+) ?(.*)$")
@@ -230,6 +236,7 @@ def main():
     ap.add_argument("--qemu")
     ap.add_argument("--tests", help="comma-separated columns")
     ap.add_argument("--events", metavar="TEST")
+    ap.add_argument("--summary", action="store_true")
     args = ap.parse_args()
 
     splits = [s for s in read_splits(args.logs)
@@ -262,6 +269,13 @@ def main():
                 acc.update(phases(kv, ev))
             n = len(runs[(qemu, t)])
             mean[t] = {p: v / n for p, v in acc.items()}
+        if args.summary:
+            for t in tests:
+                tp = sum(mean[t].get(p, 0) for p in TERN_PHASES) / 1000
+                print(f"{qemu:<8} {t:<22} migrations {len(runs[(qemu, t)])}"
+                      f"  downtime {sum(mean[t].values()) / 1000:6.1f} ms"
+                      f"  tern's phases {tp:5.1f} ms")
+            continue
         base = mean.get("mtty")
         w = max([13] + [len(SHORT.get(t, t)) + 2 for t in tests])
         print(f"QEMU {qemu}: downtime by phase, ms "
