@@ -276,6 +276,9 @@ for k in $kernels; do
 	python3 "$RIG_TOP/tools/rig/qemu-table.py" "$kout/tap.log" \
 		> "$kout/qemu-table" || true
 	sed "s/^/[$k] /" "$kout/qemu-table" >&2
+	# and where it goes, phase by phase (performance.rst)
+	python3 "$RIG_TOP/tools/tern/downtime-split.py" "$kout/tap.log" \
+		> "$kout/downtime-split" 2>/dev/null || true
 	summaries+=("kernel $k: $(tail -1 "$kout/summary")")
 	# host-side results count once, with the first kernel
 	: > "$results"

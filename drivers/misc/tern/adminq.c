@@ -111,7 +111,7 @@ static void tern_slot_finish(struct tern_core *core,
 		buf->inflight = false;
 		if (buf->free_pending) {
 			list_add_tail(&buf->free_node, &core->free_bufs);
-			schedule_work(&core->free_work);
+			mod_delayed_work(system_wq, &core->free_work, 0);
 		}
 	}
 	if (req) {
@@ -722,7 +722,7 @@ int tern_adminq_init(struct tern_core *core)
 	spin_lock_init(&core->lock);
 	sema_init(&core->slot_sem, TERN_ADMIN_SLOTS);
 	INIT_LIST_HEAD(&core->free_bufs);
-	INIT_WORK(&core->free_work, tern_free_bufs_work);
+	INIT_DELAYED_WORK(&core->free_work, tern_free_bufs_work);
 	mutex_init(&core->recover_lock);
 	INIT_WORK(&core->fatal_work, tern_adminq_fatal_work);
 
@@ -776,5 +776,5 @@ void tern_adminq_shutdown(struct tern_core *core)
 	writel(0, core->regs + TERN_PF_REG_INTR_ENABLE);
 	free_irq(core->irq, core);
 	pci_free_irq_vectors(core->pdev);
-	flush_work(&core->free_work);
+	flush_delayed_work(&core->free_work);
 }

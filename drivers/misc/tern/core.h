@@ -128,8 +128,10 @@ struct tern_op_stats {
  * @stats: per-opcode counters
  * @debugfs: this PF's debugfs directory
  * @free_bufs: buffers freed by their owner while a timed-out command held
- *	them, whose answer has now come (under @lock)
- * @free_work: releases @free_bufs
+ *	them, whose answer has now come, and buffers freed with
+ *	tern_core_buf_free_deferred() (under @lock)
+ * @free_work: releases @free_bufs: at once for a late answer's buffer, a
+ *	while later for one freed with tern_core_buf_free_deferred()
  * @buf_bytes: bytes of command data buffers mapped for the PF now (debugfs)
  * @recover_lock: serialises stopping and restarting the queue for resets,
  *	AER recovery and fatal queue errors; @dead and @recovering change
@@ -167,7 +169,7 @@ struct tern_core {
 	struct tern_op_stats stats[TERN_NUM_OPCODES];
 	struct dentry *debugfs;
 	struct list_head free_bufs;
-	struct work_struct free_work;
+	struct delayed_work free_work;
 	atomic_long_t buf_bytes;
 	struct mutex recover_lock;	/* see above */
 	struct work_struct fatal_work;

@@ -167,11 +167,56 @@ void tern_core_buf_free(struct tern_dma_buf *buf)
 }
 EXPORT_SYMBOL_GPL(tern_core_buf_free);
 
-/* Release buffers whose late firmware answer arrived (process context). */
+/*
+ * How long tern_core_buf_free_deferred() leaves a buffer: past the rest of
+ * a migration's downtime (milliseconds on a host, tens of them under TCG),
+ * where the release would compete for the CPU with what the VM waits for.
+ */
+#define TERN_BUF_FREE_DELAY_MS	1000
+
+/**
+ * tern_core_buf_free_deferred() - free a buffer off the caller's path
+ * @buf: the buffer, or NULL
+ *
+ * As tern_core_buf_free(), but the unmapping and freeing run in the PF's
+ * work item about a second later: for a caller on a migration's downtime,
+ * which should neither wait for the release of a ring of chunk buffers
+ * nor have it run meanwhile (several milliseconds for 4 MiB under TCG and
+ * the rig's debug kernels). The buffer's bytes stay in buf_bytes until
+ * then; tern_core_vf_put() releases every buffer freed so far at once.
+ *
+ * Context: any; takes the PF's queue spinlock.
+ */
+void tern_core_buf_free_deferred(struct tern_dma_buf *buf)
+{
+	struct tern_core *core;
+	unsigned long flags;
+	bool now;
+
+	if (IS_ERR_OR_NULL(buf))
+		return;
+	core = buf->core;
+	spin_lock_irqsave(&core->lock, flags);
+	/* one the firmware still owns goes once answered, as with free */
+	buf->free_pending = true;
+	now = !buf->inflight;
+	if (now)
+		list_add_tail(&buf->free_node, &core->free_bufs);
+	spin_unlock_irqrestore(&core->lock, flags);
+	if (now)
+		queue_delayed_work(system_wq, &core->free_work,
+				   msecs_to_jiffies(TERN_BUF_FREE_DELAY_MS));
+}
+EXPORT_SYMBOL_GPL(tern_core_buf_free_deferred);
+
+/*
+ * Release buffers whose late firmware answer arrived, and those freed
+ * deferred (process context).
+ */
 void tern_free_bufs_work(struct work_struct *work)
 {
-	struct tern_core *core = container_of(work, struct tern_core,
-					      free_work);
+	struct tern_core *core = container_of(to_delayed_work(work),
+					      struct tern_core, free_work);
 	struct tern_dma_buf *buf, *next;
 	unsigned long flags;
 	LIST_HEAD(list);

@@ -90,9 +90,14 @@ EXPORT_SYMBOL_GPL(tern_core_vf_get);
 /**
  * tern_core_vf_put() - a VF is no longer in use
  * @core: the PF
+ *
+ * Returns once the buffers freed with tern_core_buf_free_deferred() so far
+ * are released (but those a command the firmware has not answered still
+ * holds): the PF may go once its VFs are closed. Sleeps.
  */
 void tern_core_vf_put(struct tern_core *core)
 {
+	flush_delayed_work(&core->free_work);
 	mutex_lock(&core->vf_lock);
 	if (!WARN_ON(!core->vf_users))
 		core->vf_users--;

@@ -75,6 +75,8 @@ void tern_core_vf_put(struct tern_core *core);
  */
 struct tern_dma_buf *tern_core_buf_alloc(struct tern_core *core, size_t size);
 void tern_core_buf_free(struct tern_dma_buf *buf);
+/* any context: released a second later; tern_core_vf_put() releases it */
+void tern_core_buf_free_deferred(struct tern_dma_buf *buf);
 size_t tern_core_buf_size(const struct tern_dma_buf *buf);
 int tern_core_buf_to_user(struct tern_dma_buf *buf, size_t offset,
 			  void __user *dst, size_t len);

@@ -166,6 +166,7 @@ void tern_mig_file_poll_later(struct tern_mig_file *migf);
 bool tern_mig_file_poll_lock(struct tern_mig_file *migf, struct file *filp,
 			     poll_table *wait);
 void tern_mig_file_disable(struct tern_mig_file **slot);
+void tern_mig_file_retire(struct tern_mig_file **slot);
 void tern_save_file_close(struct tern_vf *tvf);
 
 #endif /* _TERN_VFIO_MIG_FILE_H */

@@ -358,6 +358,6 @@ int tern_resume_commit(struct tern_vf *tvf)
 	else
 		ret = tern_vf_cmd_load_commit(tvf);
 	tvf->stats.loaded_bytes += migf->offset;
-	tern_mig_file_disable(&tvf->resume_file);
+	tern_mig_file_retire(&tvf->resume_file);
 	return ret;
 }

@@ -42,23 +42,29 @@ static bool tern_save_answer_ok(struct tern_mig_file *migf,
  * -EAGAIN when the PF had no free slot). A file whose session a reset
  * ended sends nothing: a new session may be open.
  */
+static bool tern_save_submit_one(struct tern_mig_file *migf, bool nonblock)
+{
+	struct tern_mig_chunk *c;
+
+	if (migf->tail - migf->head == migf->depth || migf->end_seen ||
+	    migf->error || tern_mig_file_gone(migf))
+		return false;
+	c = tern_chunk(migf, migf->tail++);
+	c->len = 0;
+	c->off = 0;
+	c->flags = 0;
+	c->frozen = migf->frozen;
+	c->req.nowait = nonblock;
+	c->err = tern_vf_submit_save_read(migf->tvf, &c->req, c->buf,
+					  tern_core_buf_size(c->buf));
+	c->pending = !c->err;
+	return !c->err;
+}
+
 static void tern_save_submit(struct tern_mig_file *migf, bool nonblock)
 {
-	while (migf->tail - migf->head < migf->depth && !migf->end_seen &&
-	       !migf->error && !tern_mig_file_gone(migf)) {
-		struct tern_mig_chunk *c = tern_chunk(migf, migf->tail++);
-
-		c->len = 0;
-		c->off = 0;
-		c->flags = 0;
-		c->frozen = migf->frozen;
-		c->req.nowait = nonblock;
-		c->err = tern_vf_submit_save_read(migf->tvf, &c->req, c->buf,
-						  tern_core_buf_size(c->buf));
-		c->pending = !c->err;
-		if (c->err)
-			break;
-	}
+	while (tern_save_submit_one(migf, nonblock))
+		;
 }
 
 /* Collect the oldest answer in flight: wait for it and check it. */
@@ -474,10 +480,19 @@ int tern_save_freeze(struct tern_vf *tvf)
 	mutex_lock(&migf->lock);
 	migf->freezing = false;
 	migf->frozen = !ret;
+	/*
+	 * The stream's tail is there to read now: ask for its first chunk
+	 * at once (usually all of it: the REGS, ENGINE and END records), so
+	 * that the VMM's read() after the VM stopped finds it answered
+	 * instead of waiting for a firmware round trip inside the downtime.
+	 * One only: the next VF's VF_FREEZE queues behind it on the PF, and
+	 * read() asks for the rest of the ring if there is more.
+	 */
+	if (!ret && migf->coll == migf->tail)
+		tern_save_submit_one(migf, false);
 	mutex_unlock(&migf->lock);
 	if (ret)
 		return ret;
-	/* the stream's tail is there to read now */
 	wake_up_interruptible(&migf->poll_wait);
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include <libvfio.h>
 
 #include "qemu_mig.h"
+#include "qemu_split.h"
 #include "tern_setup.h"
 
 /* L2 guest-physical layout (128 MiB of RAM, BARs in the 32-bit hole) */
@@ -617,6 +618,7 @@ void qemu_mig_teardown(struct qemu_mig *m)
 		vmm_stop(&m->src);
 	if (m->dst.pid)
 		vmm_stop(&m->dst);
+	qemu_split_stop();
 	for (i = 0; i < MIG_MAX_VFS; i++) {
 		free(m->vf[i].shadow);
 		m->vf[i].shadow = NULL;
@@ -636,9 +638,10 @@ void qemu_mig_trace_device_bytes(struct vmm *vm, long *pre, long *stop)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		char *d = strstr(line, "data_size ");
+		const char *ev = vmm_trace_event(line, NULL);
+		const char *d = strstr(ev, "data_size ");
 
-		if (strncmp(line, "vfio_save_block ", 16) || !d)
+		if (strncmp(ev, "vfio_save_block ", 16) || !d)
 			continue;
 		if (split < 0 || ftell(f) <= split)
 			*pre += atol(d + 10);

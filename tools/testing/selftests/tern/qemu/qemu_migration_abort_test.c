@@ -22,6 +22,7 @@
 
 #include "kselftest_harness.h"
 #include "qemu_mig_fixture.h"
+#include "qemu_split.h"
 #include "tern_vf.h"
 
 QEMU_MIG_FIXTURE(qemu_migration_abort_test);
@@ -43,12 +44,19 @@ static bool src_running_after(struct qemu_mig *m, long from)
 static void migrate_again(struct __test_metadata *_metadata,
 			  struct qemu_mig *m, const char *name)
 {
+	/* where its downtime goes (qemu_split.h): a second migration's */
+	int ret = qemu_split_start();
+	bool tracing = !ret;
+
+	ASSERT_TRUE(tracing || ret == -ENOENT);
 	ASSERT_EQ(0, qemu_mig_verify(m, &m->src));
 	ASSERT_EQ(0, qemu_mig_start_dst(m));
 	ASSERT_EQ(0, qemu_mig_migrate(m));
 	ASSERT_EQ(0, qemu_mig_release(m));
 	ASSERT_EQ(0, qemu_mig_wait_completed(m));
 	qemu_mig_print_stats(&m->src, name);
+	/* the window, and with tracefs every VF's arcs (as in one_vf) */
+	ASSERT_LE(tracing ? 5 * m->nvfs : 0, qemu_split_print(m, name));
 	ASSERT_EQ(0, qemu_mig_verify(m, &m->dst));
 }
 

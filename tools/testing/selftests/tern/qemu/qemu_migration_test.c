@@ -27,6 +27,7 @@
 
 #include "kselftest_harness.h"
 #include "qemu_mig_fixture.h"
+#include "qemu_split.h"
 #include "tern_vf.h"
 
 QEMU_MIG_FIXTURE(qemu_migration_test);
@@ -125,15 +126,47 @@ static void check_switchover_ack(struct __test_metadata *_metadata,
 				     NULL));
 }
 
+/*
+ * Record the kernel's side of the downtime (qemu_split.h): a kernel
+ * without tracefs has none, and only QEMU's side is printed.
+ */
+static bool split_start(struct __test_metadata *_metadata)
+{
+	int ret = qemu_split_start();
+
+	ASSERT_TRUE(!ret || ret == -ENOENT)
+		TH_LOG("tracefs instance: %s", strerror(-ret));
+	return !ret;
+}
+
+/*
+ * The downtime's events for tools/tern/downtime-split.py: QEMU's window,
+ * and with @tracing the kernel's arcs of every VF, at least the source's
+ * two (to PRE_COPY_P2P, to STOP_COPY) and the destination's three (to
+ * STOP, RUNNING_P2P, RUNNING).
+ */
+static void split_print(struct __test_metadata *_metadata, struct qemu_mig *m,
+			const char *name, bool tracing)
+{
+	int arcs = qemu_split_print(m, name);
+
+	ASSERT_LE(0, arcs) TH_LOG("no downtime window in the source's trace");
+	if (tracing)
+		ASSERT_LE(5 * m->nvfs, arcs);
+}
+
 static void migrate_and_verify(struct __test_metadata *_metadata,
 			       struct qemu_mig *m, int nvfs, const char *name)
 {
+	bool tracing = split_start(_metadata);
+
 	QEMU_MIG_OR_SKIP(qemu_mig_setup(m, nvfs));
 	ASSERT_EQ(MIG_DIRTY_ROUNDS,
 		  qemu_mig_dirty_rounds(m, MIG_DIRTY_ROUNDS, 0));
 	ASSERT_EQ(0, qemu_mig_release(m));
 	ASSERT_EQ(0, qemu_mig_wait_completed(m));
 	qemu_mig_print_stats(&m->src, name);
+	split_print(_metadata, m, name, tracing);
 	ASSERT_EQ(0, qemu_mig_verify(m, &m->dst));
 	ASSERT_EQ(0, WEXITSTATUS(vmm_stop(&m->src)));
 	ASSERT_EQ(0, WEXITSTATUS(vmm_stop(&m->dst)));
@@ -279,10 +312,12 @@ static int start_mtty_vmm(const char *qemu, struct vmm *vm, const char *name,
 TEST_F_TIMEOUT(qemu_migration_test, mtty_baseline, 300)
 {
 	char path[128];
+	bool tracing;
 	int i, bar;
 
 	SKIP_UNLESS_IOMMU_MODE(MODE_IOMMUFD);
 	SKIP_UNLESS_KERNEL_HAS(!access(MTTY_CREATE, F_OK), "mtty");
+	tracing = split_start(_metadata);
 	for (i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s",
 			 mtty_uuid[i]);
@@ -311,6 +346,7 @@ TEST_F_TIMEOUT(qemu_migration_test, mtty_baseline, 300)
 	for (bar = 0; bar < 2; bar++)
 		ASSERT_EQ(0x5a + bar, vmm_inb(&self->m.dst, MTTY_IO(bar) + UART_SCR));
 	qemu_mig_print_stats(&self->m.src, "mtty");
+	split_print(_metadata, &self->m, "mtty", tracing);
 	ASSERT_EQ(0, WEXITSTATUS(vmm_stop(&self->m.src)));
 	ASSERT_EQ(0, WEXITSTATUS(vmm_stop(&self->m.dst)));
 	ASSERT_LE(1, vmm_trace_count(&self->m.src, "set_state ", mtty_uuid[0],

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qemu_vmm.h"
@@ -329,8 +330,27 @@ int vmm_start(struct vmm *vm, const char *qemu, const char *name,
 	argv[argc++] = "/dev/null";
 	argv[argc++] = "-D";
 	argv[argc++] = trace_path;
+	/* every trace line stamped with the wall clock (qemu_split.h) */
+	argv[argc++] = "-msg";
+	argv[argc++] = "timestamp=on";
 	argv[argc++] = "-trace";
 	argv[argc++] = "vfio_*";
+	/*
+	 * The downtime's phases (qemu_split.h): QEMU's checkpoints and each
+	 * device's save and load, the dirty syncs (the last one is in the
+	 * downtime), the wait for the destination's end (its SHUT on the
+	 * return path).
+	 */
+	argv[argc++] = "-trace";
+	argv[argc++] = "vmstate_downtime_*";
+	argv[argc++] = "-trace";
+	argv[argc++] = "migration_bitmap_sync_*";
+	argv[argc++] = "-trace";
+	argv[argc++] = "migration_return_path_end_*";
+	argv[argc++] = "-trace";
+	argv[argc++] = "source_return_path_thread_shut*";
+	argv[argc++] = "-trace";
+	argv[argc++] = "iommufd_backend_*";
 	/* both ends of switchover-ack (source and destination events) */
 	argv[argc++] = "-trace";
 	argv[argc++] = "*switchover*";
@@ -594,6 +614,39 @@ long vmm_trace_size(struct vmm *vm)
 
 	snprintf(path, sizeof(path), "%s/trace.log", vm->dir);
 	return stat(path, &st) ? 0 : st.st_size;
+}
+
+const char *vmm_trace_event(const char *line, int64_t *us)
+{
+	int year, mon, day, hour, min, sec, pid, n = 0, f0 = 0, f1 = 0;
+	long long s, frac;
+	struct tm tm = { 0 };
+
+	if (us)
+		*us = -1;
+	if (sscanf(line, "%d@%lld.%lld:%n", &pid, &s, &frac, &n) == 3 && n) {
+		if (us)
+			*us = s * 1000000 + frac;
+		return line + n;
+	}
+	if (sscanf(line, "%d-%d-%dT%d:%d:%d.%n%lld%nZ %n", &year, &mon, &day,
+		   &hour, &min, &sec, &f0, &frac, &f1, &n) == 7 && n) {
+		/* the fraction's digits, whatever their number */
+		for (; f1 - f0 < 6; f1++)
+			frac *= 10;
+		for (; f1 - f0 > 6; f1--)
+			frac /= 10;
+		tm.tm_year = year - 1900;
+		tm.tm_mon = mon - 1;
+		tm.tm_mday = day;
+		tm.tm_hour = hour;
+		tm.tm_min = min;
+		tm.tm_sec = sec;
+		if (us)
+			*us = (int64_t)timegm(&tm) * 1000000 + frac;
+		return line + n;
+	}
+	return line;
 }
 
 static long trace_scan(struct vmm *vm, long from, bool first, va_list ap)

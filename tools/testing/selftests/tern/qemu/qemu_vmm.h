@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define VMM_MAX_ARGS		48
+#define VMM_MAX_ARGS		64
 
 struct vmm {
 	char name[16];
@@ -35,7 +35,8 @@ struct vmm {
  * with the extra arguments @args (NULL-terminated), and connect its QMP
  * and qtest sockets; with @incoming, wait for a migration on that URI
  * ("defer": until QMP migrate-incoming names one). QEMU's output goes to
- * <dir>/qemu.log, its vfio and switchover trace events to <dir>/trace.log.
+ * <dir>/qemu.log, its vfio, switchover and downtime trace events to
+ * <dir>/trace.log, each line stamped with the wall clock (vmm_trace_event()).
  * Migration events are on, and so is switchover-ack (with the return path
  * it needs): the source does not switch over before the destination has
  * loaded the devices' initial pre-copy data, as a VMM migrating VFIO
@@ -110,5 +111,13 @@ long vmm_trace_wait(struct vmm *vm, long from, int timeout_ms, ...)
 	__attribute__((sentinel));
 /* current length of trace.log */
 long vmm_trace_size(struct vmm *vm);
+/*
+ * A trace.log line's event ("vfio_save_block (...) data_size 8"), past
+ * the wall-clock stamp -msg timestamp=on puts before it: "PID@SEC.USEC:"
+ * (QEMU 10.0) or "YYYY-MM-DDTHH:MM:SS.UUUUUUZ " (QEMU 10.1 and later).
+ * @us, if not NULL, gets the stamp in microseconds since the epoch (-1 for
+ * a line without one).
+ */
+const char *vmm_trace_event(const char *line, int64_t *us);
 
 #endif
