@@ -354,9 +354,13 @@ int qemu_mig_start_vmm(struct qemu_mig *m, struct vmm *vm, const char *name,
 		       int first, const char *incoming)
 {
 	static char dev[MIG_MAX_VFS][192];
-	const char *args[2 * MIG_MAX_VFS + 5];
+	const char *args[2 * MIG_MAX_VFS + 7];
 	int i, n = 0;
 
+	if (m->trace_times) {
+		args[n++] = "-msg";
+		args[n++] = "timestamp=on";
+	}
 	if (!m->container) {
 		args[n++] = "-object";
 		args[n++] = "iommufd,id=i0";
@@ -623,6 +627,18 @@ void qemu_mig_teardown(struct qemu_mig *m)
 	}
 }
 
+const char *qemu_mig_trace_event(const char *line, double *t)
+{
+	const char *at = line + strcspn(line, "@: ");
+	const char *colon = *at == '@' ? strchr(at, ':') : NULL;
+
+	if (!colon)
+		return line;
+	if (t)
+		*t = strtod(at + 1, NULL);
+	return colon + 1;
+}
+
 void qemu_mig_trace_device_bytes(struct vmm *vm, long *pre, long *stop)
 {
 	long split = vmm_trace_find(vm, 0, "vfio_save_complete_precopy_start",
@@ -638,7 +654,8 @@ void qemu_mig_trace_device_bytes(struct vmm *vm, long *pre, long *stop)
 	while (fgets(line, sizeof(line), f)) {
 		char *d = strstr(line, "data_size ");
 
-		if (strncmp(line, "vfio_save_block ", 16) || !d)
+		if (strncmp(qemu_mig_trace_event(line, NULL),
+			    "vfio_save_block ", 16) || !d)
 			continue;
 		if (split < 0 || ftell(f) <= split)
 			*pre += atol(d + 10);

@@ -33,7 +33,8 @@
 #define QEMU_DEFAULT		"/usr/bin/qemu-system-x86_64"
 
 #define MIG_URI			"unix:/tmp/vmm-mig.sock"
-#define MIG_MAX_VFS		2
+/* every VF of a PF (qemu_migration_nvf_test) */
+#define MIG_MAX_VFS		TERN_MAX_VFS
 #define MIG_TIMEOUT_MS		300000
 #define MIG_DIRTY_ROUNDS	4
 /* qemu_mig_dirty_rounds(): corrupt the first chunk after pre-copy */
@@ -91,6 +92,7 @@ struct qemu_mig {
 	bool container;		/* legacy group/container instead of iommufd */
 	bool dma_logging;	/* the VFs offer DMA logging (else: type1's) */
 	int multifd;		/* multifd channels, device state over them */
+	bool trace_times;	/* trace lines start "pid@seconds:" (-msg) */
 };
 
 /* the binary named by @env (else @fallback, may be NULL); NULL: none */
@@ -141,6 +143,12 @@ int qemu_mig_verify(struct qemu_mig *m, struct vmm *vm);
 /* stop the VMMs that still run, free the shadows */
 void qemu_mig_teardown(struct qemu_mig *m);
 
+/*
+ * The event of trace line @line ("vfio_save_block (...) ..."), past the
+ * "pid@seconds.micros:" that -msg timestamp=on (trace_times) puts first;
+ * with @t, the time in seconds there (left alone if the line has none).
+ */
+const char *qemu_mig_trace_event(const char *line, double *t);
 /* device bytes QEMU read before and after the switchover, from its trace */
 void qemu_mig_trace_device_bytes(struct vmm *vm, long *pre, long *stop);
 /*
