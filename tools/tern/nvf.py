@@ -29,6 +29,11 @@ import sys
 
 USAGE = "usage: nvf.py TAP_LOG [NVF_JSON]"
 NVF_RE = re.compile(r"# NVF (.*)$")
+# where the rest of the downtime goes (qemu_migration_nvf_test's
+# nvf_windows()): the source's stop of the first VF to the last VF's saved
+# data, within it the final RAM sync's last DMA-log report, and the
+# destination's first arc out of RESUMING to the last VF RUNNING
+WINDOWS = ("src_window_ms", "sync_ms", "dst_window_ms")
 
 
 def stat(values):
@@ -49,6 +54,9 @@ def parse(path):
                    "downtime_ms": int(kv["downtime_ms"]),
                    "total_ms": int(kv["total_ms"]),
                    "vf_ms": [float(v) for v in kv["vf_ms"].split(",")]}
+            for k in WINDOWS:
+                if k in kv:
+                    rec[k] = float(kv[k])
             key = (kv["test"], int(kv["n"]), int(kv["multifd"]))
             runs.setdefault(kv["qemu"], {}).setdefault(key, {})[rec["rep"]] = rec
     return runs
@@ -60,9 +68,12 @@ def point(reps):
     steady = [reps[r] for r in sorted(reps) if r > 0]
     if not steady:
         raise ValueError("no repetition after the warm-up")
+    windows = {k: statistics.median(r[k] for r in steady)
+               for k in WINDOWS if all(k in r for r in steady)}
     return {
         "first": first,
         "reps": steady,
+        "windows_ms": windows,
         "downtime_ms": stat([r["downtime_ms"] for r in steady]),
         "vf_ms": {"median": statistics.median(statistics.median(r["vf_ms"])
                                               for r in steady),
@@ -132,6 +143,17 @@ def table(data):
                   f"{ratio if ratio is None else f'{ratio:.2f}':>6}  "
                   f"{p['vf_ms']['median']:>7.1f} ({p['vf_ms']['max']:.1f})"
                   f"{'':<6} {ftxt:<24}")
+        if all(p["windows_ms"] for p in c["points"]):
+            print("where it goes (medians, ms): source's VFs stopped to "
+                  "saved, of it to the final sync's last DMA-log report; "
+                  "destination's first arc out of RESUMING to all RUNNING")
+            for p in c["points"]:
+                w = p["windows_ms"]
+                print(f"{p['n']:>2} {'on' if p['multifd'] else 'off':>7}  "
+                      f"source {w['src_window_ms']:7.1f}  sync "
+                      f"{w['sync_ms']:7.1f}  destination "
+                      f"{w['dst_window_ms']:7.1f}  sum of VF device times "
+                      f"{statistics.median(sum(r['vf_ms']) for r in p['reps']):7.1f}")
         print("goals (ratios of downtimes in this run):")
         for p in c["points"]:
             if p["multifd"] and p.get("multifd_per_off"):

@@ -27,7 +27,11 @@
  * and STOP_COPY (the set_state trace to the set_device_state trace after
  * the ioctl) and the read of its stop-copy data (save start to save end,
  * in the migration thread or, over multifd, the VF's save thread); on the
- * destination the arcs from RESUMING to RUNNING_P2P and RUNNING.
+ * destination the arcs from RESUMING to RUNNING_P2P and RUNNING. The
+ * line ends with the windows of nvf_windows(): src_window_ms (the first
+ * VF's stop to the last one's saved data), sync_ms (within it, to the last
+ * DMA-log report of the final RAM sync) and dst_window_ms (the first VF's
+ * arc out of RESUMING to the last one RUNNING).
  *
  * TERN_NVF_COUNTS (default "1,2,4,7") chooses the VF counts; a count above
  * the PF's sriov_totalvfs fails.
@@ -125,6 +129,33 @@ static int nvf_trace_find(struct nvf_trace *tr, int from, const char *event,
 	return -1;
 }
 
+/* the line of @dev's first set_state to @state; -1 if none */
+static int nvf_set_state(struct nvf_trace *tr, const char *dev,
+			 const char *state)
+{
+	char want[64];
+	int a;
+
+	snprintf(want, sizeof(want), " new state %s,", state);
+	a = nvf_trace_find(tr, 0, "vfio_migration_set_state", dev, NULL);
+	while (a >= 0 && !strstr(tr->line[a], want))
+		a = nvf_trace_find(tr, a + 1, "vfio_migration_set_state", dev,
+				   NULL);
+	return a;
+}
+
+/* the line that says @dev reached @state, after line @from; -1 if none */
+static int nvf_reached(struct nvf_trace *tr, int from, const char *dev,
+		       const char *state)
+{
+	char done[64];
+
+	snprintf(done, sizeof(done), " state %s", state);
+	return from < 0 ? -1 :
+	       nvf_trace_find(tr, from, "vfio_migration_set_device_state", dev,
+			      done);
+}
+
 /*
  * The seconds of @dev's arc to @state: from the set_state trace (before
  * the ioctl) to the set_device_state trace (after it); -1 if not traced.
@@ -132,18 +163,9 @@ static int nvf_trace_find(struct nvf_trace *tr, int from, const char *event,
 static double nvf_arc(struct nvf_trace *tr, const char *dev,
 		      const char *state)
 {
-	char want[64], done[64];
-	int a, b;
+	int a = nvf_set_state(tr, dev, state);
+	int b = nvf_reached(tr, a, dev, state);
 
-	snprintf(want, sizeof(want), " new state %s,", state);
-	snprintf(done, sizeof(done), " state %s", state);
-	a = nvf_trace_find(tr, 0, "vfio_migration_set_state", dev, NULL);
-	while (a >= 0 && !strstr(tr->line[a], want))
-		a = nvf_trace_find(tr, a + 1, "vfio_migration_set_state", dev,
-				   NULL);
-	if (a < 0)
-		return -1;
-	b = nvf_trace_find(tr, a, "vfio_migration_set_device_state", dev, done);
 	return b < 0 ? -1 : tr->t[b] - tr->t[a];
 }
 
@@ -198,6 +220,53 @@ static double nvf_device_ms(struct nvf_trace *src, struct nvf_trace *dst,
 	return sum * 1000;
 }
 
+/*
+ * Where the rest of the downtime goes, for the @n devices together, in
+ * milliseconds: on the source from the first device's stop (its arc to
+ * PRE_COPY_P2P, else STOP_COPY) to the last one's saved stop-copy data
+ * (@win[0]), and within that to the last report of the devices' DMA logs
+ * of the final RAM sync (@win[1]); on the destination from the first
+ * device's arc out of RESUMING to the last one RUNNING (@win[2]).
+ */
+static void nvf_windows(struct nvf_trace *src, struct nvf_trace *dst, int n,
+			const char (*sdev)[40], const char (*ddev)[40],
+			bool multifd, double *win)
+{
+	double s0 = 1e300, s1 = 0, sync = 0, d0 = 1e300, d1 = 0;
+	int i, a, b;
+
+	for (i = 0; i < n; i++) {
+		a = nvf_set_state(src, sdev[i], "PRE_COPY_P2P");
+		if (a < 0)
+			a = nvf_set_state(src, sdev[i], "STOP_COPY");
+		b = nvf_trace_find(src, a, multifd ?
+				   "vfio_save_complete_precopy_thread_end" :
+				   "vfio_save_complete_precopy", sdev[i], NULL);
+		if (a >= 0 && src->t[a] < s0)
+			s0 = src->t[a];
+		if (b >= 0 && src->t[b] > s1)
+			s1 = src->t[b];
+		a = nvf_set_state(dst, ddev[i], "RUNNING_P2P");
+		if (a < 0)
+			a = nvf_set_state(dst, ddev[i], "RUNNING");
+		b = nvf_reached(dst, a, ddev[i], "RUNNING");
+		if (a >= 0 && dst->t[a] < d0)
+			d0 = dst->t[a];
+		if (b >= 0 && dst->t[b] > d1)
+			d1 = dst->t[b];
+	}
+	/* the report's trace was renamed in QEMU 10.1 */
+	for (i = 0; i < src->n; i++)
+		if (src->t[i] >= s0 && src->t[i] <= s1 &&
+		    (!strncmp(src->line[i], "vfio_get_dirty_bitmap ", 22) ||
+		     !strncmp(src->line[i], "vfio_container_query_dirty_bitmap ",
+			      34)))
+			sync = src->t[i] - s0;
+	win[0] = s1 > s0 ? (s1 - s0) * 1000 : 0;
+	win[1] = sync * 1000;
+	win[2] = d1 > d0 ? (d1 - d0) * 1000 : 0;
+}
+
 /* the VM's downtime and total time from the source's query-migrate */
 static void nvf_times(struct vmm *src, unsigned long long *downtime,
 		      unsigned long long *total)
@@ -216,8 +285,9 @@ static int nvf_report(struct qemu_mig *m, const char *test, int n,
 		      const char (*sdev)[40], const char (*ddev)[40], int rep,
 		      unsigned long long downtime, unsigned long long total)
 {
-	struct nvf_trace src, dst;
+	struct nvf_trace src = { 0 }, dst = { 0 };
 	char version[32] = "?", vf_ms[MIG_MAX_VFS * 12] = "";
+	double win[3];
 	int i, ret;
 
 	snprintf(version, sizeof(version), "%d.%d", m->qemu_version / 100,
@@ -240,14 +310,18 @@ static int nvf_report(struct qemu_mig *m, const char *test, int n,
 		snprintf(vf_ms + strlen(vf_ms), sizeof(vf_ms) - strlen(vf_ms),
 			 "%s%.2f", i ? "," : "", ms);
 	}
+	if (!ret)
+		nvf_windows(&src, &dst, n, sdev, ddev, m->multifd, win);
 	nvf_trace_free(&src);
 	nvf_trace_free(&dst);
 	if (ret)
 		return ret;
 	printf("# NVF qemu=%s test=%s n=%d multifd=%d rep=%d ", version, test,
 	       n, m->multifd, rep);
-	printf("downtime_ms=%llu total_ms=%llu vf_ms=%s\n", downtime, total,
+	printf("downtime_ms=%llu total_ms=%llu vf_ms=%s ", downtime, total,
 	       vf_ms);
+	printf("src_window_ms=%.2f sync_ms=%.2f dst_window_ms=%.2f\n", win[0],
+	       win[1], win[2]);
 	fflush(stdout);
 	return 0;
 }
