@@ -230,6 +230,11 @@ def nvf_consumer(ax_t, ax_r, c):
                   label=f"one VF's device time, {label}")
     ax_t.axhline(c["mtty"]["downtime_ms"]["median"], color="tab:green",
                  linestyle="--", linewidth=1, label="mtty downtime")
+    one = [p for p in c["points"] if p["n"] == 1 and p["multifd"]]
+    if one:
+        ax_t.axhline(2 * one[0]["downtime_ms"]["median"], color="tab:blue",
+                     linestyle="-.", linewidth=0.8,
+                     label="goal: 2 x one VF's downtime, multifd")
     ax_t.set_xticks(ns)
     ax_t.set_xlabel("VFs migrated at once (N)")
     ax_t.set_ylabel("ms")
