@@ -629,14 +629,29 @@ void qemu_mig_teardown(struct qemu_mig *m)
 
 const char *qemu_mig_trace_event(const char *line, double *t)
 {
-	const char *at = line + strcspn(line, "@: ");
-	const char *colon = *at == '@' ? strchr(at, ':') : NULL;
+	int pid, year, mon, day, hour, min, n = 0;
+	struct tm tm = { 0 };
+	double sec;
 
-	if (!colon)
-		return line;
-	if (t)
-		*t = strtod(at + 1, NULL);
-	return colon + 1;
+	/* QEMU 10.0: "PID@SEC.USEC:" */
+	if (sscanf(line, "%d@%lf:%n", &pid, &sec, &n) == 2 && n) {
+		if (t)
+			*t = sec;
+		return line + n;
+	}
+	/* QEMU 10.1 and later: "YYYY-MM-DDTHH:MM:SS.UUUUUUZ " (UTC) */
+	if (sscanf(line, "%d-%d-%dT%d:%d:%lfZ %n", &year, &mon, &day, &hour,
+		   &min, &sec, &n) == 6 && n) {
+		tm.tm_year = year - 1900;
+		tm.tm_mon = mon - 1;
+		tm.tm_mday = day;
+		tm.tm_hour = hour;
+		tm.tm_min = min;
+		if (t)
+			*t = timegm(&tm) + sec;
+		return line + n;
+	}
+	return line;
 }
 
 void qemu_mig_trace_device_bytes(struct vmm *vm, long *pre, long *stop)

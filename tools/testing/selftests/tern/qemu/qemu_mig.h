@@ -145,8 +145,9 @@ void qemu_mig_teardown(struct qemu_mig *m);
 
 /*
  * The event of trace line @line ("vfio_save_block (...) ..."), past the
- * "pid@seconds.micros:" that -msg timestamp=on (trace_times) puts first;
- * with @t, the time in seconds there (left alone if the line has none).
+ * time -msg timestamp=on (trace_times) puts first: "PID@SEC.USEC:" (QEMU
+ * 10.0) or "YYYY-MM-DDTHH:MM:SS.UUUUUUZ " (10.1 and later); with @t, that
+ * time in seconds since the epoch (left alone if the line has none).
  */
 const char *qemu_mig_trace_event(const char *line, double *t);
 /* device bytes QEMU read before and after the switchover, from its trace */
