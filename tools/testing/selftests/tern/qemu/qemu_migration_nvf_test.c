@@ -19,8 +19,8 @@
  * Every migration must complete and the destination must hold every VF's
  * state (qemu_mig_verify()). Each prints one line for tools/tern/nvf.py:
  *
- *   # NVF qemu=10.0.13 test=tern n=4 multifd=4 rep=1 downtime_ms=D
- *     total_ms=T vf_ms=A,B,C,D
+ *   # NVF qemu=10.0 test=tern n=4 multifd=4 rep=1 downtime_ms=D
+ *     total_ms=T vf_ms=A,B,C,D src_window_ms=S sync_ms=Y dst_window_ms=W
  *
  * vf_ms is each VF's device time inside the downtime, from QEMU's trace
  * with times (-msg timestamp=on): on the source the arcs to PRE_COPY_P2P
