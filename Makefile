@@ -7,7 +7,8 @@
 #   make check           every test and static check on every kernel (what CI
 #                        runs); KERNELS=debug,stock,current picks some;
 #                        T=name[,name] runs only those tests (debug kernel)
-#   make bench           pre-copy, stream and dirty-logging figures (slow, not in check)
+#   make bench           pre-copy, stream and dirty-logging figures, and the
+#                        downtime with N VFs (slow, not in check)
 #   make check-kasan     the same suite on a KASAN kernel (slower)
 #   make setup           install the packages the rig needs (Debian bookworm)
 #   make cache-clean     drop the cached kernel and QEMU builds

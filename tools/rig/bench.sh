@@ -11,7 +11,8 @@
 #
 #   BENCH_DEVMEM_MB   device memory per VF (default 256)
 #   BENCH_REPS        repetitions per figure (default 5)
-#   BENCH_ONLY        subset, e.g. "precopy,stream" (default: all rows)
+#   BENCH_ONLY        subset, e.g. "precopy,stream" (default: all rows);
+#                     "nvf" is the N-VF row, a VM run of its own (below)
 #   BENCH_DOCS        1: also copy the plots of a passing run to
 #                     Documentation/tern/ (for performance.rst)
 #   BENCH_SCALE       sizes in MiB, e.g. "64,256,1024": instead of the one
@@ -28,9 +29,22 @@
 #                     module parameters depth and chunk_kb),
 #                     side by side; the table of tools/tern/rings.py
 #                     and $out/rings.json
+#   BENCH_NVF_QEMU    the N-VF row's consumers: "default" (QEMU 10.0, the
+#                     default), "other" (Debian's QEMU 11.1) or both,
+#                     "default,other"
+#   BENCH_NVF_COUNTS  its VF counts (default "1,2,4,7")
+#   BENCH_NVF_DEVMEM_MB  its device memory per VF (default 16, as make check)
 #   BENCH_CPU         the guest CPU model (default max), e.g. "max,-erms,-fsrm":
 #                     a labelled variant that keeps the guest kernel's
 #                     copies off "rep movsb", which TCG emulates byte by byte
+#
+# The N-VF row (BENCH_ONLY unset or naming nvf): a second VM run, with
+# seven VFs on PF0 and PF1 (TERN_PF_OPTS=devmem-mb=N,vfs=7), in which
+# qemu_migration_nvf_test (tools/testing/selftests/tern/qemu) has QEMU
+# migrate a machine with N of PF0's VFs to PF1's, multifd off and on, and
+# mtty as the baseline, BENCH_REPS times after a warm-up; logs in
+# $out/nvf/, the table of tools/tern/nvf.py, $out/nvf/nvf.json and the plot
+# $out/nvf/bench-nvf.svg.
 #
 # Profiling the L0 QEMU process (the VM runs under TCG, so the device
 # model's firmware and the guest both execute in it):
@@ -74,6 +88,25 @@ if [ -n "${BENCH_RINGS:-}" ]; then
 			die "BENCH_RINGS: '$shape' is not DEPTHxCHUNK_KB (depth 1..16, chunk 4..1024 KiB)"
 	done
 fi
+
+# BENCH_ONLY: tern-bench's rows, and nvf, the N-VF row's VM run
+rows= bench=1 nvf=1
+if [ -n "${BENCH_ONLY:-}" ]; then
+	bench=0 nvf=0
+	IFS=, read -ra only_rows <<< "$BENCH_ONLY"
+	for r in "${only_rows[@]}"; do
+		if [ "$r" = nvf ]; then
+			nvf=1
+		else
+			bench=1 rows=${rows:+$rows,}$r
+		fi
+	done
+fi
+[ -z "${BENCH_SCALE:-}${BENCH_RINGS:-}" ] || nvf=0
+[[ ${BENCH_NVF_QEMU:-default} =~ ^(default|other|default,other|other,default)$ ]] ||
+	die "BENCH_NVF_QEMU: 'default', 'other' or 'default,other'"
+[[ ${BENCH_NVF_COUNTS:-1} =~ ^[1-7](,[1-7])*$ ]] ||
+	die "BENCH_NVF_COUNTS: VF counts from 1 to 7, comma-separated"
 
 out="$RIG_CACHE/run/${RIG_RUN_NAME:-bench}"
 rm -rf "$out"
@@ -131,19 +164,26 @@ if [ -n "${BENCH_TRACE:-}${BENCH_PERF:-}" ]; then
 	command -v perf >/dev/null || [ -z "${BENCH_PERF:-}" ] ||
 		die "BENCH_PERF: no perf on this host (Debian: linux-perf)"
 fi
-# run_bench DIR PF_OPTS ONLY: one VM run of the suite with the tern-pf
-# properties PF_OPTS and the rows ONLY (empty: all), logs (and trace.log,
-# perf.data) in DIR, the JSON extracted to DIR/bench.json. Fails if the run
-# did not pass or left no complete JSON.
-run_bench() {
-	local dir=$1 pf_opts=$2 only=$3 ret=0
+# run_vm DIR PF_OPTS ONLY INITRAMFS: one VM run of the suite with the
+# tern-pf properties PF_OPTS and the rows ONLY (empty: all), logs (and
+# trace.log, perf.data) in DIR
+run_vm() {
+	local dir=$1 pf_opts=$2 only=$3 initramfs=$4
 
 	mkdir -p "$dir"
 	OUT=$dir RIG_CPU=${BENCH_CPU:-max} \
-	RIG_APPEND="tern.bench_reps=${BENCH_REPS:-5} ${only:+tern.bench_only=$only} ${BENCH_RINGS:+tern.bench_rings=$BENCH_RINGS} tern.lacks=${K_LACKS:-none} ${RIG_APPEND:-}" \
+	RIG_APPEND="tern.bench_reps=${BENCH_REPS:-5} ${only:+tern.bench_only=$only} ${BENCH_RINGS:+tern.bench_rings=$BENCH_RINGS} tern.bench_nvf_qemu=${BENCH_NVF_QEMU:-default} ${BENCH_NVF_COUNTS:+tern.bench_nvf_counts=$BENCH_NVF_COUNTS} tern.lacks=${K_LACKS:-none} ${RIG_APPEND:-}" \
 	TERN_PF_OPTS=$pf_opts \
 		"$RIG_TOP/tools/rig/run-vm.sh" "$vmqemu" "$K_IMAGE" \
-		"$out/initramfs.cpio" bench "$dir" "${RIG_TIMEOUT:-3600}"
+		"$initramfs" bench "$dir" "${RIG_TIMEOUT:-3600}"
+}
+
+# run_bench DIR PF_OPTS ONLY: run_vm with tern-bench, the JSON extracted to
+# DIR/bench.json. Fails if the run did not pass or left no complete JSON.
+run_bench() {
+	local dir=$1 ret=0
+
+	run_vm "$1" "$2" "$3" "$out/initramfs.cpio"
 	sed -n 's/^BENCH-JSON: //p' "$dir/tap.log" > "$dir/bench.json"
 	python3 "$RIG_TOP/tools/rig/tap-summary.py" "$dir/tap.log" \
 		"$dir/console.log" /dev/null >&2 || ret=1
@@ -203,8 +243,60 @@ if [ -n "${BENCH_RINGS:-}" ]; then
 	exit $rc
 fi
 
-run_bench "$out" "${TERN_PF_OPTS-devmem-mb=${BENCH_DEVMEM_MB:-256}}" \
-	"${BENCH_ONLY:-}" || rc=1
+# the N-VF row: qemu_migration_nvf_test of the selftests, built and
+# installed the kselftest way, with the QEMUs it drives in the VM
+run_nvf() {
+	local dir=$out/nvf ksft debian=
+
+	mkdir -p "$dir"
+	ksft=$("$RIG_TOP/tools/rig/kselftest-install.sh" \
+		"$RIG_CACHE/src/linux-source-7.3" "$out/kselftest" "$uapi" \
+		2> "$dir/build.log") || {
+		cat "$dir/build.log" >&2
+		return 1
+	}
+	case ",${BENCH_NVF_QEMU:-default}," in
+	*,other,*) debian="$RIG_CACHE/qemu-debian/root" ;;
+	esac
+	RIG_L1_QEMU=$qemu RIG_L1_QEMU_DEBIAN=$debian \
+	RIG_GUEST_MODULES=$K_GUEST_MODULES \
+		"$RIG_TOP/tools/rig/mkinitramfs.sh" "$K_MODDIR" \
+		"$dir/initramfs.cpio" "$ksft/tern" qemu_migration_nvf_test \
+		"${modules[@]}"
+	run_vm "$dir" "devmem-mb=${BENCH_NVF_DEVMEM_MB:-16},vfs=7" nvf \
+		"$dir/initramfs.cpio"
+	python3 "$RIG_TOP/tools/rig/tap-summary.py" "$dir/tap.log" \
+		"$dir/console.log" /dev/null >&2 || return 1
+}
+
+if [ $bench = 1 ]; then
+	run_bench "$out" "${TERN_PF_OPTS-devmem-mb=${BENCH_DEVMEM_MB:-256}}" \
+		"$rows" || rc=1
+fi
+if [ $nvf = 1 ]; then
+	run_nvf || rc=1
+	echo "N-VF row ($(date -u +%F), BENCH_NVF_DEVMEM_MB=${BENCH_NVF_DEVMEM_MB:-16}, logs in $out/nvf)"
+	python3 "$RIG_TOP/tools/tern/nvf.py" "$out/nvf/tap.log" \
+		"$out/nvf/nvf.json" || rc=1
+	echo "JSON: $out/nvf/nvf.json"
+	if [ -f "$out/nvf/nvf.json" ]; then
+		if "$plot_python" "$RIG_TOP/tools/tern/plots.py" \
+			"$out/nvf/nvf.json" "$out/nvf"; then
+			if [ "${BENCH_DOCS:-0}" = 1 ] && [ $rc = 0 ]; then
+				cp "$out/nvf/bench-nvf.svg" "$RIG_TOP/Documentation/tern/"
+				echo "copied to Documentation/tern/bench-nvf.svg"
+			fi
+		else
+			log "plots.py failed (matplotlib: python3-matplotlib, tools/rig/setup.sh)"
+			rc=1
+		fi
+	fi
+	[ $bench = 1 ] || {
+		log "total time $(( $(date +%s) - t0 ))s"
+		exit $rc
+	}
+	echo
+fi
 echo "tern-bench ($(date -u +%F), BENCH_DEVMEM_MB=${BENCH_DEVMEM_MB:-256}, BENCH_CPU=${BENCH_CPU:-max}, logs in $out)"
 print_table "$out"
 echo

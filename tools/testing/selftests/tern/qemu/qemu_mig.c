@@ -355,7 +355,7 @@ int qemu_mig_start_vmm(struct qemu_mig *m, struct vmm *vm, const char *name,
 		       int first, const char *incoming)
 {
 	static char dev[MIG_MAX_VFS][192];
-	const char *args[2 * MIG_MAX_VFS + 5];
+	const char *args[2 * MIG_MAX_VFS + 7];
 	int i, n = 0;
 
 	if (!m->container) {

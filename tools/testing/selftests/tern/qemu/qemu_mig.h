@@ -33,7 +33,8 @@
 #define QEMU_DEFAULT		"/usr/bin/qemu-system-x86_64"
 
 #define MIG_URI			"unix:/tmp/vmm-mig.sock"
-#define MIG_MAX_VFS		2
+/* every VF of a PF (qemu_migration_nvf_test) */
+#define MIG_MAX_VFS		TERN_MAX_VFS
 #define MIG_TIMEOUT_MS		300000
 #define MIG_DIRTY_ROUNDS	4
 /* qemu_mig_dirty_rounds(): corrupt the first chunk after pre-copy */
