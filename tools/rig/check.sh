@@ -17,10 +17,10 @@
 #             kernels.sh); default: all of them for the check suite, the
 #             debug kernel for the others (demo, bench) and with T
 #   T         the quick loop: only these tests (comma-separated selftest
-#             binaries, TEST_F names or fixture.variant.test names, or
-#             tern-migrate), none of the static checks but the W=1 build
-#             (which is all the demo and bench suites do either) and the
-#             upstream series
+#             binaries, TEST_F names or fixture.variant.test names,
+#             tern-migrate or libvirt), none of the static checks but the
+#             W=1 build (which is all the demo and bench suites do
+#             either) and the upstream series
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 . "$RIG_TOP/tools/rig/kernels.sh"
