@@ -17,10 +17,10 @@
 #             kernels.sh); default: all of them for the check suite, the
 #             debug kernel for the others (demo, bench) and with T
 #   T         the quick loop: only these tests (comma-separated selftest
-#             binaries, TEST_F names or fixture.variant.test names, or
-#             tern-migrate), none of the static checks but the W=1 build
-#             (which is all the demo and bench suites do either) and the
-#             upstream series
+#             binaries, TEST_F names or fixture.variant.test names,
+#             tern-migrate or libvirt), none of the static checks but the
+#             W=1 build (which is all the demo and bench suites do
+#             either) and the upstream series
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 . "$RIG_TOP/tools/rig/kernels.sh"
@@ -241,8 +241,12 @@ for k in $kernels; do
 
 	step "$k: initramfs and VM run"
 	# the VM also carries this QEMU and Debian's: the end-to-end tests run
-	# them as the VMMs
+	# them as the VMMs; and, for the check suite's libvirt test only
+	# (~19 MB), Debian's libvirt
+	libvirt=
+	[ "$suite" = check ] && libvirt="$RIG_CACHE/libvirt-debian/root"
 	RIG_L1_QEMU=$qemu RIG_L1_QEMU_DEBIAN="$RIG_CACHE/qemu-debian/root" \
+		RIG_L1_LIBVIRT=$libvirt \
 		RIG_GUEST_MODULES=$K_GUEST_MODULES RIG_KSELFTEST=$ksft \
 		RIG_UPSTREAM_VFIO=$uvfio \
 		"$RIG_TOP/tools/rig/mkinitramfs.sh" "$K_MODDIR" "$kout/initramfs.cpio" \

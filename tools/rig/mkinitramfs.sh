@@ -19,6 +19,12 @@
 # and the dynamic loader it loads from ROOT, and the accelerator module
 # the tests use, started by /usr/bin/qemu-system-x86_64-debian (~68 MB).
 #
+# With RIG_L1_LIBVIRT=ROOT (Debian trixie's libvirt unpacked by setup.sh)
+# it also carries libvirtd, its QEMU driver and virsh, with the libraries
+# and dynamic loader they load from ROOT in /opt/libvirt (hard links to
+# Debian's QEMU's where they are the same file), started by
+# /usr/bin/libvirtd and /usr/bin/virsh (tools/rig/guest/libvirt.sh; ~19 MB).
+#
 # With RIG_KSELFTEST=DIR (tools/rig/kselftest-install.sh) the installed
 # kselftest tree goes to /kselftest, and the TESTS it has link there; with
 # RIG_UPSTREAM_VFIO=BINDIR the upstream VFIO selftests go to /upstream-vfio.
@@ -118,6 +124,50 @@ QEMU_MODULE_DIR=$d/modules exec $d/lib/ld-linux-x86-64.so.2 \
 	--library-path $d/lib $d/bin/qemu-system-x86_64 "$@"
 EOT
 	chmod +x "$stage/usr/bin/qemu-system-x86_64-debian"
+fi
+if [ -n "${RIG_L1_LIBVIRT:-}" ]; then
+	root=$RIG_L1_LIBVIRT opt="$stage/opt/libvirt"
+	drv=usr/lib/x86_64-linux-gnu/libvirt/connection-driver
+	mkdir -p "$opt/bin" "$opt/lib" "$stage/$drv" "$stage/usr/share/libvirt" \
+		"$stage/usr/bin"
+	cp "$root/usr/sbin/libvirtd" "$root/usr/bin/virsh" "$opt/bin/"
+	# where libvirtd looks for them: the QEMU driver (no other: libvirtd
+	# skips the drivers it does not find) and the CPU models
+	cp "$root/$drv/libvirt_driver_qemu.so" "$stage/$drv/"
+	cp -r "$root/usr/share/libvirt/cpu_map" "$stage/usr/share/libvirt/"
+	for bin in "$root/usr/sbin/libvirtd" "$root/usr/bin/virsh" \
+		   "$root/$drv/libvirt_driver_qemu.so"; do
+		"$root/usr/lib64/ld-linux-x86-64.so.2" \
+			--library-path "$root/usr/lib/x86_64-linux-gnu" --list "$bin"
+	done | awk '$3 ~ /^\// { print $3 }' | sort -u | while read -r lib; do
+		# most are the very files Debian's QEMU carries (both are
+		# trixie's): a hard link, which the cpio archive stores once
+		same="$stage/opt/qemu-debian/lib/$(basename "$lib")"
+		if [ -f "$same" ] && cmp -s "$lib" "$same"; then
+			ln "$same" "$opt/lib/"
+		else
+			cp -L "$lib" "$opt/lib/"
+		fi
+	done
+	# run through their own dynamic loader and libraries, like Debian's
+	# QEMU; the QEMU they start is the system's (a child does not
+	# inherit --library-path)
+	for bin in libvirtd virsh; do
+		cat > "$stage/usr/bin/$bin" <<EOT
+#!/bin/sh
+exec /opt/libvirt/lib/ld-linux-x86-64.so.2 --library-path /opt/libvirt/lib \\
+	/opt/libvirt/bin/$bin "\$@"
+EOT
+		chmod +x "$stage/usr/bin/$bin"
+	done
+	# libvirt runs /sbin/modprobe to load a stub driver that is not loaded
+	ln -sf ../bin/busybox "$stage/sbin/modprobe"
+	# the users QEMU may run as: root (the test's qemu.conf), and Debian's
+	# default, which the QEMU driver looks up before it reads qemu.conf
+	printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' \
+		'libvirt-qemu:x:64055:64055::/var/lib/libvirt:/bin/false' \
+		> "$stage/etc/passwd"
+	printf '%s\n' 'root:x:0:' 'libvirt-qemu:x:64055:' > "$stage/etc/group"
 fi
 [ -d "$RIG_TOP/tools/rig/guest/extra" ] && cp -a "$RIG_TOP/tools/rig/guest/extra/." "$stage/"
 

@@ -140,6 +140,38 @@ if [ ! -f "$qemu_debian/.rig-done" ]; then
 	touch "$qemu_debian/.rig-done"
 fi
 
+# libvirt as a trixie host runs it: trixie's own libvirt (11.3, not
+# trixie-backports' 12.x; README.md, "libvirt"), the daemon libvirtd
+# (trixie's 11.3 ships no modular virtqemud), its QEMU driver and virsh,
+# with the dependency closure of their packages, fetched and unpacked
+# like Debian's QEMU above (never installed). The closure brings systemd
+# and trixie's QEMU too, which the VM does not use: mkinitramfs.sh takes
+# only what the daemon, its QEMU driver and virsh load.
+libvirt_debian="$RIG_CACHE/libvirt-debian"
+if [ ! -f "$libvirt_debian/.rig-done" ]; then
+	log "fetching Debian's libvirt (libvirtd, its QEMU driver, virsh; trixie)"
+	rm -rf "$libvirt_debian"
+	mkdir -p "$libvirt_debian"
+	rig_apt trixie trixie trixie-backports -- update >/dev/null
+	rm -f "$RIG_CACHE"/apt/trixie/archives/*.deb
+	rig_apt trixie -- -y -t trixie --download-only --no-install-recommends \
+		install libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients \
+		>/dev/null
+	for deb in "$RIG_CACHE"/apt/trixie/archives/*.deb; do
+		dpkg-deb -x "$deb" "$libvirt_debian/root"
+	done
+	dpkg-deb -f "$RIG_CACHE"/apt/trixie/archives/libvirt-daemon-driver-qemu_*.deb \
+		Version > "$libvirt_debian/version"
+	rm -f "$RIG_CACHE"/apt/trixie/archives/*.deb
+	for bin in usr/sbin/libvirtd usr/bin/virsh; do
+		"$libvirt_debian/root/usr/lib64/ld-linux-x86-64.so.2" --library-path \
+			"$libvirt_debian/root/usr/lib/x86_64-linux-gnu" \
+			"$libvirt_debian/root/$bin" --version >&2 ||
+			die "Debian's $bin does not run from $libvirt_debian/root"
+	done
+	touch "$libvirt_debian/.rig-done"
+fi
+
 # unpack_kernel_debs DIR ABI: unpack DIR/debs/*.deb into DIR/root, point
 # the linux-headers-ABI-amd64 Makefile's absolute include into it, and drop
 # the .debs

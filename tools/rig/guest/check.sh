@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # The `make check` suite: every kselftest in /tests/list, in the order
 # listed (through the installed kselftest runner where the initramfs has
-# one, see lib.sh), then the upstream VFIO selftests, then tern-migrate; or only the tests named in
-# tern.tests= (make check T=). init has named the devices (name_devices).
+# one, see lib.sh), then the upstream VFIO selftests, then tern-migrate,
+# then libvirt; or only the tests named in tern.tests= (make check T=).
+# init has named the devices (name_devices).
 . /rig/lib.sh
 
 load vfio-pci vfio_iommu_type1 pci-pf-stub tern_core tern-vfio-pci aer_inject
@@ -20,8 +21,14 @@ run_tern_migrate() {
 		--workload 4 --verify "$src" "$dst"
 }
 
+# libvirt's managed hostdev and live migration between two libvirt
+# daemons (tools/rig/guest/libvirt.sh)
+run_libvirt() {
+	run_test libvirt sh /rig/libvirt.sh
+}
+
 if [ -n "$TERN_TESTS" ]; then
-	run_selected "$TERN_TESTS" run_tern_migrate
+	run_selected "$TERN_TESTS" run_tern_migrate run_libvirt
 else
 	for t in $(cat /tests/list); do
 		case "$t:$TERN_KERNEL" in
@@ -38,4 +45,5 @@ else
 	done
 	run_upstream_vfio
 	run_tern_migrate
+	run_libvirt
 fi

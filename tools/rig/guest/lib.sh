@@ -157,15 +157,20 @@ run_listed() {
 	fi
 }
 
-# run_selected NAMES TERN_MIGRATE_FN: run what `make check T=NAMES` chose,
-# NAMES comma-separated. A name is a selftest binary (all of it), a test
-# (TEST_F name, in every binary and variant that has it) or a full
-# fixture[.variant].test name; tern-migrate runs TERN_MIGRATE_FN. A name
-# that matches nothing is a failure, so a typo cannot pass.
+# run_selected NAMES TERN_MIGRATE_FN LIBVIRT_FN: run what `make check
+# T=NAMES` chose, NAMES comma-separated. A name is a selftest binary (all
+# of it), a test (TEST_F name, in every binary and variant that has it) or
+# a full fixture[.variant].test name; tern-migrate runs TERN_MIGRATE_FN,
+# libvirt LIBVIRT_FN. A name that matches nothing is a failure, so a typo
+# cannot pass.
 run_selected() {
 	for name in $(echo "$1" | tr , ' '); do
 		if [ "$name" = tern-migrate ]; then
 			$2
+			continue
+		fi
+		if [ "$name" = libvirt ]; then
+			$3
 			continue
 		fi
 		if [ "$name" = upstream-vfio ]; then
