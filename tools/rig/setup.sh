@@ -113,6 +113,34 @@ if [ ! -f "$RIG_CACHE/src/linux-source-7.3/Makefile" ]; then
 	rm -rf "$tmp"
 fi
 
+# fetch_unpacked DIR SUITE VERSION_PACKAGE PACKAGE...: PACKAGEs from
+# SUITE (trixie or trixie-backports) with their dependency closure, with the
+# rig's own trixie apt configuration, unpacked into DIR/root (never
+# installed); DIR/version is VERSION_PACKAGE's version
+fetch_unpacked() {
+	local dir=$1 suite=$2 vpkg=$3 deb
+	shift 3
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	rig_apt trixie trixie trixie-backports -- update >/dev/null
+	rm -f "$RIG_CACHE"/apt/trixie/archives/*.deb
+	rig_apt trixie -- -y -t "$suite" --download-only \
+		--no-install-recommends install "$@" >/dev/null
+	for deb in "$RIG_CACHE"/apt/trixie/archives/*.deb; do
+		dpkg-deb -x "$deb" "$dir/root"
+	done
+	dpkg-deb -f "$RIG_CACHE"/apt/trixie/archives/"$vpkg"_*.deb \
+		Version > "$dir/version"
+	rm -f "$RIG_CACHE"/apt/trixie/archives/*.deb
+}
+
+# run_unpacked DIR BINARY: BINARY (a path in DIR/root) runs through
+# DIR/root's own dynamic loader and libraries (its --version)
+run_unpacked() {
+	"$1/root/usr/lib64/ld-linux-x86-64.so.2" --library-path \
+		"$1/root/usr/lib/x86_64-linux-gnu" "$1/root/$2" --version >&2
+}
+
 # The second consumer of the uAPI: Debian's packaged QEMU from
 # trixie-backports (the QEMU hosts run now), unmodified, with the
 # dependency closure of its binary package, fetched with the rig's own apt
@@ -121,21 +149,9 @@ fi
 qemu_debian="$RIG_CACHE/qemu-debian"
 if [ ! -f "$qemu_debian/.rig-done" ]; then
 	log "fetching Debian's QEMU (qemu-system-x86, trixie-backports)"
-	rm -rf "$qemu_debian"
-	mkdir -p "$qemu_debian"
-	rig_apt trixie trixie trixie-backports -- update >/dev/null
-	rm -f "$RIG_CACHE"/apt/trixie/archives/*.deb
-	rig_apt trixie -- -y -t trixie-backports --download-only \
-		--no-install-recommends install qemu-system-x86 >/dev/null
-	for deb in "$RIG_CACHE"/apt/trixie/archives/*.deb; do
-		dpkg-deb -x "$deb" "$qemu_debian/root"
-	done
-	dpkg-deb -f "$RIG_CACHE"/apt/trixie/archives/qemu-system-x86_*.deb \
-		Version > "$qemu_debian/version"
-	rm -f "$RIG_CACHE"/apt/trixie/archives/*.deb
-	"$qemu_debian/root/usr/lib64/ld-linux-x86-64.so.2" --library-path \
-		"$qemu_debian/root/usr/lib/x86_64-linux-gnu" \
-		"$qemu_debian/root/usr/bin/qemu-system-x86_64" --version >&2 ||
+	fetch_unpacked "$qemu_debian" trixie-backports qemu-system-x86 \
+		qemu-system-x86
+	run_unpacked "$qemu_debian" usr/bin/qemu-system-x86_64 ||
 		die "Debian's QEMU does not run from $qemu_debian/root"
 	touch "$qemu_debian/.rig-done"
 fi
@@ -150,23 +166,10 @@ fi
 libvirt_debian="$RIG_CACHE/libvirt-debian"
 if [ ! -f "$libvirt_debian/.rig-done" ]; then
 	log "fetching Debian's libvirt (libvirtd, its QEMU driver, virsh; trixie)"
-	rm -rf "$libvirt_debian"
-	mkdir -p "$libvirt_debian"
-	rig_apt trixie trixie trixie-backports -- update >/dev/null
-	rm -f "$RIG_CACHE"/apt/trixie/archives/*.deb
-	rig_apt trixie -- -y -t trixie --download-only --no-install-recommends \
-		install libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients \
-		>/dev/null
-	for deb in "$RIG_CACHE"/apt/trixie/archives/*.deb; do
-		dpkg-deb -x "$deb" "$libvirt_debian/root"
-	done
-	dpkg-deb -f "$RIG_CACHE"/apt/trixie/archives/libvirt-daemon-driver-qemu_*.deb \
-		Version > "$libvirt_debian/version"
-	rm -f "$RIG_CACHE"/apt/trixie/archives/*.deb
+	fetch_unpacked "$libvirt_debian" trixie libvirt-daemon-driver-qemu \
+		libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	for bin in usr/sbin/libvirtd usr/bin/virsh; do
-		"$libvirt_debian/root/usr/lib64/ld-linux-x86-64.so.2" --library-path \
-			"$libvirt_debian/root/usr/lib/x86_64-linux-gnu" \
-			"$libvirt_debian/root/$bin" --version >&2 ||
+		run_unpacked "$libvirt_debian" "$bin" ||
 			die "Debian's $bin does not run from $libvirt_debian/root"
 	done
 	touch "$libvirt_debian/.rig-done"
