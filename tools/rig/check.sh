@@ -165,6 +165,18 @@ make -s -C "$RIG_TOP/tools/tern" OUTPUT="$out/selftests" \
 	VFIO_SELFTESTS="$(dirname "$uvfio")/tree/tools/testing/selftests/vfio" \
 	KHDR_INCLUDES="-isystem $uapi" >&2
 if [ $full = 1 ]; then
+	step "selftests and tools against uAPI headers without 7.1's additions"
+	if "$RIG_TOP/tools/rig/uapi-floor.sh" "$uapi" "$(dirname "$ksft")/tree" \
+		"$(dirname "$uvfio")/tree/tools/testing/selftests/vfio" \
+		"$out/uapi-floor" > "$out/uapi-floor.log" 2>&1; then
+		echo "PASS static: selftests and tools build without 7.1's uAPI additions" \
+			>> "$results"
+	else
+		echo "FAIL static: selftests and tools without 7.1's uAPI additions (see $out/uapi-floor.log)" \
+			>> "$results"
+	fi
+fi
+if [ $full = 1 ]; then
 	step "tern-migrate and tern-bench command lines"
 	# one result for the whole table of checks; the failures one by one
 	"$RIG_TOP/tools/tern/cli-test.sh" "$out/selftests" > "$out/cli-test.log" 2>&1

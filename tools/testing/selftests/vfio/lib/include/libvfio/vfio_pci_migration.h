@@ -6,12 +6,25 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <linux/bits.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
 
 #include <libvfio/assert.h>
 #include <libvfio/iommu.h>
 #include <libvfio/vfio_pci_device.h>
+
+/*
+ * Linux 7.1's additions, for the uAPI headers of a 6.18 to 7.0 tree (the
+ * oldest libvfio builds with): the values are ABI, and the tests find out
+ * at run time whether the kernel has them.
+ */
+#ifndef VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2
+#define VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 12
+#endif
+#ifndef VFIO_PRECOPY_INFO_REINIT
+#define VFIO_PRECOPY_INFO_REINIT BIT(0)
+#endif
 
 /*
  * The VFIO migration uAPI (VFIO_DEVICE_FEATURE_MIGRATION and friends, the
