@@ -21,6 +21,7 @@ the VFs' sections of the stream on both sides.
 
 usage: downtime-split.py TAP_LOG [TAP_LOG ...] [--qemu VERSION]
                          [--tests TEST,...] [--events TEST] [--summary]
+                         [--reports]
 
 --qemu keeps one consumer; --tests names the columns (default: mtty and
 the scenarios of qemu_migration_test; the second migrations of
@@ -28,12 +29,18 @@ qemu_migration_abort_test are again_*); --events TEST prints the named
 scenario's events, as the tests logged them, instead of the tables;
 --summary prints, per consumer and scenario, only the downtime and the
 phases tern works in (TERN_PHASES: the arcs of both sides, the last dirty
-sync, the stop-copy read), means over the logs.
+sync, the stop-copy read), means over the logs. --reports prints, per
+consumer and scenario, the DMA logging REPORTs inside the downtime per VF,
+medians over every VF of every migration: how many, their time in the
+driver and their DIRTY_READ_CLEARs' latency, all of them and those after
+each VF's first (what answering the later ones from the first one's read
+could save at most).
 """
 import argparse
 import collections
 import re
 import signal
+import statistics
 import sys
 
 # the scenarios, in the order of the columns; mtty is the baseline
@@ -228,6 +235,45 @@ def tern_detail(kv, ev):
     return out
 
 
+def vf_reports(ev):
+    """{VF: [(driver ns, DIRTY_READ_CLEAR latency ns)]}, one per REPORT.
+
+    QEMU asks for the reports one after the other, so a report's commands
+    are the DIRTY_READ_CLEARs completed since the report before it.
+    """
+    out = collections.defaultdict(list)
+    lat = 0
+    for e in ev:
+        if (e.name == "tern_cmd_complete" and
+                e.args.split()[1] == "DIRTY_READ_CLEAR"):
+            lat += int(arg(e.args, "latency_ns"))
+        elif e.name == "tern_vf_dirty_report":
+            out[e.args.split()[0]].append(
+                (int(arg(e.args, "duration_ns")), lat))
+            lat = 0
+    return out
+
+
+def print_reports(qemu, tests, runs):
+    for t in tests:
+        per_vf = [r for kv, ev in runs[(qemu, t)]
+                  for r in vf_reports(ev).values()]
+        if not per_vf:
+            continue
+
+        def med(f):
+            return statistics.median(f(r) for r in per_vf) / 1e6
+
+        n = statistics.median(len(r) for r in per_vf)
+        print(f"{qemu:<8} {t:<22} VF windows {len(per_vf):3}"
+              f"  REPORTs {n:3.0f}"
+              f"  driver {med(lambda r: sum(d for d, _ in r)):4.2f} ms"
+              f"  firmware {med(lambda r: sum(c for _, c in r)):4.2f} ms"
+              f"  after the first: driver"
+              f" {med(lambda r: sum(d for d, _ in r[1:])):4.2f} ms"
+              f"  firmware {med(lambda r: sum(c for _, c in r[1:])):4.2f} ms")
+
+
 def main():
     # a reader that stops early (head) is no error
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -237,6 +283,7 @@ def main():
     ap.add_argument("--tests", help="comma-separated columns")
     ap.add_argument("--events", metavar="TEST")
     ap.add_argument("--summary", action="store_true")
+    ap.add_argument("--reports", action="store_true")
     args = ap.parse_args()
 
     splits = [s for s in read_splits(args.logs)
@@ -261,6 +308,9 @@ def main():
         want = args.tests.split(",") if args.tests else ORDER
         tests = [t for t in want if (qemu, t) in runs]
         if not tests:
+            continue
+        if args.reports:
+            print_reports(qemu, tests, runs)
             continue
         mean = {}
         for t in tests:
