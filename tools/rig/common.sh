@@ -22,8 +22,10 @@ build_lock() {
 # rig_archive_uri [SUITE]: the Debian archive this machine uses for SUITE
 # (a local mirror or proxy on most sites), as its own apt configuration
 # names it; for a suite it does not list (trixie), the one it uses for
-# bookworm. Every apt entry the rig writes takes its URI from here, never
-# from the repository.
+# bookworm, and for a security suite it does not list (trixie-security),
+# the one it uses for bookworm-security (the security archive is a
+# separate one). Every apt entry the rig writes takes its URI from here,
+# never from the repository.
 rig_archive_uri() {
 	local suite=${1:-bookworm} uri
 	uri=$(apt-get indextargets --no-release-info \
@@ -65,11 +67,54 @@ rig_apt() {
 	while [ "$1" != -- ]; do shift; done
 	shift
 	: > "$dir/status"
-	apt-get -q -o Dir::Etc::SourceList="$dir/sources.list" \
-		-o Dir::Etc::SourceParts="$dir/parts" \
-		-o Dir::State::Lists="$dir/lists" -o Dir::State::status="$dir/status" \
-		-o Dir::Cache="$dir" -o Dir::Cache::archives="$dir/archives" \
-		-o APT::Sandbox::User=root "$@"
+	rig_apt_options "$dir"
+	apt-get -q "${RIG_APT_OPTS[@]}" -o APT::Sandbox::User=root "$@"
+}
+
+# rig_apt_cache NAME APT-CACHE-ARGS...: apt-cache on the lists of rig_apt's
+# configuration NAME
+rig_apt_cache() {
+	local dir="$RIG_CACHE/apt/$1"
+	shift
+	[ -f "$dir/sources.list" ] || return 1
+	rig_apt_options "$dir"
+	apt-cache "${RIG_APT_OPTS[@]}" "$@"
+}
+
+# rig_apt_options DIR: RIG_APT_OPTS, the options that make apt use the
+# configuration in DIR
+rig_apt_options() {
+	RIG_APT_OPTS=(-o "Dir::Etc::SourceList=$1/sources.list"
+		-o "Dir::Etc::SourceParts=$1/parts" -o "Dir::State::Lists=$1/lists"
+		-o "Dir::State::status=$1/status" -o "Dir::Cache=$1"
+		-o "Dir::Cache::archives=$1/archives")
+}
+
+# rig_in_root ROOT CMD [ARG...]: run CMD in ROOT, an unpacked Debian root
+# (setup.sh's trixie-build: a newer release's toolchain, which needs that
+# release's glibc), as chroot would, with this tree and the cache at their
+# own paths (every path the rig passes means the same inside), /proc, /sys
+# and /dev of this system and a /tmp of its own. The mounts live in a
+# mount namespace of the command's own, so nothing outside sees them;
+# without root, in a user namespace where this user is root.
+rig_in_root() {
+	local root=$1 userns=
+	shift
+	[ "$(id -u)" = 0 ] || userns=--map-root-user
+	unshare --mount $userns -- /bin/bash -euc '
+		root=$1 top=$2 cache=$3
+		shift 3
+		for d in /proc /sys /dev; do
+			mount --rbind "$d" "$root$d"
+		done
+		mount -t tmpfs tmpfs "$root/tmp"
+		for d in "$top" "$cache"; do
+			mkdir -p "$root$d"
+			mount --bind "$d" "$root$d"
+		done
+		exec chroot "$root" /usr/bin/env PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+			HOME=/root TERN_CACHE="$cache" "$@"
+	' rig_in_root "$root" "$RIG_TOP" "$RIG_CACHE" "$@"
 }
 
 # rig_vla_fix BUILDLOG DIR: older GCC (12 here) rejects an initialiser on
