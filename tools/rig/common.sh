@@ -33,18 +33,33 @@ rig_archive_uri() {
 		awk -v s="$suite" '$1 == s && $2 == "deb" { print $3; exit }')
 	if [ -z "$uri" ]; then
 		case "$suite" in
-		bookworm|*-security)
+		bookworm|bookworm-security)
 			die "no '$suite' deb entry in this machine's apt sources" ;;
+		*-security) uri=$(rig_archive_uri bookworm-security) ;;
+		*) uri=$(rig_archive_uri bookworm) ;;
 		esac
-		uri=$(rig_archive_uri bookworm)
 	fi
 	echo "${uri%/}"
 }
 
-# The ABI name of Debian's stock bookworm kernel of the same upstream
-# release as linux-source-6.12 (6.12.117-1~deb12u1 -> 6.12.117+deb12)
-rig_stock_abi() {
+# The ABI name of Debian 12 bookworm's 6.12 kernel of the same upstream
+# release as linux-source-6.12 (6.12.117-1~deb12u1 -> 6.12.117+deb12): what
+# DKMS builds for in make check (tools/rig/check.sh)
+rig_bookworm612_abi() {
 	echo "$(dpkg-query -W -f='${Version}' linux-source-6.12 | sed 's/-.*//')+deb12"
+}
+
+# The ABI name of Debian 13 trixie's default kernel, the rig's "stock"
+# kernel: what linux-image-amd64 depends on (linux-image-6.12.118+deb13-amd64
+# -> 6.12.118+deb13) in the rig's trixie lists (setup.sh fetches them, and
+# refreshes them whenever it fetches from trixie, so the stock kernel
+# follows trixie's default kernel then)
+rig_stock_abi() {
+	local abi
+	abi=$(rig_apt_cache trixie-stock depends --important linux-image-amd64 |
+		sed -n 's/^ *Depends: linux-image-\(.*\)-amd64$/\1/p' | head -1)
+	[ -n "$abi" ] || die "no linux-image-amd64 in the rig's trixie lists: run tools/rig/setup.sh"
+	echo "$abi"
 }
 
 # rig_apt NAME SUITE... -- APT-GET-ARGS...: apt-get with an apt
