@@ -67,6 +67,7 @@ bench:
 cache-clean:
 	rm -rf $(TERN_CACHE)/qemu-* $(TERN_CACHE)/kernel-* $(TERN_CACHE)/run \
 		$(TERN_CACHE)/qemu $(TERN_CACHE)/src $(TERN_CACHE)/stock-* \
+		$(TERN_CACHE)/trixie-build $(TERN_CACHE)/bookworm-6.12 \
 		$(TERN_CACHE)/uapi-* $(TERN_CACHE)/modules $(TERN_CACHE)/apt \
 		$(TERN_CACHE)/dkms $(TERN_CACHE)/intree $(TERN_CACHE)/upstream-vfio
 

@@ -117,7 +117,11 @@ qemu=$("$RIG_TOP/tools/rig/build-qemu.sh")
 kernel=${KERNELS:-debug}
 rig_kernel "$kernel"
 bdir="$RIG_CACHE/modules/$kernel"
-RIG_SPARSE=0 "$RIG_TOP/tools/rig/static-checks.sh" "$K_KDIR" "$bdir" /dev/null "$kernel" ||
+# in the kernel's build root if its headers need one (tools/rig/kernels.sh)
+in_root=()
+[ -z "$K_BUILD_ROOT" ] || in_root=(rig_in_root "$K_BUILD_ROOT")
+"${in_root[@]}" env RIG_SPARSE=0 \
+	"$RIG_TOP/tools/rig/static-checks.sh" "$K_KDIR" "$bdir" /dev/null "$kernel" ||
 	die "the modules do not build cleanly for the $kernel kernel"
 modules=()
 while IFS= read -r ko; do modules+=("$ko"); done < <(

@@ -115,6 +115,22 @@ host_checks() {
 		tail -5 "$out/dkms-refusal.log" >&2
 	fi
 
+	# Debian's 6.12 for bookworm is no longer booted (the stock kernel is
+	# trixie's): DKMS still builds, installs, removes and reinstalls tern
+	# for it, with bookworm's dkms and gcc 12, from the package's sources
+	step "DKMS builds for bookworm's 6.12 (the tern-dkms package's sources)"
+	local rel612
+	rel612=$(cat "$RIG_CACHE/bookworm-6.12/release")
+	if [ -n "$tern_deb" ] && "$RIG_TOP/tools/rig/dkms.sh" "$rel612" \
+		"$RIG_CACHE/bookworm-6.12/root/usr/src/linux-headers-$rel612" \
+		"$RIG_CACHE/dkms/bookworm-6.12" "$tern_deb" \
+		> "$out/dkms-bookworm-6.12.log" 2>&1; then
+		echo "PASS static: dkms build and install for $rel612 (bookworm), README.md's removal and upgrade" >> "$results"
+	else
+		echo "FAIL static: dkms build and install for $rel612 (see $out/dkms-bookworm-6.12.log)" >> "$results"
+		tail -5 "$out/dkms-bookworm-6.12.log" >&2
+	fi
+
 	step "device model tests (qtest, no guest)"
 	python3 "$RIG_TOP/tools/qemu/tern-qtest/tern_qtest.py" "$qemu" \
 		> "$out/qtest.log" 2>&1 || true
@@ -219,9 +235,13 @@ for k in $kernels; do
 	mkdir -p "$kout"
 	cp "$results" "$kout/static.results"
 
+	# the builds for a kernel whose headers need another release's
+	# toolchain run in that release's root (K_BUILD_ROOT)
+	in_root=()
+	[ -z "$K_BUILD_ROOT" ] || in_root=(rig_in_root "$K_BUILD_ROOT")
 	step "$k: modules (W=1)$([ $full = 0 ] || echo ", sparse")"
 	bdir="$RIG_CACHE/modules/$k"
-	RIG_SPARSE=$full \
+	"${in_root[@]}" env RIG_SPARSE=$full \
 		"$RIG_TOP/tools/rig/static-checks.sh" "$K_KDIR" "$bdir" \
 		"$kout/static.results" "static($k)" || true
 	if [ -n "$K_INTREE" ] && [ $full = 1 ]; then
@@ -237,7 +257,7 @@ for k in $kernels; do
 	modules=()
 	if [ "$K_DKMS" = 1 ] && [ $full = 1 ]; then
 		step "$k: dkms build and install${tern_deb:+, sources of the tern-dkms package}"
-		if "$RIG_TOP/tools/rig/dkms.sh" "$K_RELEASE" "$K_KDIR" \
+		if "${in_root[@]}" "$RIG_TOP/tools/rig/dkms.sh" "$K_RELEASE" "$K_KDIR" \
 			"$RIG_CACHE/dkms/$k" ${tern_deb:+"$tern_deb"} \
 			> "$kout/dkms.modules" 2> "$kout/dkms.log"; then
 			echo "PASS static($k): dkms build and install, README.md's removal and upgrade" >> "$kout/static.results"
@@ -253,18 +273,20 @@ for k in $kernels; do
 
 	step "$k: initramfs and VM run"
 	# the VM also carries this QEMU and Debian's: the end-to-end tests run
-	# them as the VMMs; and, for the check suite's libvirt test only
-	# (~19 MB), Debian's libvirt
+	# them as the VMMs; trixie's where it is the default consumer; and,
+	# for the check suite's libvirt test only (~19 MB), Debian's libvirt
+	qemu_trixie=
+	[ "$K_QEMU" != trixie ] || qemu_trixie="$RIG_CACHE/qemu-trixie/root"
 	libvirt=
 	[ "$suite" = check ] && libvirt="$RIG_CACHE/libvirt-debian/root"
 	RIG_L1_QEMU=$qemu RIG_L1_QEMU_DEBIAN="$RIG_CACHE/qemu-debian/root" \
-		RIG_L1_LIBVIRT=$libvirt \
+		RIG_L1_QEMU_TRIXIE=$qemu_trixie RIG_L1_LIBVIRT=$libvirt \
 		RIG_GUEST_MODULES=$K_GUEST_MODULES RIG_KSELFTEST=$ksft \
 		RIG_UPSTREAM_VFIO=$uvfio \
 		"$RIG_TOP/tools/rig/mkinitramfs.sh" "$K_MODDIR" "$kout/initramfs.cpio" \
 		"$out/selftests" "$tests tern-migrate" "${modules[@]}"
 	run_vm() {
-		RIG_APPEND="${RIG_APPEND:-} tern.kernel=$k tern.lacks=${K_LACKS:-none}${only:+ tern.tests=$only}" \
+		RIG_APPEND="${RIG_APPEND:-} tern.kernel=$k tern.lacks=${K_LACKS:-none} tern.qemu=$K_QEMU${only:+ tern.tests=$only}" \
 			"$RIG_TOP/tools/rig/run-vm.sh" "$qemu" "$K_IMAGE" \
 			"$kout/initramfs.cpio" "$suite" "$kout" "${RIG_TIMEOUT:-1200}"
 	}

@@ -97,12 +97,13 @@ build_install() {
 }
 build_install
 
-# README.md, "Upgrading and removing": a second add is refused
+# README.md, "Upgrading and removing": a second add is refused, in
+# bookworm's dkms 3.0 words (tern-<version>) or trixie's 3.2 (tern/<version>)
 rc=0
 dkms add "$name/$ver" "${opts[@]}" > "$tree/add-again.log" 2>&1 || rc=$?
 cat "$tree/add-again.log" >&2
-[ $rc != 0 ] && grep -q "DKMS tree already contains: $name-$ver" "$tree/add-again.log" ||
-	die "a second dkms add: exit $rc, not README.md's \"already contains: $name-$ver\""
+[ $rc != 0 ] && grep -q "DKMS tree already contains: $name[-/]$ver" "$tree/add-again.log" ||
+	die "a second dkms add: exit $rc, not README.md's \"already contains: $name-$ver\" (or $name/$ver)"
 # the removal: nothing of tern left for this kernel, nor in DKMS's tree
 dkms remove "$name/$ver" --all "${trees[@]}" >&2
 rm -rf "${srcroot:?}/$name-$ver"

@@ -4,9 +4,11 @@
 #   debug    Debian's linux-source-6.12 built with tools/rig/kernel.config
 #            (lockdep, kmemleak, debug objects): the fast loop
 #   kasan    the same with tools/rig/kernel-kasan.config (make check-kasan)
-#   stock    Debian's own linux-image-6.12.*+deb12-amd64 and its modules, as
-#            a bookworm host runs it, unpacked by setup.sh, not rebuilt; tern
-#            is built against the matching linux-headers package
+#   stock    Debian 13 trixie's default kernel (linux-image-6.12.*+deb13-
+#            amd64) and its modules, as a trixie host runs it, unpacked by
+#            setup.sh, not rebuilt; tern is built against the matching
+#            linux-headers package in a trixie root (gcc-14, dkms 3.2), and
+#            the QEMU tests' default consumer is trixie's own QEMU
 #   current  linux-source-7.3 from trixie-backports with kernel.config
 #
 # rig_kernel NAME sets:
@@ -24,6 +26,14 @@
 #              there (everywhere else a missing feature fails the test)
 #   K_GUEST_MODULES  for a distribution kernel: the modules the suite
 #              needs in the initramfs (with their dependencies)
+#   K_BUILD_ROOT  the root tern is built for the kernel in (its W=1,
+#              sparse and DKMS builds; tools/rig/common.sh rig_in_root),
+#              for a kernel whose headers need another release's
+#              toolchain; empty: this system
+#   K_QEMU     the default consumer of the QEMU tests in the VM: "rig"
+#              (the rig's QEMU 10.0 with the tern model) or "trixie"
+#              (Debian trixie's own qemu-system-x86); the other consumer
+#              is Debian's QEMU 11.1 on every kernel
 RIG_ALL_KERNELS="debug stock current"
 
 # rig_kernel_build NAME: build NAME (or reuse the cached build) if it is
@@ -40,6 +50,7 @@ rig_kernel_build() {
 rig_kernel() {
 	local name=$1 abi
 	K_LACKS= K_GUEST_MODULES= K_DKMS=0 K_INTREE= K_KNOWN_SPLATS=
+	K_BUILD_ROOT= K_QEMU=rig
 	case "$name" in
 	debug|kasan|current)
 		K_KDIR=$(rig_kernel_build "$name")
@@ -54,6 +65,8 @@ rig_kernel() {
 	stock)
 		abi="$(rig_stock_abi)-amd64"
 		local root="$RIG_CACHE/stock-${abi%-amd64}/root"
+		[ -f "$RIG_CACHE/trixie-build/.rig-done" ] ||
+			die "no trixie build root: run tools/rig/setup.sh"
 		[ -f "$root/boot/vmlinuz-$abi" ] ||
 			die "no stock kernel in $root: run tools/rig/setup.sh"
 		K_RELEASE=$abi
@@ -61,10 +74,13 @@ rig_kernel() {
 		K_KDIR="$root/usr/src/linux-headers-$abi"
 		K_IMAGE="$root/boot/vmlinuz-$abi"
 		K_MODDIR="$root/lib/modules/$abi"
-		# Debian's config: no IOMMUFD (so no vfio cdev and no
-		# IOMMUFD_DRIVER), no CONFIG_SAMPLES, no FAULT_INJECTION; 6.12
+		# Debian's config (trixie's as bookworm's 6.12): no IOMMUFD (so
+		# no vfio cdev and no IOMMUFD_DRIVER), no CONFIG_SAMPLES, no
+		# FAULT_INJECTION; 6.12
 		K_LACKS="cdev,dma_logging,mtty,fault_injection,precopy_info_v2,vfio_debugfs"
 		K_GUEST_MODULES="vfio-pci vfio_iommu_type1 pci-pf-stub aer_inject"
+		K_BUILD_ROOT="$RIG_CACHE/trixie-build/root"
+		K_QEMU=trixie
 		;;
 	*)
 		die "unknown kernel '$name' (known: $RIG_ALL_KERNELS kasan)"

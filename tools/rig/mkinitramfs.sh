@@ -25,6 +25,10 @@
 # Debian's QEMU's where they are the same file), started by
 # /usr/bin/libvirtd and /usr/bin/virsh (tools/rig/guest/libvirt.sh; ~19 MB).
 #
+# With RIG_L1_QEMU_TRIXIE=ROOT (Debian trixie's own QEMU 10.0, unpacked by
+# setup.sh) it carries that one too, in /opt/qemu-trixie, started by
+# /usr/bin/qemu-system-x86_64-trixie (~60 MB; the stock kernel's VM only).
+#
 # With RIG_KSELFTEST=DIR (tools/rig/kselftest-install.sh) the installed
 # kselftest tree goes to /kselftest, and the TESTS it has link there; with
 # RIG_UPSTREAM_VFIO=BINDIR the upstream VFIO selftests go to /upstream-vfio.
@@ -168,6 +172,25 @@ EOT
 		'libvirt-qemu:x:64055:64055::/var/lib/libvirt:/bin/false' \
 		> "$stage/etc/passwd"
 	printf '%s\n' 'root:x:0:' 'libvirt-qemu:x:64055:' > "$stage/etc/group"
+fi
+# trixie's QEMU as a trixie host has it, from its own root like Debian's
+# 11.1 above; it has no accelerator modules to carry (its packaging drops
+# accel-qtest: tools/testing/selftests/tern/qemu/qemu_vmm.c)
+if [ -n "${RIG_L1_QEMU_TRIXIE:-}" ]; then
+	root=$RIG_L1_QEMU_TRIXIE opt="$stage/opt/qemu-trixie"
+	mkdir -p "$opt/bin" "$opt/lib" "$stage/usr/bin"
+	cp "$root/usr/bin/qemu-system-x86_64" "$opt/bin/"
+	"$root/usr/lib64/ld-linux-x86-64.so.2" \
+		--library-path "$root/usr/lib/x86_64-linux-gnu" \
+		--list "$root/usr/bin/qemu-system-x86_64" |
+		awk '$3 ~ /^\// { print $3 }' |
+		xargs -r cp -L -t "$opt/lib/"
+	cat > "$stage/usr/bin/qemu-system-x86_64-trixie" <<'EOT'
+#!/bin/sh
+d=/opt/qemu-trixie
+exec $d/lib/ld-linux-x86-64.so.2 --library-path $d/lib $d/bin/qemu-system-x86_64 "$@"
+EOT
+	chmod +x "$stage/usr/bin/qemu-system-x86_64-trixie"
 fi
 [ -d "$RIG_TOP/tools/rig/guest/extra" ] && cp -a "$RIG_TOP/tools/rig/guest/extra/." "$stage/"
 

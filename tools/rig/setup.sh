@@ -188,26 +188,120 @@ unpack_kernel_debs() {
 	rm -rf "$dir/debs"
 }
 
-# Debian's stock kernel, the one a bookworm host runs: the image with its
-# modules and the matching headers (with the kbuild tools they need), of the
-# same upstream release as linux-source-6.12, fetched with the rig's own apt
-# configuration like the 7.3 source. Unpacked, not installed; the headers'
-# absolute paths are pointed into the unpacked tree.
-stock_abi=$(rig_stock_abi)
+# --- Debian 13 trixie, the host the rig's "stock" kernel stands for ------
+# Everything of trixie comes through one apt configuration of the rig's
+# own (trixie-stock), whose lists are fetched when something of trixie is
+# missing; the stock kernel is the default kernel those lists name
+# (rig_stock_abi), so a new fetch follows trixie's kernel updates.
+trixie_build="$RIG_CACHE/trixie-build"
+qemu_trixie="$RIG_CACHE/qemu-trixie"
+if ! stock_abi=$(rig_stock_abi 2> /dev/null) ||
+   [ ! -f "$RIG_CACHE/stock-$stock_abi/.rig-done" ] ||
+   [ ! -f "$trixie_build/.rig-done" ] || [ ! -f "$qemu_trixie/.rig-done" ]; then
+	log "fetching Debian trixie's package lists"
+	rig_apt trixie-stock trixie trixie-updates trixie-security -- update >/dev/null
+	stock_abi=$(rig_stock_abi)
+fi
+
+# trixie_unpack DIR PKG...: PKG and the packages they depend on (not
+# recommend), as `apt install --no-install-recommends` on trixie would
+# install them, unpacked into DIR/root (no maintainer scripts run)
+trixie_unpack() {
+	local dir=$1 deb
+	shift
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	rm -f "$RIG_CACHE"/apt/trixie-stock/archives/*.deb
+	rig_apt trixie-stock -- -y --download-only --no-install-recommends \
+		install "$@" >/dev/null
+	for deb in "$RIG_CACHE"/apt/trixie-stock/archives/*.deb; do
+		dpkg-deb -x "$deb" "$dir/root"
+	done
+}
+
+# The stock kernel, the one a trixie host runs: trixie's default kernel
+# image with its modules and the matching headers (with the kbuild tools
+# they need). Unpacked, not installed; the headers' absolute paths are
+# pointed into the unpacked tree. Its kbuild tools need trixie's glibc and
+# its headers trixie's gcc: tern is built for it in trixie-build (below).
 stock="$RIG_CACHE/stock-$stock_abi"
 if [ ! -f "$stock/.rig-done" ]; then
-	log "fetching Debian's stock kernel $stock_abi-amd64"
+	log "fetching Debian trixie's default kernel $stock_abi-amd64"
 	rm -rf "$stock"
 	mkdir -p "$stock/debs"
-	rig_apt bookworm bookworm bookworm-updates bookworm-security -- \
-		update >/dev/null
-	(cd "$stock/debs" && rig_apt bookworm -- download \
+	(cd "$stock/debs" && rig_apt trixie-stock -- download \
 		"linux-image-$stock_abi-amd64" "linux-headers-$stock_abi-amd64" \
 		"linux-headers-$stock_abi-common" "linux-kbuild-$stock_abi" >/dev/null)
+	# the toolchain the headers name (gcc-14), for trixie-build
+	dpkg-deb -f "$stock"/debs/linux-headers-"$stock_abi"-amd64_*.deb Depends |
+		tr ',' '\n' | sed 's/^ *//; s/ .*//' | grep -v '^linux-' \
+		> "$stock/toolchain"
 	unpack_kernel_debs "$stock" "$stock_abi"
+	# trixie's /lib is /usr/lib (merged /usr): its packages put the
+	# modules in /usr/lib/modules, found through /lib/modules
+	ln -s usr/lib "$stock/root/lib"
 	# the package's postinst would run depmod: the rig reads modules.dep
 	/sbin/depmod -b "$stock/root" "$stock_abi-amd64"
 	touch "$stock/.rig-done"
+fi
+
+# trixie-build: a minimal trixie root (its Essential packages) with what a
+# trixie host installs to build tern with DKMS (README.md: dkms, and the
+# headers' toolchain and kbuild dependencies), plus sparse, rsync and git
+# for the rig's W=1 and sparse builds. tools/rig/check.sh builds tern for
+# the stock kernel in it (rig_in_root); nothing of it is installed here.
+if [ ! -f "$trixie_build/.rig-done" ]; then
+	log "fetching a trixie root with dkms and $(tr '\n' ' ' < "$stock/toolchain")"
+	# shellcheck disable=SC2046
+	trixie_unpack "$trixie_build" '?essential' dkms "linux-kbuild-$stock_abi" \
+		$(cat "$stock/toolchain") sparse rsync git xz-utils openssl
+	rm -f "$RIG_CACHE"/apt/trixie-stock/archives/*.deb
+	# no maintainer script ran, so no alternative is set: kbuild needs
+	# awk, which mawk's postinst would provide
+	ln -s mawk "$trixie_build/root/usr/bin/awk"
+	rig_in_root "$trixie_build/root" dkms --version >&2 ||
+		die "dkms does not run in $trixie_build/root"
+	touch "$trixie_build/.rig-done"
+fi
+
+# trixie's own QEMU (qemu-system-x86, 10.0), unmodified, the default
+# consumer of the QEMU tests on the stock kernel: what `apt install
+# qemu-system-x86` gives a trixie host. Unpacked with its dependencies like
+# Debian's QEMU 11.1 above; it runs through its own dynamic loader.
+if [ ! -f "$qemu_trixie/.rig-done" ]; then
+	log "fetching Debian trixie's QEMU (qemu-system-x86)"
+	trixie_unpack "$qemu_trixie" qemu-system-x86
+	dpkg-deb -f "$RIG_CACHE"/apt/trixie-stock/archives/qemu-system-x86_*.deb \
+		Version > "$qemu_trixie/version"
+	rm -f "$RIG_CACHE"/apt/trixie-stock/archives/*.deb
+	"$qemu_trixie/root/usr/lib64/ld-linux-x86-64.so.2" --library-path \
+		"$qemu_trixie/root/usr/lib/x86_64-linux-gnu" \
+		"$qemu_trixie/root/usr/bin/qemu-system-x86_64" --version >&2 ||
+		die "trixie's QEMU does not run from $qemu_trixie/root"
+	touch "$qemu_trixie/.rig-done"
+fi
+# --- end of Debian 13 trixie ---------------------------------------------
+
+# Debian's 6.12 kernel for bookworm (linux-6.12 from bookworm-security, of
+# the same upstream release as linux-source-6.12): its headers, with the
+# kbuild tools they need, which make check has DKMS build tern for on this
+# machine (bookworm's dkms and gcc 12; tools/rig/check.sh). Not booted: the
+# VM runs trixie's build of 6.12 (above).
+bw612_abi=$(rig_bookworm612_abi)
+bw612="$RIG_CACHE/bookworm-6.12"
+if [ ! -f "$bw612/.rig-done" ] ||
+   [ "$(cat "$bw612/release")" != "$bw612_abi-amd64" ]; then
+	log "fetching Debian's 6.12 kernel headers for bookworm ($bw612_abi-amd64)"
+	rm -rf "$bw612"
+	mkdir -p "$bw612/debs"
+	rig_apt bookworm bookworm bookworm-updates bookworm-security -- \
+		update >/dev/null
+	(cd "$bw612/debs" && rig_apt bookworm -- download \
+		"linux-headers-$bw612_abi-amd64" "linux-headers-$bw612_abi-common" \
+		"linux-kbuild-$bw612_abi" >/dev/null)
+	unpack_kernel_debs "$bw612" "$bw612_abi"
+	echo "$bw612_abi-amd64" > "$bw612/release"
+	touch "$bw612/.rig-done"
 fi
 # Debian bookworm's default kernel headers (6.1, linux-headers-amd64's
 # dependency), which tern does not build for: make check tests that DKMS

@@ -278,8 +278,14 @@ name_devices() {
 	[ -x /tests/tern-migrate ] && TERN_SELFTESTS_TERN_MIGRATE=/tests/tern-migrate
 	TERN_SELFTESTS_DESTRUCTIVE=1
 	# the two consumers of the QEMU tests: QEMU 10.0 with the tern model
-	# and Debian's QEMU (tools/rig/mkinitramfs.sh)
+	# and Debian's QEMU 11.1 (tools/rig/mkinitramfs.sh); on the kernel
+	# that stands for a trixie host (tern.qemu=trixie, tools/rig/
+	# kernels.sh K_QEMU), trixie's own QEMU 10.0 instead of the rig's
 	TERN_SELFTESTS_QEMU=/usr/bin/qemu-system-x86_64
+	case " $(cat /proc/cmdline) " in
+	*" tern.qemu=trixie "*)
+		TERN_SELFTESTS_QEMU=/usr/bin/qemu-system-x86_64-trixie ;;
+	esac
 	TERN_SELFTESTS_QEMU_OTHER=/usr/bin/qemu-system-x86_64-debian
 	export TERN_SELFTESTS_PF TERN_SELFTESTS_PF_OTHER TERN_SELFTESTS_EDU \
 		TERN_SELFTESTS_DESTRUCTIVE \

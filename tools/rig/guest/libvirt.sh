@@ -326,22 +326,10 @@ if [ -z "$why" ]; then
 		why="source VF $src_vf is still bound to $(vf_driver "$src_vf")"
 	fi
 fi
-# Debian's 6.12 (no DMA logging: QEMU tracks the guest's RAM through the
-# type1 container): QEMU 10.0's source fails this migration at its start,
-# as type1 refuses its dirty-bitmap query of a 0xfe0-byte section of the
-# VF's BARs, which exist once the guest's firmware has assigned them (the
-# qtest-driven qemu_migration_test never does); README.md, "libvirt
-TYPE1_FAILURE="ram_save_setup failed: Invalid argument"
 if [ -z "$why" ]; then
 	ok "$name"
-elif kernel_lacks dma_logging && grep -q "$TYPE1_FAILURE" "$W/virsh.out"; then
-	n=$((n + 1))
-	echo "ok $n $name # SKIP no DMA logging: QEMU's type1 dirty-bitmap query of the guest's VF BARs fails ($TYPE1_FAILURE)"
 else
 	not_ok "$name" "$why"
-fi
-
-if [ -n "$why" ]; then
 	for host in src dst; do
 		grep ':vfio_\|qemu-system-x86_64: ' "$W/$host/log/qemu/$DOMAIN.log" 2> /dev/null |
 			sed "s/^/# $host QEMU: /"

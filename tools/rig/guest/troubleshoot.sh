@@ -18,7 +18,11 @@ W=/tmp/troubleshoot
 rm -rf "$W"
 mkdir -p "$W"
 PF=/sys/bus/pci/devices/$TERN_SELFTESTS_PF
-QEMU_ARGS="-M q35 -accel qtest -nodefaults -display none -L /usr/share/qemu -m 128M"
+# As the QEMU tests start their QEMUs (tools/testing/selftests/tern/qemu/
+# qemu_vmm.c): the qtest accelerator, or where QEMU has none (trixie's
+# 10.0) TCG with a firmware of 64 KiB of HLT, on which the CPU halts
+dd if=/dev/zero bs=65536 count=1 2> /dev/null | tr '\000' '\364' > "$W/halt.bios"
+QEMU_ARGS="-M q35 -accel qtest -accel tcg,tb-size=64 -bios $W/halt.bios -nodefaults -display none -L /usr/share/qemu -m 128M"
 n=0 rc=0
 
 # result NAME: compare QUOTES/NAME with $W/out

@@ -13,6 +13,7 @@
 #include <linux/debugfs.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/tern/tern_if.h>
 #include <linux/tern/tern_version.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
@@ -71,6 +72,14 @@ static int tern_vf_open_device(struct vfio_device *vdev)
 	tvf->fw_epoch = tern_core_epoch(tvf->core);
 	tvf->fw_vf_epoch = tern_core_vf_epoch(tvf->core);
 	vfio_pci_core_finish_enable(&tvf->core_device);
+	/*
+	 * BAR4 holds only the MSI-X table and PBA, which every VMM emulates:
+	 * no mmap (finish_enable() has just offered it). A mapping would put
+	 * a sub-page remainder of the BAR, next to the VMM's table, into its
+	 * memory map, which QEMU's type1 dirty tracking queries and the
+	 * container refuses. The device fd is not userspace's yet.
+	 */
+	tvf->core_device.bar_mmap_supported[TERN_VF_BAR_MSIX] = false;
 	return 0;
 }
 

@@ -11,8 +11,11 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/sizes.h>
@@ -272,6 +275,36 @@ TEST_F(tern_engine_test, context_registers)
 	for (n = 0; n < TERN_VF_CTX_REGS; n++)
 		ASSERT_EQ(0x1000000000000001ull * (n + 1),
 			  tern_readq(device, TERN_VF_REG_CTX_LO(n)));
+}
+
+/*
+ * BAR4 holds only the MSI-X table and PBA, which a VMM emulates:
+ * tern_vfio_pci offers no mmap of it (Documentation/tern/drivers.rst),
+ * where stock vfio-pci maps the whole BAR.
+ */
+TEST_F(tern_engine_test, msix_bar_mmap)
+{
+	struct vfio_region_info info = {
+		.argsz = sizeof(info),
+		.index = VFIO_PCI_BAR0_REGION_INDEX + TERN_VF_BAR_MSIX,
+	};
+	bool tern = !strcmp(variant->vf_driver, TERN_VF_DRIVER);
+	void *map;
+
+	ASSERT_EQ(0, ioctl(self->device->fd, VFIO_DEVICE_GET_REGION_INFO,
+			   &info));
+	ASSERT_EQ(TERN_VF_BAR_MSIX_SIZE, info.size);
+	ASSERT_EQ(tern ? 0 : VFIO_REGION_INFO_FLAG_MMAP,
+		  info.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	map = mmap(NULL, info.size, PROT_READ, MAP_SHARED, self->device->fd,
+		   info.offset);
+	if (!tern) {
+		ASSERT_NE(MAP_FAILED, map);
+		ASSERT_EQ(0, munmap(map, info.size));
+		return;
+	}
+	ASSERT_EQ(MAP_FAILED, map);
+	ASSERT_EQ(EINVAL, errno);
 }
 
 static int iommu_group(const char *bdf)

@@ -552,6 +552,16 @@ int qemu_mig_dirty_rounds(struct qemu_mig *m, int rounds, int corrupt_round)
 			resent++;
 		}
 	}
+	if (!active && !corrupt_round) {
+		/*
+		 * Ended before its rounds with no fault injected: the source's
+		 * reason (query-migrate's error-desc, its log and trace), as
+		 * the destination only says that its load failed.
+		 */
+		fprintf(stderr, "# %s: migration no longer active in round %d of %d\n",
+			m->src.name, round - 1, rounds);
+		vmm_report(&m->src, 20);
+	}
 	if (corrupt_round == MIG_CORRUPT_STOP_COPY) {
 		/* wait for an iteration that left nothing to send */
 		long from = vmm_trace_size(&m->src);

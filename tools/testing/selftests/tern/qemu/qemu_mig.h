@@ -9,7 +9,8 @@
  * Which QEMU: TERN_SELFTESTS_QEMU (default /usr/bin/qemu-system-x86_64),
  * and a second consumer, TERN_SELFTESTS_QEMU_OTHER, for the tests' "other"
  * variant (they SKIP when it is not named). The rig names QEMU 10.0 with
- * the tern model and Debian's packaged QEMU 11.1.
+ * the tern model (Debian trixie's own QEMU 10.0 on trixie's kernel) and
+ * Debian's packaged QEMU 11.1.
  *
  * Which VFs: the source QEMU gets VFs of the PF (TERN_SELFTESTS_PF), the
  * destination QEMU VFs of the other PF where one is named
