@@ -113,22 +113,33 @@ if [ ! -f "$RIG_CACHE/src/linux-source-7.3/Makefile" ]; then
 	rm -rf "$tmp"
 fi
 
+# unpack_closure CONF DIR APT_ARG...: what `apt-get install
+# --no-install-recommends APT_ARG...` would install with the rig's apt
+# configuration CONF (rig_apt), downloaded and unpacked into DIR/root:
+# never installed, no maintainer script run. The .debs stay in CONF's
+# archives until the next call.
+unpack_closure() {
+	local conf=$1 dir=$2 deb
+	shift 2
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	rm -f "$RIG_CACHE/apt/$conf"/archives/*.deb
+	rig_apt "$conf" -- -y --download-only --no-install-recommends \
+		install "$@" >/dev/null
+	for deb in "$RIG_CACHE/apt/$conf"/archives/*.deb; do
+		dpkg-deb -x "$deb" "$dir/root"
+	done
+}
+
 # fetch_unpacked DIR SUITE VERSION_PACKAGE PACKAGE...: PACKAGEs from
 # SUITE (trixie or trixie-backports) with their dependency closure, with the
 # rig's own trixie apt configuration, unpacked into DIR/root (never
 # installed); DIR/version is VERSION_PACKAGE's version
 fetch_unpacked() {
-	local dir=$1 suite=$2 vpkg=$3 deb
+	local dir=$1 suite=$2 vpkg=$3
 	shift 3
-	rm -rf "$dir"
-	mkdir -p "$dir"
 	rig_apt trixie trixie trixie-backports -- update >/dev/null
-	rm -f "$RIG_CACHE"/apt/trixie/archives/*.deb
-	rig_apt trixie -- -y -t "$suite" --download-only \
-		--no-install-recommends install "$@" >/dev/null
-	for deb in "$RIG_CACHE"/apt/trixie/archives/*.deb; do
-		dpkg-deb -x "$deb" "$dir/root"
-	done
+	unpack_closure trixie "$dir" -t "$suite" "$@"
 	dpkg-deb -f "$RIG_CACHE"/apt/trixie/archives/"$vpkg"_*.deb \
 		Version > "$dir/version"
 	rm -f "$RIG_CACHE"/apt/trixie/archives/*.deb
@@ -203,22 +214,6 @@ if ! stock_abi=$(rig_stock_abi 2> /dev/null) ||
 	stock_abi=$(rig_stock_abi)
 fi
 
-# trixie_unpack DIR PKG...: PKG and the packages they depend on (not
-# recommend), as `apt install --no-install-recommends` on trixie would
-# install them, unpacked into DIR/root (no maintainer scripts run)
-trixie_unpack() {
-	local dir=$1 deb
-	shift
-	rm -rf "$dir"
-	mkdir -p "$dir"
-	rm -f "$RIG_CACHE"/apt/trixie-stock/archives/*.deb
-	rig_apt trixie-stock -- -y --download-only --no-install-recommends \
-		install "$@" >/dev/null
-	for deb in "$RIG_CACHE"/apt/trixie-stock/archives/*.deb; do
-		dpkg-deb -x "$deb" "$dir/root"
-	done
-}
-
 # The stock kernel, the one a trixie host runs: trixie's default kernel
 # image with its modules and the matching headers (with the kbuild tools
 # they need). Unpacked, not installed; the headers' absolute paths are
@@ -253,7 +248,7 @@ fi
 if [ ! -f "$trixie_build/.rig-done" ]; then
 	log "fetching a trixie root with dkms and $(tr '\n' ' ' < "$stock/toolchain")"
 	# shellcheck disable=SC2046
-	trixie_unpack "$trixie_build" '?essential' dkms "linux-kbuild-$stock_abi" \
+	unpack_closure trixie-stock "$trixie_build" '?essential' dkms "linux-kbuild-$stock_abi" \
 		$(cat "$stock/toolchain") sparse rsync git xz-utils openssl
 	rm -f "$RIG_CACHE"/apt/trixie-stock/archives/*.deb
 	# no maintainer script ran, so no alternative is set: kbuild needs
@@ -270,13 +265,11 @@ fi
 # Debian's QEMU 11.1 above; it runs through its own dynamic loader.
 if [ ! -f "$qemu_trixie/.rig-done" ]; then
 	log "fetching Debian trixie's QEMU (qemu-system-x86)"
-	trixie_unpack "$qemu_trixie" qemu-system-x86
+	unpack_closure trixie-stock "$qemu_trixie" qemu-system-x86
 	dpkg-deb -f "$RIG_CACHE"/apt/trixie-stock/archives/qemu-system-x86_*.deb \
 		Version > "$qemu_trixie/version"
 	rm -f "$RIG_CACHE"/apt/trixie-stock/archives/*.deb
-	"$qemu_trixie/root/usr/lib64/ld-linux-x86-64.so.2" --library-path \
-		"$qemu_trixie/root/usr/lib/x86_64-linux-gnu" \
-		"$qemu_trixie/root/usr/bin/qemu-system-x86_64" --version >&2 ||
+	run_unpacked "$qemu_trixie" usr/bin/qemu-system-x86_64 ||
 		die "trixie's QEMU does not run from $qemu_trixie/root"
 	touch "$qemu_trixie/.rig-done"
 fi
