@@ -110,15 +110,23 @@ if [ -n "${RIG_L1_QEMU:-}" ]; then
 	cp /usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin \
 		"$stage/usr/share/qemu/"
 fi
-if [ -n "${RIG_L1_QEMU_DEBIAN:-}" ]; then
-	root=$RIG_L1_QEMU_DEBIAN opt="$stage/opt/qemu-debian"
-	mkdir -p "$opt/bin" "$opt/lib" "$opt/modules" "$stage/usr/bin"
+# stage_unpacked_qemu ROOT OPT: the qemu-system-x86_64 of an unpacked
+# Debian root (tools/rig/setup.sh) into OPT/bin, with what its own dynamic
+# loader loads into OPT/lib; a wrapper runs it through that loader
+stage_unpacked_qemu() {
+	local root=$1 opt=$2
+	mkdir -p "$opt/bin" "$opt/lib" "$stage/usr/bin"
 	cp "$root/usr/bin/qemu-system-x86_64" "$opt/bin/"
 	"$root/usr/lib64/ld-linux-x86-64.so.2" \
 		--library-path "$root/usr/lib/x86_64-linux-gnu" \
 		--list "$root/usr/bin/qemu-system-x86_64" |
 		awk '$3 ~ /^\// { print $3 }' |
 		xargs -r cp -L -t "$opt/lib/"
+}
+if [ -n "${RIG_L1_QEMU_DEBIAN:-}" ]; then
+	root=$RIG_L1_QEMU_DEBIAN opt="$stage/opt/qemu-debian"
+	stage_unpacked_qemu "$root" "$opt"
+	mkdir -p "$opt/modules"
 	cp "$root/usr/lib/x86_64-linux-gnu/qemu/accel-qtest.so" "$opt/modules/"
 	# Debian builds accelerators as modules, found through QEMU_MODULE_DIR
 	cat > "$stage/usr/bin/qemu-system-x86_64-debian" <<'EOT'
@@ -177,14 +185,7 @@ fi
 # 11.1 above; it has no accelerator modules to carry (its packaging drops
 # accel-qtest: tools/testing/selftests/tern/qemu/qemu_vmm.c)
 if [ -n "${RIG_L1_QEMU_TRIXIE:-}" ]; then
-	root=$RIG_L1_QEMU_TRIXIE opt="$stage/opt/qemu-trixie"
-	mkdir -p "$opt/bin" "$opt/lib" "$stage/usr/bin"
-	cp "$root/usr/bin/qemu-system-x86_64" "$opt/bin/"
-	"$root/usr/lib64/ld-linux-x86-64.so.2" \
-		--library-path "$root/usr/lib/x86_64-linux-gnu" \
-		--list "$root/usr/bin/qemu-system-x86_64" |
-		awk '$3 ~ /^\// { print $3 }' |
-		xargs -r cp -L -t "$opt/lib/"
+	stage_unpacked_qemu "$RIG_L1_QEMU_TRIXIE" "$stage/opt/qemu-trixie"
 	cat > "$stage/usr/bin/qemu-system-x86_64-trixie" <<'EOT'
 #!/bin/sh
 d=/opt/qemu-trixie
