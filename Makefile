@@ -27,6 +27,17 @@ $(error no kernel build tree in KDIR=$(KDIR): install the kernel's headers \
 (Debian: linux-headers-$(shell uname -r) for the running kernel) or set KDIR= \
 to the build directory of the kernel to build for)
 endif
+# and a kernel tern cannot build for (it needs VFIO_MIGRATION_PRE_COPY and
+# more of 6.12): say which kernel that is, rather than compile errors
+KDIR_VERSION_CODE := $(shell sed -n 's/^\#define LINUX_VERSION_CODE //p' \
+	$(KDIR)/include/generated/uapi/linux/version.h 2>/dev/null)
+ifneq ($(KDIR_VERSION_CODE),)
+ifeq ($(shell test $(KDIR_VERSION_CODE) -lt 396288 && echo old),old)
+$(error KDIR=$(KDIR) is Linux $(shell cat $(KDIR)/include/config/kernel.release \
+2>/dev/null): tern needs 6.12 or later (Debian 12 bookworm: \
+linux-image-6.12-amd64 and linux-headers-6.12-amd64; README.md, "The kernel"))
+endif
+endif
 endif
 
 all: modules

@@ -115,6 +115,23 @@ host_checks() {
 		tail -5 "$out/dkms-refusal.log" >&2
 	fi
 
+	step "plain make: a missing KDIR and bookworm's 6.1 refused in words"
+	# parse time only (make -n): what a host admin reads instead of make's
+	# bare "No such file or directory" or 6.1's compile errors
+	local no_kdir old_kdir
+	no_kdir=$(cd "$RIG_TOP" && make -n KDIR="$out/no-such-kdir" 2>&1 || true)
+	old_kdir=$(cd "$RIG_TOP" && make -n \
+		KDIR="$RIG_CACHE/bookworm-6.1/root/usr/src/linux-headers-$rel61" 2>&1 || true)
+	if grep -q "no kernel build tree in KDIR=$out/no-such-kdir: install the kernel's headers" \
+		<<< "$no_kdir" &&
+	   grep -q ": tern needs 6.12 or later (Debian 12 bookworm: linux-image-6.12-amd64" \
+		<<< "$old_kdir"; then
+		echo "PASS static: plain make names a missing KDIR and refuses $rel61" >> "$results"
+	else
+		echo "FAIL static: plain make does not say what is missing or too old" >> "$results"
+		printf '%s\n' "$no_kdir" "$old_kdir" | tail -4 >&2
+	fi
+
 	# Debian's 6.12 for bookworm is no longer booted (the stock kernel is
 	# trixie's): DKMS still builds, installs, removes and reinstalls tern
 	# for it, with bookworm's dkms and gcc 12, from the package's sources
