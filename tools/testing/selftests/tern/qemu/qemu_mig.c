@@ -355,7 +355,8 @@ int qemu_mig_start_vmm(struct qemu_mig *m, struct vmm *vm, const char *name,
 		       int first, const char *incoming)
 {
 	static char dev[MIG_MAX_VFS][192];
-	const char *args[2 * MIG_MAX_VFS + 7];
+	/* -object iommufd, a -device per VF, NULL */
+	const char *args[2 + 2 * MIG_MAX_VFS + 1];
 	int i, n = 0;
 
 	if (!m->container) {
