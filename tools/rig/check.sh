@@ -244,6 +244,14 @@ tests="$tests readme-messages"
 ) 2> "$out/kernel-builds.log" &
 kernel_builds=$!
 
+# run_vm: the suite in a VM of kernel $k (rig_kernel's K_*), its logs in
+# $kout
+run_vm() {
+	RIG_APPEND="${RIG_APPEND:-} tern.kernel=$k tern.lacks=${K_LACKS:-none} tern.qemu=$K_QEMU${only:+ tern.tests=$only}" \
+		"$RIG_TOP/tools/rig/run-vm.sh" "$qemu" "$K_IMAGE" \
+		"$kout/initramfs.cpio" "$suite" "$kout" "${RIG_TIMEOUT:-1200}"
+}
+
 summaries=()
 for k in $kernels; do
 	step "kernel $k"
@@ -302,11 +310,6 @@ for k in $kernels; do
 		RIG_UPSTREAM_VFIO=$uvfio \
 		"$RIG_TOP/tools/rig/mkinitramfs.sh" "$K_MODDIR" "$kout/initramfs.cpio" \
 		"$out/selftests" "$tests tern-migrate" "${modules[@]}"
-	run_vm() {
-		RIG_APPEND="${RIG_APPEND:-} tern.kernel=$k tern.lacks=${K_LACKS:-none} tern.qemu=$K_QEMU${only:+ tern.tests=$only}" \
-			"$RIG_TOP/tools/rig/run-vm.sh" "$qemu" "$K_IMAGE" \
-			"$kout/initramfs.cpio" "$suite" "$kout" "${RIG_TIMEOUT:-1200}"
-	}
 	run_vm
 	# A task still in msleep() after the guest's hung-task timeout
 	# (120 s) means a timer of the guest never fired: one vCPU's clock

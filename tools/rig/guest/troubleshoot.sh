@@ -69,8 +69,8 @@ klog_new() {
 	dmesg | sed -n "/tern-rig: readme-messages mark $klog_marks\$/,\$p" | sed 1d
 }
 
-# vf_driver BDF DRIVER: bind the VF to DRIVER through its driver_override
-vf_driver() {
+# vf_bind BDF DRIVER: bind the VF to DRIVER through its driver_override
+vf_bind() {
 	echo "$2" > "/sys/bus/pci/devices/$1/driver_override"
 	[ -e "/sys/bus/pci/devices/$1/driver" ] &&
 		echo "$1" > "/sys/bus/pci/devices/$1/driver/unbind"
@@ -256,7 +256,7 @@ result viommu_caching_mode
 
 # the VF on the generic vfio-pci: QEMU 10.0's blocker, and each QEMU's
 # error with enable-migration=on
-vf_driver "$vf" vfio-pci
+vf_bind "$vf" vfio-pci
 : > "$W/out"
 if qemu_start "$TERN_SELFTESTS_QEMU" "vfio-pci,host=$vf"; then
 	qmp '{"execute": "migrate", "arguments": {"uri": "unix:/tmp/troubleshoot/none"}}'
@@ -277,7 +277,7 @@ result vfio_pci_qemu11
 # the same start's warning: none of the rig's kernels has vfio-pci's
 # dma-buf export (CONFIG_VFIO_PCI_DMABUF)
 result qemu11_dmabuf
-vf_driver "$vf" tern_vfio_pci
+vf_bind "$vf" tern_vfio_pci
 
 # a quote in the README that no cause above checks
 n=$((n + 1))
