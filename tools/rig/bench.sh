@@ -118,9 +118,7 @@ kernel=${KERNELS:-debug}
 rig_kernel "$kernel"
 bdir="$RIG_CACHE/modules/$kernel"
 # in the kernel's build root if its headers need one (tools/rig/kernels.sh)
-in_root=()
-[ -z "$K_BUILD_ROOT" ] || in_root=(rig_in_root "$K_BUILD_ROOT")
-"${in_root[@]}" env RIG_SPARSE=0 \
+"${K_IN_ROOT[@]}" env RIG_SPARSE=0 \
 	"$RIG_TOP/tools/rig/static-checks.sh" "$K_KDIR" "$bdir" /dev/null "$kernel" ||
 	die "the modules do not build cleanly for the $kernel kernel"
 modules=()

@@ -208,8 +208,7 @@ if [ $full = 1 ]; then
 		echo "FAIL static: selftests and tools without 7.1's uAPI additions (see $out/uapi-floor.log)" \
 			>> "$results"
 	fi
-fi
-if [ $full = 1 ]; then
+
 	step "tern-migrate and tern-bench command lines"
 	# one result for the whole table of checks; the failures one by one
 	"$RIG_TOP/tools/tern/cli-test.sh" "$out/selftests" > "$out/cli-test.log" 2>&1
@@ -261,12 +260,10 @@ for k in $kernels; do
 	cp "$results" "$kout/static.results"
 
 	# the builds for a kernel whose headers need another release's
-	# toolchain run in that release's root (K_BUILD_ROOT)
-	in_root=()
-	[ -z "$K_BUILD_ROOT" ] || in_root=(rig_in_root "$K_BUILD_ROOT")
+	# toolchain run in that release's root (K_IN_ROOT)
 	step "$k: modules (W=1)$([ $full = 0 ] || echo ", sparse")"
 	bdir="$RIG_CACHE/modules/$k"
-	"${in_root[@]}" env RIG_SPARSE=$full \
+	"${K_IN_ROOT[@]}" env RIG_SPARSE=$full \
 		"$RIG_TOP/tools/rig/static-checks.sh" "$K_KDIR" "$bdir" \
 		"$kout/static.results" "static($k)" || true
 	if [ -n "$K_INTREE" ] && [ $full = 1 ]; then
@@ -282,7 +279,7 @@ for k in $kernels; do
 	modules=()
 	if [ "$K_DKMS" = 1 ] && [ $full = 1 ]; then
 		step "$k: dkms build and install${tern_deb:+, sources of the tern-dkms package}"
-		if "${in_root[@]}" "$RIG_TOP/tools/rig/dkms.sh" "$K_RELEASE" "$K_KDIR" \
+		if "${K_IN_ROOT[@]}" "$RIG_TOP/tools/rig/dkms.sh" "$K_RELEASE" "$K_KDIR" \
 			"$RIG_CACHE/dkms/$k" ${tern_deb:+"$tern_deb"} \
 			> "$kout/dkms.modules" 2> "$kout/dkms.log"; then
 			echo "PASS static($k): dkms build and install, README.md's removal and upgrade" >> "$kout/static.results"

@@ -26,10 +26,10 @@
 #              there (everywhere else a missing feature fails the test)
 #   K_GUEST_MODULES  for a distribution kernel: the modules the suite
 #              needs in the initramfs (with their dependencies)
-#   K_BUILD_ROOT  the root tern is built for the kernel in (its W=1,
-#              sparse and DKMS builds; tools/rig/common.sh rig_in_root),
-#              for a kernel whose headers need another release's
-#              toolchain; empty: this system
+#   K_IN_ROOT  for a kernel whose headers need another release's
+#              toolchain: the command prefix that runs tern's builds for it
+#              (W=1, sparse, DKMS) in that release's root (tools/rig/
+#              common.sh rig_in_root); an empty array: this system
 #   K_QEMU     the default consumer of the QEMU tests in the VM: "rig"
 #              (the rig's QEMU 10.0 with the tern model) or "trixie"
 #              (Debian trixie's own qemu-system-x86); the other consumer
@@ -50,7 +50,7 @@ rig_kernel_build() {
 rig_kernel() {
 	local name=$1 abi
 	K_LACKS= K_GUEST_MODULES= K_DKMS=0 K_INTREE= K_KNOWN_SPLATS=
-	K_BUILD_ROOT= K_QEMU=rig
+	K_QEMU=rig K_IN_ROOT=()
 	case "$name" in
 	debug|kasan|current)
 		K_KDIR=$(rig_kernel_build "$name")
@@ -79,7 +79,7 @@ rig_kernel() {
 		# FAULT_INJECTION; 6.12
 		K_LACKS="cdev,dma_logging,mtty,fault_injection,precopy_info_v2,vfio_debugfs"
 		K_GUEST_MODULES="vfio-pci vfio_iommu_type1 pci-pf-stub aer_inject"
-		K_BUILD_ROOT="$RIG_CACHE/trixie-build/root"
+		K_IN_ROOT=(rig_in_root "$RIG_CACHE/trixie-build/root")
 		K_QEMU=trixie
 		;;
 	*)
