@@ -148,7 +148,8 @@ if [ -n "${BENCH_TRACE:-}${BENCH_PERF:-}" ]; then
 		echo '#!/bin/bash'
 		echo 'case " $* " in *" -kernel "*) ;; *) exec "$REAL_QEMU" "$@" ;; esac'
 		if [ -n "${BENCH_TRACE:-}" ]; then
-			echo 'set -- -msg timestamp=on -D "$OUT/trace.log" "$@"'
+			# after run-vm.sh's own -D, which it overrides
+			echo 'set -- "$@" -msg timestamp=on -D "$OUT/trace.log"'
 			IFS=, read -ra events <<< "$BENCH_TRACE"
 			for ev in "${events[@]}"; do
 				printf 'set -- -trace enable=%q "$@"\n' "$ev"

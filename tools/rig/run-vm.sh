@@ -48,7 +48,8 @@ log "booting VM (suite $suite, log $out/console.log)"
 # a human monitor for the post-mortem of a run that times out (a short
 # path: a UNIX socket's is at most 107 bytes)
 mon=$(mktemp -u "${TMPDIR:-/tmp}/tern-monitor.XXXXXX")
-rm -f "$out/postmortem.log" "$out/timed-out" "$out/hung-task"
+rm -f "$out/postmortem.log" "$out/timed-out" "$out/hung-task" \
+	"$out/qemu.log" "$out/cpu-reset.log"
 start=$(date +%s)
 rc=0
 "$qemu" \
@@ -60,8 +61,10 @@ rc=0
 	-monitor "unix:$mon,server=on,wait=off" \
 	-serial "file:$out/console.log" -serial "file:$out/tap.log" \
 	-kernel "$kernel" -initrd "$initrd" \
+	-d cpu_reset -D "$out/cpu-reset.log" \
 	-append "console=ttyS0 intel_iommu=on panic=-1 oops=panic \
-		 softlockup_panic=1 tern.suite=$suite ${RIG_APPEND:-}" &
+		 softlockup_panic=1 tern.suite=$suite ${RIG_APPEND:-}" \
+	2> "$out/qemu.log" &
 qemu_pid=$!
 # What the VM was doing (vCPU states and addresses, local APICs, QEMU's
 # threads), recorded before it is ended early
@@ -120,9 +123,21 @@ kill "$watchdog" 2> /dev/null || true
 wait "$watchdog" 2> /dev/null || true
 wait "$hung_watch" 2> /dev/null || true
 log "VM exited after $(( $(date +%s) - start ))s (rc=$rc)"
+# what QEMU printed (warnings; an abort's message), in the run's log too
+sed 's/^/[qemu] /' "$out/qemu.log" >&2
 if [ -e "$out/timed-out" ]; then
 	echo "TERN-RIG: timeout: $(head -1 "$out/postmortem.log") (post-mortem: $out/postmortem.log)" >> "$out/tap.log"
 	log "VM timed out: post-mortem in $out/postmortem.log"
+elif ! grep -q '^TERN-RIG: done' "$out/tap.log" 2> /dev/null; then
+	# the VM ended before the suite did: say how, for the summary
+	if grep -q 'Triple fault' "$out/cpu-reset.log" 2> /dev/null; then
+		why="the guest triple-faulted (CPU state: $out/cpu-reset.log)"
+	elif [ "$rc" != 0 ]; then
+		why="QEMU exited with status $rc: $(grep . "$out/qemu.log" | tail -1)"
+	else
+		why="the guest reset itself: a panic (panic=-1) or a reboot, see console.log"
+	fi
+	echo "TERN-RIG: vm-exit $why" >> "$out/tap.log"
 fi
 rm -f "$mon"
 exit 0

@@ -148,6 +148,7 @@ def main(tap_path, console_path, extra_path=None, known_names="",
                 fail(l[5:])
 
     current, plan, seen, bin_failed, done = None, None, 0, 0, False
+    vm_exit = "VM died or timed out"
     for raw in lines:
         line = raw.rstrip("\r")
         if line.startswith("TERN-RIG: run "):
@@ -173,6 +174,9 @@ def main(tap_path, console_path, extra_path=None, known_names="",
             n = int(line.split()[2])
             if n:
                 fail(f"kmemleak: {n} unreferenced objects after the tests")
+            continue
+        if line.startswith("TERN-RIG: vm-exit "):
+            vm_exit = line[len("TERN-RIG: vm-exit "):]
             continue
         if line.startswith("TERN-RIG: timeout"):
             fail(line[len("TERN-RIG: "):])
@@ -208,7 +212,7 @@ def main(tap_path, console_path, extra_path=None, known_names="",
                 fail(name)
 
     if current is not None:
-        fail(f"{current}: did not finish (VM died or timed out)")
+        fail(f"{current}: did not finish ({vm_exit})")
     if not done:
         fail("run incomplete: no 'TERN-RIG: done' (see console.log)")
 
