@@ -63,10 +63,10 @@ check-kasan:
 	KERNELS=kasan bash tools/rig/check.sh check
 
 # the long versions of the randomised tests: FUZZ=N resume streams,
-# TORTURE=S seconds of concurrency torture
+# TORTURE=S seconds of concurrency torture, SEED=N the seed of both
 stress:
 	KERNELS="$(KERNELS)" RIG_TIMEOUT=$${RIG_TIMEOUT:-21600} \
-		RIG_APPEND="$(if $(FUZZ),tern.fuzz=$(FUZZ)) $(if $(TORTURE),tern.torture=$(TORTURE))" \
+		RIG_APPEND="$(if $(FUZZ),tern.fuzz=$(FUZZ)) $(if $(TORTURE),tern.torture=$(TORTURE)) $(if $(SEED),tern.seed=$(SEED))" \
 		bash tools/rig/check.sh stress
 
 demo:

@@ -142,6 +142,17 @@ tern_vf_bdf() {
 # its guest threads enable the engine while a reset clears the ring
 # registers, and the engine then reads at IOVA 0, which the IOMMU reports.
 run_listed() {
+	# the randomised tests' seed, chosen here (tern.seed= on the kernel
+	# command line, from `make stress SEED=`, or the time) and printed
+	# before the test starts: a run the VM does not survive names it too
+	case $1 in
+	tern_resume_fuzz_test | tern_torture_test)
+		seed=$(sed -n 's/.* tern\.seed=\([0-9]*\).*/\1/p' /proc/cmdline)
+		seed=${seed:-$(date +%s)}
+		export TERN_FUZZ_SEED=$seed TERN_TORTURE_SEED=$seed
+		echo "# $1: seed $seed (make stress SEED=$seed reproduces it)"
+		;;
+	esac
 	if [ "$1" = tern_torture_test ]; then
 		for i in 0 1; do
 			echo "tern-rig: iommu faults expected from $(tern_vf_bdf $i)" > /dev/kmsg
