@@ -50,6 +50,27 @@ if [ $have_model = 1 ]; then
 	fi
 fi
 
+# Fixes QEMU 10.0 lacks, from tools/qemu/patches, applied to the shared
+# source tree: a copy of each applied patch is kept in it, so that a patch
+# changed or removed from the repository is reversed first (the build
+# then recompiles what changed).
+applied="$src/.tern-patches"
+mkdir -p "$applied"
+for p in "$applied"/*.patch; do
+	[ -e "$p" ] || continue
+	cmp -s "$p" "$RIG_TOP/tools/qemu/patches/${p##*/}" && continue
+	log "reversing QEMU patch ${p##*/}"
+	patch -d "$src" -p1 -R -s -f < "$p" || die "cannot reverse $p in $src"
+	rm -f "$p"
+done
+for p in "$RIG_TOP"/tools/qemu/patches/*.patch; do
+	[ -e "$p" ] || continue
+	[ -e "$applied/${p##*/}" ] && continue
+	log "applying QEMU patch ${p##*/}"
+	patch -d "$src" -p1 -N -s -f < "$p" || die "$p does not apply to $src"
+	cp "$p" "$applied/"
+done
+
 # an up-to-date build needs no lock: a warm run never waits for another
 # run's kernel build
 if [ -f "$build/build.ninja" ] &&
